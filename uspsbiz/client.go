@@ -1,0 +1,371 @@
+package uspsbiz
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/nsalink/nsalink/internal/httpx"
+)
+
+// Version is this SDK's version; it is sent in the User-Agent.
+const Version = "0.1.0"
+
+// Environment base URLs.
+const (
+	// Production is USPS's live API host.
+	Production = "https://apis.usps.com"
+	// Testing is USPS's Testing Environment for Mailers (TEM): production
+	// credentials, watermarked labels, no charges.
+	Testing = "https://apis-tem.usps.com"
+	// DefaultCOPURL is the Customer Onboarding Platform entry point that a
+	// customer is sent to in order to authorize a platform.
+	DefaultCOPURL = "https://cop.usps.com/cop-navigator"
+)
+
+// RetryPolicy bounds automatic retries. Only idempotent calls retry; token
+// requests and payment authorizations are sent again only when they never
+// left this process.
+type RetryPolicy struct {
+	MaxRetries int           // retries after the first attempt (0..10)
+	MinWait    time.Duration // first backoff; later ones grow exponentially with jitter
+	MaxWait    time.Duration // cap of each wait, including an honoured Retry-After
+	// MaxRetryAfter is the longest Retry-After worth waiting for. A 429 or
+	// 503 asking for longer returns at once as an *APIError matching
+	// ErrRateLimited, with RetryAfter set.
+	MaxRetryAfter time.Duration
+}
+
+// DefaultRetryPolicy suits USPS's default quota of 60 calls per API per hour:
+// every retry spends quota, so there are few and they are short.
+var DefaultRetryPolicy = RetryPolicy(httpx.DefaultPolicy)
+
+// Credentials are a platform app's Consumer Key and Secret from the USPS
+// developer portal. The secret never appears in formatted output.
+type Credentials struct {
+	ClientID     string
+	ClientSecret Secret
+	// Scopes requested for the platform's own client-credentials token,
+	// e.g. "payments", "prices", "tracking".
+	Scopes []string
+}
+
+// Client calls the USPS APIs 3.0. It is safe for concurrent use. Build it
+// with New; ForMerchant derives a client acting for a linked customer.
+type Client struct {
+	baseURL   *url.URL
+	copURL    *url.URL
+	userAgent string
+	logger    *slog.Logger
+	now       func() time.Time
+	doer      *httpx.Doer
+	creds     Credentials
+	auth      tokenSource // bearer token for resource calls
+
+	platform *platformTokens
+	quotas   *quotaSet
+}
+
+// tokenSource is oauth2.TokenSource with a context: resource calls pass
+// theirs so that a platform-token fetch obeys the caller's deadline.
+type tokenSource interface {
+	token(ctx context.Context) (*oauth2.Token, error)
+}
+
+type config struct {
+	baseURL    string
+	copURL     string
+	httpClient *http.Client
+	logger     *slog.Logger
+	userAgent  string
+	retry      RetryPolicy
+	creds      *Credentials
+	now        func() time.Time
+	budgets    map[API]Budget
+}
+
+// Option configures a Client. Options validate their arguments; New returns
+// the first error.
+type Option func(*config) error
+
+// WithEnvironment selects Production or Testing (or any base URL, such as a
+// uspsbiztest server's).
+func WithEnvironment(baseURL string) Option { return WithBaseURL(baseURL) }
+
+// WithBaseURL sets the API host. Paths such as /oauth2/v3/token are joined to it.
+func WithBaseURL(raw string) Option {
+	return func(c *config) error {
+		if _, err := parseBaseURL(raw); err != nil {
+			return err
+		}
+		c.baseURL = raw
+		return nil
+	}
+}
+
+// WithCOPURL sets the Customer Onboarding Platform entry URL (default
+// DefaultCOPURL).
+func WithCOPURL(raw string) Option {
+	return func(c *config) error {
+		if _, err := parseBaseURL(raw); err != nil {
+			return fmt.Errorf("uspsbiz: COP URL: %w", err)
+		}
+		c.copURL = raw
+		return nil
+	}
+}
+
+// WithHTTPClient sets the HTTP client. It is copied, never modified; its
+// Timeout bounds each attempt (default 30s).
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) error {
+		if hc == nil {
+			return errors.New("uspsbiz: WithHTTPClient: nil client")
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// WithLogger logs each USPS attempt at debug level with method, host, route
+// and status. Tokens, secrets and bodies are never logged. Default: silent.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("uspsbiz: WithLogger: nil logger")
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithUserAgent puts product (e.g. "acmeship/2.3") before nsalink's own
+// User-Agent token.
+func WithUserAgent(product string) Option {
+	return func(c *config) error {
+		if strings.ContainsAny(product, "\r\n") {
+			return errors.New("uspsbiz: WithUserAgent: line break in user agent")
+		}
+		c.userAgent = product
+		return nil
+	}
+}
+
+// WithRetryPolicy replaces DefaultRetryPolicy.
+func WithRetryPolicy(p RetryPolicy) Option {
+	return func(c *config) error {
+		if err := httpx.Policy(p).Validate(); err != nil {
+			return fmt.Errorf("uspsbiz: %w", err)
+		}
+		c.retry = p
+		return nil
+	}
+}
+
+// WithCredentials sets the platform app's credentials, needed for every
+// token call and for calls made with the platform's own token.
+func WithCredentials(cr Credentials) Option {
+	return func(c *config) error {
+		if cr.ClientID == "" || cr.ClientSecret == "" {
+			return errors.New("uspsbiz: WithCredentials: client id and secret are required")
+		}
+		cr.Scopes = append([]string(nil), cr.Scopes...)
+		c.creds = &cr
+		return nil
+	}
+}
+
+// WithClock sets the clock used for token expiry and Retry-After dates.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return errors.New("uspsbiz: WithClock: nil clock")
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// New returns a Client for Production unless an option says otherwise.
+func New(opts ...Option) (*Client, error) {
+	cfg := config{baseURL: Production, copURL: DefaultCOPURL, retry: DefaultRetryPolicy, now: time.Now}
+	for _, opt := range opts {
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	base, _ := parseBaseURL(cfg.baseURL)
+	cop, _ := parseBaseURL(cfg.copURL)
+	logger := cfg.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ua := "nsalink-go/" + Version
+	if cfg.userAgent != "" {
+		ua = cfg.userAgent + " " + ua
+	}
+	c := &Client{
+		baseURL:   base,
+		copURL:    cop,
+		userAgent: ua,
+		logger:    logger,
+		now:       cfg.now,
+		doer: httpx.New(httpx.Config{
+			HTTPClient: cfg.httpClient,
+			Logger:     logger,
+			Policy:     httpx.Policy(cfg.retry),
+			Now:        cfg.now,
+		}),
+		quotas: newQuotaSet(cfg.budgets, cfg.now),
+	}
+	if cfg.creds != nil {
+		c.creds = *cfg.creds
+	}
+	c.platform = &platformTokens{c: c}
+	c.auth = c.platform
+	return c, nil
+}
+
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("uspsbiz: base URL: %w", err)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+		return nil, fmt.Errorf("uspsbiz: base URL %q: need http(s)://host", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("uspsbiz: base URL %q: no query or fragment allowed", raw)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return u, nil
+}
+
+// BaseURL returns the API host the client talks to.
+func (c *Client) BaseURL() string { return c.baseURL.String() }
+
+// ForMerchant returns a client that authenticates resource calls with a
+// linked customer's token source (see MerchantTokenSource) instead of the
+// platform's own token. Token calls still use the platform credentials. The
+// two clients share connections, retry policy and call budgets.
+func (c *Client) ForMerchant(ts oauth2.TokenSource) *Client {
+	m := *c
+	m.auth = staticSource{ts}
+	return &m
+}
+
+type staticSource struct{ ts oauth2.TokenSource }
+
+func (s staticSource) token(context.Context) (*oauth2.Token, error) { return s.ts.Token() }
+
+// call is one USPS request.
+type call struct {
+	method string
+	path   string // escaped path below the base URL
+	route  string // the path template, for logs, errors and budgets
+	api    API
+	query  url.Values
+	body   any // JSON-encoded when non-nil
+	header http.Header
+	class  httpx.Class
+	noAuth bool
+}
+
+// do sends cl and decodes a 2xx JSON body into out (unless out is nil).
+// Any other status becomes an *APIError.
+func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) {
+	if err := c.quotas.take(cl.api); err != nil {
+		return nil, err
+	}
+	var body io.Reader
+	if cl.body != nil {
+		b, err := json.Marshal(cl.body)
+		if err != nil {
+			return nil, fmt.Errorf("uspsbiz: %s %s: encode request: %w", cl.method, cl.route, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	u, err := url.Parse(c.baseURL.String() + cl.path)
+	if err != nil {
+		return nil, fmt.Errorf("uspsbiz: %s %s: bad path", cl.method, cl.route)
+	}
+	if len(cl.query) > 0 {
+		u.RawQuery = cl.query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, cl.method, u.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("uspsbiz: %s %s: %w", cl.method, cl.route, err)
+	}
+	for k, vs := range cl.header {
+		req.Header[k] = vs
+	}
+	req.Header.Set("User-Agent", c.userAgent)
+	req.Header.Set("Accept", "application/json")
+	if cl.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if !cl.noAuth {
+		tok, err := c.auth.token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		tok.SetAuthHeader(req)
+	}
+	res, err := c.doer.Do(ctx, req, cl.class, cl.route)
+	if err != nil {
+		return nil, fmt.Errorf("uspsbiz: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return res.Header, newAPIError(res.Response, cl.method, cl.route, res.Attempts, c.now())
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxErrorBody))
+		return res.Header, nil
+	}
+	if err := decodeJSON(res.Body, out); err != nil {
+		return res.Header, &DecodeError{Route: cl.route, Status: res.StatusCode, Err: err}
+	}
+	return res.Header, nil
+}
+
+// maxResponseBody bounds what a decoder reads from USPS.
+const maxResponseBody = 8 << 20
+
+func decodeJSON(r io.Reader, out any) error {
+	dec := json.NewDecoder(io.LimitReader(r, maxResponseBody))
+	if err := dec.Decode(out); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after JSON value")
+	}
+	return nil
+}
+
+// DecodeError is a 2xx response whose body is not what the USPS spec
+// promises. It holds no body text.
+type DecodeError struct {
+	Route  string
+	Status int
+	Err    error
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("uspsbiz: %s: status %d: malformed response: %v", e.Route, e.Status, e.Err)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrMalformedResponse) true.
+func (e *DecodeError) Is(target error) bool { return target == ErrMalformedResponse }

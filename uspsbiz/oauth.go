@@ -1,0 +1,345 @@
+package uspsbiz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/nsalink/nsalink/internal/httpx"
+)
+
+// OAuth endpoint paths below the base URL.
+const (
+	tokenPath  = "/oauth2/v3/token"
+	revokePath = "/oauth2/v3/revoke"
+)
+
+// EarlyExpiry is how long before its expiry a cached token is renewed: it
+// covers clock skew and slow refreshes at no quota cost on 8-hour tokens.
+const EarlyExpiry = 5 * time.Minute
+
+// ErrNoCredentials is returned by calls that need WithCredentials.
+var ErrNoCredentials = errors.New("uspsbiz: platform credentials are not configured (WithCredentials)")
+
+func (c *Client) endpoint() oauth2.Endpoint {
+	return oauth2.Endpoint{
+		TokenURL: c.baseURL.String() + tokenPath,
+		// Explicit: AuthStyleAutoDetect posts twice when the first attempt
+		// fails, which burns a single-use code and quota.
+		AuthStyle: oauth2.AuthStyleInParams,
+	}
+}
+
+// tokenCtx gives x/oauth2 our HTTP stack for token calls: no retry once
+// sent, route-only logging.
+func (c *Client) tokenCtx(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, c.doer.StandardClient("POST "+tokenPath))
+}
+
+// platformTokens caches the platform's client-credentials token. The mutex
+// is held across the fetch so that concurrent callers make one token call.
+type platformTokens struct {
+	c   *Client
+	mu  sync.Mutex
+	tok *Token
+}
+
+func (p *platformTokens) token(ctx context.Context) (*oauth2.Token, error) {
+	t, err := p.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return t.OAuth2(), nil
+}
+
+func (p *platformTokens) get(ctx context.Context) (*Token, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tok.Valid(p.c.now(), EarlyExpiry) {
+		return p.tok, nil
+	}
+	tok, err := p.c.fetchPlatformToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.tok = tok
+	return tok, nil
+}
+
+// PlatformToken returns the platform's own client-credentials token, cached
+// and renewed EarlyExpiry before it expires.
+func (c *Client) PlatformToken(ctx context.Context) (*Token, error) {
+	return c.platform.get(ctx)
+}
+
+func (c *Client) fetchPlatformToken(ctx context.Context) (*Token, error) {
+	if c.creds.ClientID == "" {
+		return nil, ErrNoCredentials
+	}
+	if err := c.quotas.take(APIOAuth); err != nil {
+		return nil, err
+	}
+	cc := clientcredentials.Config{
+		ClientID:     c.creds.ClientID,
+		ClientSecret: c.creds.ClientSecret.Reveal(),
+		TokenURL:     c.endpoint().TokenURL,
+		Scopes:       c.creds.Scopes,
+		AuthStyle:    oauth2.AuthStyleInParams,
+	}
+	t, err := cc.Token(c.tokenCtx(ctx))
+	if err != nil {
+		return nil, wrapTokenError("platform token", err)
+	}
+	tok, err := tokenFromOAuth2(t, c.now())
+	if err != nil {
+		return nil, fmt.Errorf("uspsbiz: platform token: %w", err)
+	}
+	return tok, nil
+}
+
+// AuthRequest describes one customer authorization through the COP.
+type AuthRequest struct {
+	// State is the caller's random, single-use value binding the callback to
+	// the customer's session (at least 22 characters; see linking).
+	State string
+	// RedirectURI must equal one registered for the app, byte for byte, and
+	// must be sent again unchanged to Exchange.
+	RedirectURI string
+	// PlatformName is shown on the COP's "Grant <Platform> Access" screen.
+	PlatformName string
+	// Verifier, when set, adds a PKCE S256 challenge (RFC 7636). USPS's PKCE
+	// support is not confirmed; sending it is harmless where unsupported.
+	// Create one with oauth2.GenerateVerifier.
+	Verifier string
+}
+
+// MinStateLength guards against guessable states: 22 base64url characters
+// carry 128 bits.
+const MinStateLength = 22
+
+// COPURL returns the URL that starts a customer's authorization on USPS's
+// Customer Onboarding Platform:
+// cop-navigator?wf=apis_merchant_user&client_id=…&state=…&redirect_uri=…&platform=…&reauth=true.
+func (c *Client) COPURL(r AuthRequest) (string, error) {
+	if c.creds.ClientID == "" {
+		return "", ErrNoCredentials
+	}
+	if len(r.State) < MinStateLength {
+		return "", fmt.Errorf("uspsbiz: COPURL: state must be at least %d characters", MinStateLength)
+	}
+	if err := checkRedirectURI(r.RedirectURI); err != nil {
+		return "", fmt.Errorf("uspsbiz: COPURL: %w", err)
+	}
+	if r.Verifier != "" && (len(r.Verifier) < 43 || len(r.Verifier) > 128) {
+		return "", errors.New("uspsbiz: COPURL: PKCE verifier must be 43 to 128 characters")
+	}
+	q := url.Values{}
+	q.Set("wf", "apis_merchant_user")
+	q.Set("client_id", c.creds.ClientID)
+	q.Set("state", r.State)
+	q.Set("redirect_uri", r.RedirectURI)
+	if r.PlatformName != "" {
+		q.Set("platform", r.PlatformName)
+	}
+	q.Set("reauth", "true")
+	if r.Verifier != "" {
+		q.Set("code_challenge", oauth2.S256ChallengeFromVerifier(r.Verifier))
+		q.Set("code_challenge_method", "S256")
+	}
+	u := *c.copURL
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+func checkRedirectURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" {
+		return errors.New("redirect URI must be an absolute URL without fragment")
+	}
+	if u.Scheme != "https" && !isLoopback(u.Hostname()) {
+		return errors.New("redirect URI must use https (http only on loopback)")
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+}
+
+func (c *Client) codeConfig(redirectURI string) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:     c.creds.ClientID,
+		ClientSecret: c.creds.ClientSecret.Reveal(),
+		Endpoint:     c.endpoint(),
+		RedirectURL:  redirectURI,
+	}
+}
+
+// Exchange trades the authorization code from the COP redirect for the
+// customer's ("merchant") tokens. redirectURI and verifier must be the ones
+// given to COPURL. The request is sent at most once: codes are single-use.
+func (c *Client) Exchange(ctx context.Context, code, redirectURI, verifier string) (*Token, error) {
+	if c.creds.ClientID == "" {
+		return nil, ErrNoCredentials
+	}
+	if code == "" {
+		return nil, errors.New("uspsbiz: Exchange: empty authorization code")
+	}
+	if err := c.quotas.take(APIOAuth); err != nil {
+		return nil, err
+	}
+	var opts []oauth2.AuthCodeOption
+	if verifier != "" {
+		opts = append(opts, oauth2.VerifierOption(verifier))
+	}
+	t, err := c.codeConfig(redirectURI).Exchange(c.tokenCtx(ctx), code, opts...)
+	if err != nil {
+		return nil, wrapTokenError("exchange", err)
+	}
+	tok, err := tokenFromOAuth2(t, c.now())
+	if err != nil {
+		return nil, fmt.Errorf("uspsbiz: exchange: %w", err)
+	}
+	if tok.RefreshToken == "" {
+		return nil, errors.New("uspsbiz: exchange: USPS returned no refresh token")
+	}
+	return tok, nil
+}
+
+// Refresh redeems a refresh token. USPS may rotate it: the returned Token's
+// RefreshToken is then new and the old one dead, so persist the result
+// before using it (MerchantTokenSource does). When USPS sends no new refresh
+// token the old one is kept.
+func (c *Client) Refresh(ctx context.Context, refreshToken Secret) (*Token, error) {
+	if c.creds.ClientID == "" {
+		return nil, ErrNoCredentials
+	}
+	if refreshToken == "" {
+		return nil, fmt.Errorf("uspsbiz: refresh: %w: no refresh token", ErrReauthorizationRequired)
+	}
+	if err := c.quotas.take(APIOAuth); err != nil {
+		return nil, err
+	}
+	// An already expired token forces x/oauth2 to refresh exactly once.
+	stale := &oauth2.Token{RefreshToken: refreshToken.Reveal(), Expiry: time.Unix(1, 0)}
+	t, err := c.codeConfig("").TokenSource(c.tokenCtx(ctx), stale).Token()
+	if err != nil {
+		return nil, wrapTokenError("refresh", err)
+	}
+	tok, err := tokenFromOAuth2(t, c.now())
+	if err != nil {
+		return nil, fmt.Errorf("uspsbiz: refresh: %w", err)
+	}
+	return tok, nil
+}
+
+// TokenTypeHint is RFC 7009's token_type_hint.
+type TokenTypeHint string
+
+// Hints for Revoke.
+const (
+	HintAccessToken  TokenTypeHint = "access_token"
+	HintRefreshToken TokenTypeHint = "refresh_token"
+)
+
+// Revoke revokes a token (RFC 7009) with the platform's credentials in HTTP
+// Basic auth. Revoking the refresh token ends the customer's link.
+func (c *Client) Revoke(ctx context.Context, token Secret, hint TokenTypeHint) error {
+	if c.creds.ClientID == "" {
+		return ErrNoCredentials
+	}
+	if token == "" {
+		return errors.New("uspsbiz: revoke: empty token")
+	}
+	if err := c.quotas.take(APIOAuth); err != nil {
+		return err
+	}
+	form := url.Values{"token": {token.Reveal()}}
+	if hint != "" {
+		form.Set("token_type_hint", string(hint))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL.String()+revokePath, strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("uspsbiz: revoke: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", c.userAgent)
+	req.SetBasicAuth(url.QueryEscape(c.creds.ClientID), url.QueryEscape(c.creds.ClientSecret.Reveal()))
+	res, err := c.doer.Do(ctx, req, httpx.Token, "POST "+revokePath)
+	if err != nil {
+		return fmt.Errorf("uspsbiz: revoke: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return newAPIError(res.Response, http.MethodPost, revokePath, res.Attempts, c.now())
+	}
+	return nil
+}
+
+// PersistFunc saves a customer's token. MerchantTokenSource calls it with
+// every refreshed token before handing out the new access token; if it
+// fails, the new token is not used and is offered again on the next call.
+type PersistFunc func(ctx context.Context, t *Token) error
+
+// MerchantTokenSource returns an oauth2.TokenSource for a linked customer
+// that refreshes tok when it is within EarlyExpiry of expiring and never
+// drops a rotated refresh token: persist runs before the new access token
+// is used.
+//
+// ctx is kept for the refreshes of this long-lived source (an
+// oauth2.TokenSource has no per-call context), so it should not be a
+// request's context; it is detached from cancellation here and each
+// refresh is bounded by refreshTimeout instead.
+//
+// This source serializes refreshes within one process only. Processes that
+// share a customer's token need a lock around refresh, as linking provides.
+func (c *Client) MerchantTokenSource(ctx context.Context, tok *Token, persist PersistFunc) oauth2.TokenSource {
+	return &merchantSource{c: c, ctx: context.WithoutCancel(ctx), tok: tok, persist: persist}
+}
+
+const refreshTimeout = 30 * time.Second
+
+type merchantSource struct {
+	c       *Client
+	ctx     context.Context
+	persist PersistFunc
+
+	mu      sync.Mutex
+	tok     *Token
+	pending *Token // refreshed but not yet persisted
+}
+
+func (s *merchantSource) Token() (*oauth2.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(s.ctx, refreshTimeout)
+	defer cancel()
+	if s.pending == nil {
+		if s.tok.Valid(s.c.now(), EarlyExpiry) {
+			return s.tok.OAuth2(), nil
+		}
+		if s.tok == nil {
+			return nil, fmt.Errorf("uspsbiz: %w: no token", ErrReauthorizationRequired)
+		}
+		fresh, err := s.c.Refresh(ctx, s.tok.RefreshToken)
+		if err != nil {
+			return nil, err
+		}
+		s.pending = fresh
+	}
+	if s.persist != nil {
+		if err := s.persist(ctx, s.pending); err != nil {
+			return nil, fmt.Errorf("uspsbiz: persisting refreshed token: %w", err)
+		}
+	}
+	s.tok, s.pending = s.pending, nil
+	return s.tok.OAuth2(), nil
+}

@@ -1,0 +1,246 @@
+package uspsbiz
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Secret is a credential: a client secret, an access or refresh token, a
+// payment authorization token. Every formatting path (%v, %+v, %#v, %s, %q,
+// String, JSON, slog) prints "[REDACTED]"; Reveal returns the value.
+type Secret string
+
+const redacted = "[REDACTED]"
+
+// Reveal returns the secret's value, for sending it to USPS or sealing it.
+func (s Secret) Reveal() string { return string(s) }
+
+// String implements fmt.Stringer.
+func (s Secret) String() string { return redacted }
+
+// GoString implements fmt.GoStringer.
+func (s Secret) GoString() string { return strconv.Quote(redacted) }
+
+// Format implements fmt.Formatter so that no verb prints the value.
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		_, _ = f.Write([]byte(strconv.Quote(redacted)))
+		return
+	}
+	_, _ = f.Write([]byte(redacted))
+}
+
+// LogValue implements slog.LogValuer.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON implements json.Marshaler; a Secret never leaves as JSON.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// MarshalText implements encoding.TextMarshaler, for encoders that prefer it.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// Token is a USPS OAuth token with USPS's extra fields kept.
+//
+// The access and refresh tokens are Secrets: a Token can be logged or
+// printed safely. To persist one, seal the output of MarshalBinary.
+type Token struct {
+	AccessToken  Secret
+	TokenType    string
+	Expiry       time.Time // of the access token, on this client's clock
+	RefreshToken Secret
+	// RefreshExpiry is when the refresh token stops working (zero: unknown).
+	RefreshExpiry time.Time
+	IssuedAt      time.Time // USPS's issued_at, when given
+	RefreshCount  int       // USPS's refresh_count: 0 on first issue
+	Scope         string    // space separated
+	Issuer        string
+	APIProducts   string // e.g. "[Public Access I]"
+}
+
+// Valid reports whether the access token is usable at now with margin to spare.
+func (t *Token) Valid(now time.Time, margin time.Duration) bool {
+	return t != nil && t.AccessToken != "" && (t.Expiry.IsZero() || now.Add(margin).Before(t.Expiry))
+}
+
+// OAuth2 converts to golang.org/x/oauth2's type, for oauth2.Transport and
+// friends. Note that *oauth2.Token prints its secrets with %+v.
+func (t *Token) OAuth2() *oauth2.Token {
+	return &oauth2.Token{
+		AccessToken:  t.AccessToken.Reveal(),
+		TokenType:    t.TokenType,
+		RefreshToken: t.RefreshToken.Reveal(),
+		Expiry:       t.Expiry,
+	}
+}
+
+// tokenWire is Token's persisted form; it carries the secrets in clear, so
+// it is only ever produced for sealing.
+type tokenWire struct {
+	V             int       `json:"v"`
+	AccessToken   string    `json:"at"`
+	TokenType     string    `json:"tt,omitempty"`
+	Expiry        time.Time `json:"exp"`
+	RefreshToken  string    `json:"rt,omitempty"`
+	RefreshExpiry time.Time `json:"rexp"`
+	IssuedAt      time.Time `json:"iat"`
+	RefreshCount  int       `json:"rc,omitempty"`
+	Scope         string    `json:"scope,omitempty"`
+	Issuer        string    `json:"iss,omitempty"`
+	APIProducts   string    `json:"prod,omitempty"`
+}
+
+// MarshalBinary encodes the token with its secrets in clear, for sealing
+// before storage. Never store or log the result as is.
+func (t *Token) MarshalBinary() ([]byte, error) {
+	return json.Marshal(tokenWire{
+		V: 1, AccessToken: t.AccessToken.Reveal(), TokenType: t.TokenType, Expiry: t.Expiry,
+		RefreshToken: t.RefreshToken.Reveal(), RefreshExpiry: t.RefreshExpiry, IssuedAt: t.IssuedAt,
+		RefreshCount: t.RefreshCount, Scope: t.Scope, Issuer: t.Issuer, APIProducts: t.APIProducts,
+	})
+}
+
+// UnmarshalBinary decodes MarshalBinary's output.
+func (t *Token) UnmarshalBinary(b []byte) error {
+	var w tokenWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return errors.New("uspsbiz: stored token does not decode")
+	}
+	if w.V != 1 {
+		return fmt.Errorf("uspsbiz: stored token version %d unknown", w.V)
+	}
+	*t = Token{
+		AccessToken: Secret(w.AccessToken), TokenType: w.TokenType, Expiry: w.Expiry,
+		RefreshToken: Secret(w.RefreshToken), RefreshExpiry: w.RefreshExpiry, IssuedAt: w.IssuedAt,
+		RefreshCount: w.RefreshCount, Scope: w.Scope, Issuer: w.Issuer, APIProducts: w.APIProducts,
+	}
+	return nil
+}
+
+// DefaultAccessTokenLifetime is assumed when a token response has no
+// usable expires_in: USPS documents 8 hours.
+const DefaultAccessTokenLifetime = 8 * time.Hour
+
+// TokenFields is the token response as x/oauth2 hands it over: the standard
+// fields plus the raw extras (a JSON object's values, or form values).
+type TokenFields interface {
+	Extra(key string) any
+}
+
+// tokenFromOAuth2 builds a Token from x/oauth2's result. Lifetimes come from
+// the wire's expires_in relative to now (our clock), not from x/oauth2's
+// wall-clock Expiry, so that an injected clock governs expiry.
+func tokenFromOAuth2(t *oauth2.Token, now time.Time) (*Token, error) {
+	if t == nil || t.AccessToken == "" {
+		return nil, errors.New("token response has no access_token")
+	}
+	return decodeTokenFields(t.AccessToken, t.TokenType, t.RefreshToken, t, now)
+}
+
+// decodeTokenFields reads USPS's fields, which arrive as JSON numbers or as
+// strings depending on the endpoint version.
+func decodeTokenFields(access, typ, refresh string, extra TokenFields, now time.Time) (*Token, error) {
+	tok := &Token{AccessToken: Secret(access), TokenType: typ, RefreshToken: Secret(refresh)}
+	if tok.TokenType == "" {
+		tok.TokenType = "Bearer"
+	}
+	if !strings.EqualFold(tok.TokenType, "bearer") {
+		return nil, fmt.Errorf("token_type %q is not Bearer", truncate(tok.TokenType, 20))
+	}
+	lifetime := DefaultAccessTokenLifetime
+	if secs, ok, err := intField(extra, "expires_in"); err != nil {
+		return nil, err
+	} else if ok && secs > 0 {
+		lifetime = time.Duration(min(secs, math.MaxInt32)) * time.Second
+	}
+	tok.Expiry = now.Add(lifetime)
+	if secs, ok, err := intField(extra, "refresh_token_expires_in"); err != nil {
+		return nil, err
+	} else if ok && secs > 0 && refresh != "" {
+		tok.RefreshExpiry = now.Add(time.Duration(min(secs, math.MaxInt32)) * time.Second)
+	}
+	if ms, ok, err := intField(extra, "issued_at"); err != nil {
+		return nil, err
+	} else if ok && ms > 0 && ms < 1e15 {
+		tok.IssuedAt = time.UnixMilli(ms).UTC()
+	}
+	if n, ok, err := intField(extra, "refresh_count"); err != nil {
+		return nil, err
+	} else if ok {
+		if n < 0 || n > math.MaxInt32 {
+			return nil, fmt.Errorf("refresh_count %d out of range", n)
+		}
+		tok.RefreshCount = int(n)
+	}
+	tok.Scope = stringField(extra, "scope")
+	tok.Issuer = stringField(extra, "issuer")
+	tok.APIProducts = stringField(extra, "api_products")
+	return tok, nil
+}
+
+// intField reads a whole number given as a JSON number or a decimal string.
+func intField(f TokenFields, key string) (int64, bool, error) {
+	switch v := f.Extra(key).(type) {
+	case nil:
+		return 0, false, nil
+	case float64:
+		if v != math.Trunc(v) || math.Abs(v) > 1<<53 {
+			return 0, false, fmt.Errorf("%s is not a whole number", key)
+		}
+		return int64(v), true, nil
+	case json.Number:
+		n, err := v.Int64()
+		if err != nil {
+			return 0, false, fmt.Errorf("%s is not a whole number", key)
+		}
+		return n, true, nil
+	case string:
+		v = strings.TrimSpace(v)
+		if v == "" {
+			return 0, false, nil
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, false, fmt.Errorf("%s %q is not a whole number", key, truncate(v, 20))
+		}
+		return n, true, nil
+	default:
+		return 0, false, fmt.Errorf("%s has type %T", key, v)
+	}
+}
+
+func stringField(f TokenFields, key string) string {
+	switch v := f.Extra(key).(type) {
+	case string:
+		return v
+	case []any: // api_products sometimes arrives as a JSON array
+		parts := make([]string, 0, len(v))
+		for _, p := range v {
+			if s, ok := p.(string); ok {
+				parts = append(parts, s)
+			}
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// jsonFields adapts a decoded JSON object to TokenFields; x/oauth2 keeps a
+// JSON token response's members the same way.
+type jsonFields map[string]any
+
+func (m jsonFields) Extra(key string) any { return m[key] }
