@@ -60,7 +60,9 @@ type Option func(*Server)
 func WithApp(a App) Option { return func(s *Server) { s.AddApp(a) } }
 
 // WithBusinessAccount seeds a USPS Business Account.
-func WithBusinessAccount(a BusinessAccount) Option { return func(s *Server) { s.AddBusinessAccount(a) } }
+func WithBusinessAccount(a BusinessAccount) Option {
+	return func(s *Server) { s.AddBusinessAccount(a) }
+}
 
 // WithRefreshRotation sets whether refreshing issues a new refresh token and
 // kills the old one (default true). Reusing a rotated refresh token is
