@@ -39,10 +39,10 @@ const (
 type RetryPolicy struct {
 	MaxRetries int           // retries after the first attempt (0..10)
 	MinWait    time.Duration // first backoff; later ones grow exponentially with jitter
-	MaxWait    time.Duration // cap of each wait, including an honoured Retry-After
-	// MaxRetryAfter is the longest Retry-After worth waiting for. A 429 or
-	// 503 asking for longer returns at once as an *APIError matching
-	// ErrRateLimited, with RetryAfter set.
+	MaxWait    time.Duration // cap of each exponential backoff
+	// MaxRetryAfter is the longest Retry-After worth waiting for; such a wait
+	// is honoured exactly. A 429 or 503 asking for longer returns at once as
+	// an *APIError (matching ErrRateLimited for 429) with RetryAfter set.
 	MaxRetryAfter time.Duration
 }
 
@@ -225,6 +225,7 @@ func New(opts ...Option) (*Client, error) {
 			Logger:     logger,
 			Policy:     httpx.Policy(cfg.retry),
 			Now:        cfg.now,
+			UserAgent:  ua,
 		}),
 		quotas: newQuotaSet(cfg.budgets, cfg.now),
 	}
@@ -369,3 +370,9 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 
 // Is makes errors.Is(err, ErrMalformedResponse) true.
 func (e *DecodeError) Is(target error) bool { return target == ErrMalformedResponse }
+
+// Format prints the client's host only: fmt would otherwise reach the
+// credentials through unexported fields, where Secret's methods don't run.
+func (c *Client) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "uspsbiz.Client{%s}", c.baseURL)
+}

@@ -41,7 +41,7 @@ func (c *Client) endpoint() oauth2.Endpoint {
 // tokenCtx gives x/oauth2 our HTTP stack for token calls: no retry once
 // sent, route-only logging.
 func (c *Client) tokenCtx(ctx context.Context) context.Context {
-	return context.WithValue(ctx, oauth2.HTTPClient, c.doer.StandardClient("POST "+tokenPath))
+	return context.WithValue(ctx, oauth2.HTTPClient, c.doer.StandardClient(tokenPath))
 }
 
 // platformTokens caches the platform's client-credentials token. The mutex
@@ -273,7 +273,7 @@ func (c *Client) Revoke(ctx context.Context, token Secret, hint TokenTypeHint) e
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", c.userAgent)
 	req.SetBasicAuth(url.QueryEscape(c.creds.ClientID), url.QueryEscape(c.creds.ClientSecret.Reveal()))
-	res, err := c.doer.Do(ctx, req, httpx.Token, "POST "+revokePath)
+	res, err := c.doer.Do(ctx, req, httpx.Token, revokePath)
 	if err != nil {
 		return fmt.Errorf("uspsbiz: revoke: %w", err)
 	}

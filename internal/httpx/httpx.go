@@ -41,8 +41,8 @@ const (
 type Policy struct {
 	MaxRetries    int           // retries after the first attempt
 	MinWait       time.Duration // first backoff
-	MaxWait       time.Duration // cap of exponential backoff and of an honoured Retry-After
-	MaxRetryAfter time.Duration // a Retry-After above this is not waited for: the 429/503 is returned at once
+	MaxWait       time.Duration // cap of the exponential backoff
+	MaxRetryAfter time.Duration // longest Retry-After waited for; above it the 429/503 is returned at once
 }
 
 // DefaultPolicy suits a 60-calls-per-hour quota: few retries, short waits.
@@ -67,6 +67,7 @@ type Config struct {
 	Logger     *slog.Logger // nil: silent
 	Policy     Policy
 	Now        func() time.Time // for Retry-After HTTP-dates
+	UserAgent  string           // set on requests that carry none
 }
 
 // Doer sends requests with the retry policy of their Class.
@@ -75,6 +76,7 @@ type Doer struct {
 	logger *slog.Logger
 	now    func() time.Time
 	policy Policy
+	ua     string
 }
 
 type ctxKey int
@@ -99,7 +101,7 @@ func New(cfg Config) *Doer {
 	if now == nil {
 		now = time.Now
 	}
-	d := &Doer{logger: logger, now: now, policy: cfg.Policy}
+	d := &Doer{logger: logger, now: now, policy: cfg.Policy, ua: cfg.UserAgent}
 	base.Transport = &logTransport{base: transportOf(&base), logger: logger}
 	d.retry = &retryablehttp.Client{
 		HTTPClient:     &base,
@@ -137,7 +139,12 @@ func (d *Doer) Do(ctx context.Context, req *http.Request, class Class, route str
 	ctx = context.WithValue(ctx, classKey, class)
 	ctx = context.WithValue(ctx, attemptsKey, attempts)
 	ctx = context.WithValue(ctx, routeKey, route)
-	rreq, err := retryablehttp.FromRequest(req.WithContext(ctx))
+	req = req.WithContext(ctx)
+	if d.ua != "" && req.Header.Get("User-Agent") == "" {
+		req.Header = req.Header.Clone()
+		req.Header.Set("User-Agent", d.ua)
+	}
+	rreq, err := retryablehttp.FromRequest(req)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s %s: %w", req.Method, route, err)
 	}
@@ -254,12 +261,13 @@ func neverSent(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
-// backoff honours Retry-After (capped at MaxWait) and otherwise waits
+// backoff honours Retry-After (checkRetry already refused waits above
+// MaxRetryAfter; the cap here only guards a header that changed) and otherwise waits
 // exponentially with full jitter, so that a fleet does not retry in step.
 func (d *Doer) backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil {
 		if wait, ok := RetryAfter(resp.Header, d.now()); ok {
-			return min(wait, hi)
+			return min(wait, d.policy.MaxRetryAfter)
 		}
 	}
 	ceiling := lo << min(attempt, 20)
