@@ -180,7 +180,7 @@ func TestRetryAfterParsing(t *testing.T) {
 		{"soon", 0, false},
 		{"", 0, false},
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true}, // past date: now
-		{"99999999999999", 365 * 24 * time.Hour, true},        // absurd: clamped
+		{"99999999999999", 365 * 24 * time.Hour, true},         // absurd: clamped
 	}
 	for _, c := range cases {
 		h := http.Header{}
