@@ -1,0 +1,5 @@
+//go:build !race
+
+package nsarates
+
+const raceEnabled = false

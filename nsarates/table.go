@@ -1,0 +1,473 @@
+package nsarates
+
+import (
+	"cmp"
+	"iter"
+	"slices"
+	"strings"
+	"time"
+)
+
+// TableInfo identifies a rate table and when it applies.
+type TableInfo struct {
+	// Account is the EPS account (digits only, REFERENCE.md §11) whose
+	// contract this is; empty for published (commercial or retail) tables.
+	Account string
+	// ID names the table, e.g. the contract ("Priority Mail Contract 629").
+	ID string
+	// Version distinguishes successive tables with the same ID.
+	Version string
+	// The table applies to mailing dates in [EffectiveFrom, EffectiveTo).
+	// A zero EffectiveFrom means "always since"; a zero EffectiveTo means
+	// open-ended (USPS's blank endDate, REFERENCE.md §5.3).
+	EffectiveFrom time.Time
+	EffectiveTo   time.Time
+}
+
+func (in TableInfo) validate() error {
+	if in.Account != "" && (len(in.Account) > 20 || !allDigits(in.Account)) {
+		return &ValidationError{Field: "Account", Value: in.Account, Reason: "want the EPS account number, digits only"}
+	}
+	if !isLabel(in.ID) {
+		return &ValidationError{Field: "ID", Value: in.ID, Reason: "want 1–64 characters of letters, digits, space and ._:/-, no leading or trailing space"}
+	}
+	if !isLabel(in.Version) {
+		return &ValidationError{Field: "Version", Value: in.Version, Reason: "want 1–64 characters of letters, digits, space and ._:/-, no leading or trailing space"}
+	}
+	if !in.EffectiveTo.IsZero() && !in.EffectiveTo.After(in.EffectiveFrom) {
+		return &ValidationError{Field: "EffectiveTo", Value: in.EffectiveTo.Format(time.RFC3339), Reason: "must be after EffectiveFrom"}
+	}
+	return nil
+}
+
+// isLabel accepts the names a table or fee may carry. Keeping them to a plain
+// alphabet keeps CSV output unquoted and round trips exact.
+func isLabel(s string) bool {
+	if s == "" || len(s) > 64 || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(" ._:/-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// FeeKind says what a fee is measured against.
+type FeeKind uint8
+
+// Fee kinds.
+const (
+	// FeeLength applies when the longest side is over Fee.Over ([Dimension]
+	// units), e.g. the nonstandard length fees over 22 in and over 30 in.
+	FeeLength FeeKind = iota + 1
+	// FeeVolume applies when length × width × height is over Fee.Over whole
+	// cubic inches, e.g. the nonstandard volume fee over 2 cu ft (3456).
+	FeeVolume
+)
+
+// Fee is a surcharge kept as data. For each kind, only the applicable fee
+// with the highest exceeded threshold is charged (over 30 in replaces over
+// 22 in); fees of different kinds add up.
+type Fee struct {
+	Name      string
+	MailClass string // the mail class it applies to; empty for every product of the table
+	Kind      FeeKind
+	Over      int64 // exclusive threshold; unit depends on Kind
+	Amount    Cents
+}
+
+// maxProducts bounds the products of one table (the compiled form names them
+// with 16 bits).
+const maxProducts = 4096
+
+const maxFees = 16 // fees per table; the compiled form keeps a 16-bit mask per product
+
+func (f Fee) validate() error {
+	if !isLabel(f.Name) {
+		return &ValidationError{Field: "Fee.Name", Value: f.Name, Reason: "want 1–64 characters of letters, digits, space and ._:/-"}
+	}
+	if f.MailClass != "" && !isUSPSWord(f.MailClass, "_-") {
+		return &ValidationError{Field: "Fee.MailClass", Value: f.MailClass, Reason: "want upper-case USPS spelling or empty"}
+	}
+	switch {
+	case f.Kind == FeeLength && f.Over > 0 && f.Over <= int64(maxDimension):
+	case f.Kind == FeeVolume && f.Over > 0 && f.Over <= 1_000_000_000:
+	default:
+		return &ValidationError{Field: "Fee.Over", Value: f.overString(), Reason: "want a positive length (in) or volume (cuin) threshold"}
+	}
+	if f.Amount < 0 || f.Amount > MaxCents {
+		return &ValidationError{Field: "Fee.Amount", Value: f.Amount.String(), Reason: "want 0 to MaxCents"}
+	}
+	return nil
+}
+
+// overString formats the threshold with its unit, as in CSV: "22in", "3456cuin".
+func (f Fee) overString() string {
+	switch f.Kind {
+	case FeeLength:
+		return Dimension(f.Over).String() + "in"
+	case FeeVolume:
+		return formatFixed(f.Over, 0) + "cuin"
+	}
+	return formatFixed(f.Over, 0)
+}
+
+// CellKey locates one price: product, zone and tier.
+type CellKey struct {
+	Product ProductKey
+	Zone    Zone
+	Tier    Tier
+}
+
+// Cell is one price of a table.
+type Cell struct {
+	CellKey
+	Price Cents
+}
+
+type cellPos struct {
+	zone Zone
+	tier Tier
+}
+
+type builderProduct struct {
+	kind  TierKind
+	tiers map[Tier]struct{}
+	cells map[cellPos]Cents
+}
+
+// Builder assembles a [Table] cell by cell. It is what the CSV reader and the
+// USPS loader use; it is not safe for concurrent use.
+type Builder struct {
+	info     TableInfo
+	products map[ProductKey]*builderProduct
+	fees     []Fee
+	n        int
+}
+
+// NewBuilder starts an empty table with the given identity.
+func NewBuilder(info TableInfo) *Builder {
+	return &Builder{info: info, products: map[ProductKey]*builderProduct{}}
+}
+
+// NewBuilderFrom starts a builder holding a copy of t, to edit it or to
+// resume filling it.
+func NewBuilderFrom(t *Table) *Builder {
+	b := NewBuilder(t.info)
+	for c := range t.Cells() {
+		_ = b.SetCell(c.CellKey, c.Price) // t's cells are valid
+	}
+	b.fees = slices.Clone(t.fees)
+	return b
+}
+
+// SetInfo replaces the table's identity.
+func (b *Builder) SetInfo(info TableInfo) { b.info = info }
+
+// SetCell sets one price, replacing any earlier price for the same cell. All
+// tiers of a product must be of one kind.
+func (b *Builder) SetCell(k CellKey, price Cents) error {
+	if err := k.Product.validate(); err != nil {
+		return err
+	}
+	if k.Zone >= numZones {
+		return &ValidationError{Field: "Zone", Value: k.Zone.String(), Reason: "want 00 to 09"}
+	}
+	if err := k.Tier.validate(); err != nil {
+		return err
+	}
+	if price < 0 || price > MaxCents {
+		return &ValidationError{Field: "Price", Value: price.String(), Reason: "want 0 to MaxCents"}
+	}
+	p := b.products[k.Product]
+	if p == nil {
+		if len(b.products) == maxProducts {
+			return &ValidationError{Field: "Product", Value: k.Product.String(), Reason: "a table holds at most 4096 products"}
+		}
+		p = &builderProduct{kind: k.Tier.Kind, tiers: map[Tier]struct{}{}, cells: map[cellPos]Cents{}}
+		b.products[k.Product] = p
+	}
+	if p.kind != k.Tier.Kind {
+		return &ValidationError{Field: "Tier", Value: k.Tier.String(), Reason: "product " + k.Product.String() + " mixes weight and cubic tiers"}
+	}
+	if _, ok := p.tiers[k.Tier]; !ok {
+		if len(p.tiers) == maxTiers {
+			return &ValidationError{Field: "Tier", Value: k.Tier.String(), Reason: "a product has at most 255 tiers"}
+		}
+		p.tiers[k.Tier] = struct{}{}
+	}
+	pos := cellPos{k.Zone, k.Tier}
+	if _, ok := p.cells[pos]; !ok {
+		b.n++
+	}
+	p.cells[pos] = price
+	return nil
+}
+
+// Cell returns the price set for k, if any.
+func (b *Builder) Cell(k CellKey) (Cents, bool) {
+	p := b.products[k.Product]
+	if p == nil {
+		return 0, false
+	}
+	c, ok := p.cells[cellPos{k.Zone, k.Tier}]
+	return c, ok
+}
+
+// Len is the number of cells set.
+func (b *Builder) Len() int { return b.n }
+
+// AddFee adds a fee. Two fees with the same mail class, kind and threshold
+// are an error.
+func (b *Builder) AddFee(f Fee) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	for _, g := range b.fees {
+		if g.MailClass == f.MailClass && g.Kind == f.Kind && g.Over == f.Over {
+			return &ValidationError{Field: "Fee", Value: f.Name, Reason: "duplicates fee " + g.Name}
+		}
+	}
+	if len(b.fees) == maxFees {
+		return &ValidationError{Field: "Fee", Value: f.Name, Reason: "a table holds at most 16 fees"}
+	}
+	b.fees = append(b.fees, f)
+	return nil
+}
+
+// Build checks the table's identity and returns an immutable copy of the
+// table. Cells and fees were checked as they were added.
+func (b *Builder) Build() (*Table, error) {
+	if err := b.info.validate(); err != nil {
+		return nil, err
+	}
+	t := &Table{info: b.info, fees: slices.Clone(b.fees), n: b.n}
+	for key, bp := range b.products {
+		tiers := make([]Tier, 0, len(bp.tiers))
+		for tier := range bp.tiers {
+			tiers = append(tiers, tier)
+		}
+		slices.SortFunc(tiers, func(a, b Tier) int { return cmp.Compare(a.Max, b.Max) })
+		prices := make([]Cents, numZones*len(tiers))
+		for i := range prices {
+			prices[i] = absent
+		}
+		for pos, c := range bp.cells {
+			ti, _ := slices.BinarySearchFunc(tiers, pos.tier.Max, func(t Tier, m int64) int { return cmp.Compare(t.Max, m) })
+			prices[int(pos.zone)*len(tiers)+ti] = c
+		}
+		t.products = append(t.products, tableProduct{key: key, tiers: tiers, prices: prices})
+	}
+	slices.SortFunc(t.products, func(a, b tableProduct) int { return cmpKey(a.key, b.key) })
+	sortFees(t.fees)
+	return t, nil
+}
+
+func cmpKey(a, b ProductKey) int {
+	switch {
+	case a.less(b):
+		return -1
+	case b.less(a):
+		return 1
+	}
+	return 0
+}
+
+// sortFees puts fees in their canonical (CSV) order: mail class, kind, threshold.
+func sortFees(fees []Fee) {
+	slices.SortFunc(fees, func(a, b Fee) int {
+		return cmp.Or(cmp.Compare(a.MailClass, b.MailClass), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Over, b.Over))
+	})
+}
+
+// absent marks a zone/tier position without a price.
+const absent Cents = -1
+
+// Table is an immutable rate table: products × zones × tiers, and fees. Build
+// one with a [Builder], [ReadCSV] or [Table.Derive]; install it in a [Pricer]
+// to quote from it.
+type Table struct {
+	info     TableInfo
+	products []tableProduct // sorted by key
+	fees     []Fee          // canonical order
+	n        int
+}
+
+type tableProduct struct {
+	key    ProductKey
+	tiers  []Tier  // ascending, one kind
+	prices []Cents // [zone*len(tiers)+tier]; absent where unset
+}
+
+// Info returns the table's identity and effective dates.
+func (t *Table) Info() TableInfo { return t.info }
+
+// Len is the number of cells with a price.
+func (t *Table) Len() int { return t.n }
+
+// Products lists the table's products in canonical order.
+func (t *Table) Products() []ProductKey {
+	keys := make([]ProductKey, len(t.products))
+	for i, p := range t.products {
+		keys[i] = p.key
+	}
+	return keys
+}
+
+// Tiers lists a product's tiers in ascending order (nil if not covered).
+func (t *Table) Tiers(p ProductKey) []Tier {
+	if tp := t.product(p); tp != nil {
+		return slices.Clone(tp.tiers)
+	}
+	return nil
+}
+
+// Fees lists the table's fees in canonical order.
+func (t *Table) Fees() []Fee { return slices.Clone(t.fees) }
+
+// Price returns the price of one cell, if the table has it.
+func (t *Table) Price(k CellKey) (Cents, bool) {
+	tp := t.product(k.Product)
+	if tp == nil || k.Zone >= numZones {
+		return 0, false
+	}
+	ti, ok := slices.BinarySearchFunc(tp.tiers, k.Tier, func(a, b Tier) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Max, b.Max))
+	})
+	if !ok {
+		return 0, false
+	}
+	c := tp.prices[int(k.Zone)*len(tp.tiers)+ti]
+	if c == absent {
+		return 0, false
+	}
+	return c, true
+}
+
+func (t *Table) product(k ProductKey) *tableProduct {
+	i, ok := slices.BinarySearchFunc(t.products, k, func(p tableProduct, k ProductKey) int { return cmpKey(p.key, k) })
+	if !ok {
+		return nil
+	}
+	return &t.products[i]
+}
+
+// Cells yields every priced cell in canonical order: product, zone, tier.
+func (t *Table) Cells() iter.Seq[Cell] {
+	return func(yield func(Cell) bool) {
+		for _, p := range t.products {
+			for z := range Zone(numZones) {
+				for ti, tier := range p.tiers {
+					c := p.prices[int(z)*len(p.tiers)+ti]
+					if c != absent && !yield(Cell{CellKey{p.key, z, tier}, c}) {
+						return
+					}
+				}
+			}
+		}
+	}
+}
+
+// Grid yields every position of the table's grid, priced or not: each
+// product × zones 00–09 × that product's tiers, in canonical order. A loader
+// can walk another table's grid to know which cells to fetch.
+func (t *Table) Grid() iter.Seq[CellKey] {
+	return func(yield func(CellKey) bool) {
+		for _, p := range t.products {
+			for z := range Zone(numZones) {
+				for _, tier := range p.tiers {
+					if !yield(CellKey{p.key, z, tier}) {
+						return
+					}
+				}
+			}
+		}
+	}
+}
+
+// CellDiff is one difference between two tables. InA/InB say whether the
+// cell is priced in each; A/B are the prices where it is.
+type CellDiff struct {
+	CellKey
+	A, B     Cents
+	InA, InB bool
+}
+
+// Compare lists, in canonical order, every cell whose price differs between
+// a and b or that only one of them has. Identity, dates and fees are not
+// compared. It is the basis of a drift report.
+func Compare(a, b *Table) []CellDiff {
+	var diffs []CellDiff
+	for c := range a.Cells() {
+		if pb, ok := b.Price(c.CellKey); !ok || pb != c.Price {
+			diffs = append(diffs, CellDiff{CellKey: c.CellKey, A: c.Price, B: pb, InA: true, InB: ok})
+		}
+	}
+	for c := range b.Cells() {
+		if _, ok := a.Price(c.CellKey); !ok {
+			diffs = append(diffs, CellDiff{CellKey: c.CellKey, B: c.Price, InB: true})
+		}
+	}
+	slices.SortStableFunc(diffs, func(x, y CellDiff) int {
+		return cmp.Or(cmpKey(x.Product, y.Product), cmp.Compare(x.Zone, y.Zone), cmp.Compare(x.Tier.Max, y.Tier.Max))
+	})
+	return diffs
+}
+
+// Discount describes a table derived from a base table.
+type Discount struct {
+	// BasisPoints off every base price, 0–10000 (1250 = 12.5 % off).
+	BasisPoints int64
+	// MinPrice is the lowest price any derived cell may have.
+	MinPrice Cents
+	// Floor, if set, is a table no derived cell may go below, cell by cell
+	// (cells the floor lacks impose nothing).
+	Floor *Table
+}
+
+// Derive builds a table from t by a discount. Each cell is
+//
+//	max(round_half_up(price × (10000 − bp) / 10000), MinPrice, Floor cell)
+//
+// computed in integers: half a cent rounds up (1001 at 50 % → 501). Fees are
+// copied unchanged. info gives the new table's identity.
+func (t *Table) Derive(info TableInfo, d Discount) (*Table, error) {
+	if d.BasisPoints < 0 || d.BasisPoints > 10000 {
+		return nil, &ValidationError{Field: "BasisPoints", Value: formatFixed(d.BasisPoints, 0), Reason: "want 0 to 10000"}
+	}
+	if d.MinPrice < 0 || d.MinPrice > MaxCents {
+		return nil, &ValidationError{Field: "MinPrice", Value: d.MinPrice.String(), Reason: "want 0 to MaxCents"}
+	}
+	if err := info.validate(); err != nil {
+		return nil, err
+	}
+	out := &Table{info: info, fees: slices.Clone(t.fees), n: t.n, products: make([]tableProduct, len(t.products))}
+	for i, p := range t.products {
+		q := tableProduct{key: p.key, tiers: p.tiers, prices: make([]Cents, len(p.prices))}
+		for j, c := range p.prices {
+			if c == absent {
+				q.prices[j] = absent
+				continue
+			}
+			v := max(discount(c, d.BasisPoints), d.MinPrice)
+			if d.Floor != nil {
+				k := CellKey{p.key, Zone(j / len(p.tiers)), p.tiers[j%len(p.tiers)]}
+				if f, ok := d.Floor.Price(k); ok {
+					v = max(v, f)
+				}
+			}
+			q.prices[j] = v
+		}
+		out.products[i] = q
+	}
+	return out, nil
+}
+
+// discount applies bp basis points off c, rounding half a cent up. c ≤
+// MaxCents keeps c × 10000 far below the int64 limit.
+func discount(c Cents, bp int64) Cents {
+	return Cents((int64(c)*(10000-bp) + 5000) / 10000)
+}

@@ -1,0 +1,196 @@
+package nsarates
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestBuilderErrors(t *testing.T) {
+	pm3 := CellKey{keyPM, 1, WeightTier(3 * Pound)}
+	cases := []struct {
+		field string
+		key   CellKey
+		price Cents
+	}{
+		{"MailClass", CellKey{ProductKey{"", "SP", "MACHINABLE"}, 1, pm3.Tier}, 1},
+		{"RateIndicator", CellKey{ProductKey{MailClassPriority, "S", "MACHINABLE"}, 1, pm3.Tier}, 1},
+		{"RateIndicator", CellKey{ProductKey{MailClassPriority, "sp", "MACHINABLE"}, 1, pm3.Tier}, 1},
+		{"ProcessingCategory", CellKey{ProductKey{MailClassPriority, "SP", "machinable"}, 1, pm3.Tier}, 1},
+		{"Zone", CellKey{keyPM, 10, pm3.Tier}, 1},
+		{"Tier", CellKey{keyPM, 1, Tier{}}, 1},
+		{"Tier", CellKey{keyPM, 1, WeightTier(0)}, 1},
+		{"Tier", CellKey{keyPM, 1, CubicTier(101)}, 1},
+		{"Tier", CellKey{keyPM, 1, CubicTier(1)}, 1}, // mixes kinds with the 3 lb tier
+		{"Price", pm3, -1},
+		{"Price", pm3, MaxCents + 1},
+	}
+	b := NewBuilder(contractInfo("v1"))
+	require.NoError(t, b.SetCell(pm3, 100))
+	for _, tc := range cases {
+		err := b.SetCell(tc.key, tc.price)
+		var ve *ValidationError
+		require.ErrorAs(t, err, &ve, "%+v", tc)
+		assert.Equal(t, tc.field, ve.Field, "%+v", tc)
+	}
+	assert.Equal(t, 1, b.Len())
+
+	// At most 255 tiers per product.
+	for i := 1; i <= 255; i++ {
+		require.NoError(t, b.SetCell(CellKey{keyGA, 1, WeightTier(Weight(i))}, 1))
+	}
+	var ve *ValidationError
+	require.ErrorAs(t, b.SetCell(CellKey{keyGA, 1, WeightTier(256)}, 1), &ve)
+	assert.Equal(t, "Tier", ve.Field)
+	require.NoError(t, b.SetCell(CellKey{keyGA, 2, WeightTier(255)}, 1), "an existing tier in another zone")
+}
+
+func TestTableInfoErrors(t *testing.T) {
+	from := time.Date(2026, 1, 18, 0, 0, 0, 0, time.UTC)
+	for field, info := range map[string]TableInfo{
+		"Account":     {Account: "12a", ID: "x", Version: "1"},
+		"ID":          {ID: "", Version: "1"},
+		"Version":     {ID: "x", Version: " 1"},
+		"EffectiveTo": {ID: "x", Version: "1", EffectiveFrom: from, EffectiveTo: from},
+	} {
+		_, err := NewBuilder(info).Build()
+		var ve *ValidationError
+		require.ErrorAs(t, err, &ve, field)
+		assert.Equal(t, field, ve.Field)
+	}
+}
+
+func TestTableAccessors(t *testing.T) {
+	tbl := buildTable(t, contractInfo("v1"), 500, 3, keyGA, keyCubic)
+	assert.Equal(t, []ProductKey{keyPM.with("CP"), keyGA}, tbl.Products(), "canonical order")
+	assert.Equal(t, []Tier{WeightTier(400), WeightTier(800), WeightTier(1200), WeightTier(1599), WeightTier(Pound), WeightTier(2 * Pound), WeightTier(3 * Pound)}, tbl.Tiers(keyGA))
+	assert.Nil(t, tbl.Tiers(keyPM))
+	assert.Equal(t, 9*7+9*5, tbl.Len())
+
+	p, ok := tbl.Price(CellKey{keyGA, 2, WeightTier(1599)})
+	require.True(t, ok)
+	assert.Equal(t, testPrice(500, 0, 2, 3), p)
+	_, ok = tbl.Price(CellKey{keyGA, 0, WeightTier(1599)})
+	assert.False(t, ok, "zone 00 is not set")
+	_, ok = tbl.Price(CellKey{keyGA, 2, WeightTier(1598)})
+	assert.False(t, ok, "no such tier")
+
+	grid := slices.Collect(tbl.Grid())
+	assert.Len(t, grid, 10*7+10*5, "every zone including 00")
+	cells := slices.Collect(tbl.Cells())
+	assert.Len(t, cells, tbl.Len())
+	assert.True(t, slices.IsSortedFunc(cells, func(a, b Cell) int {
+		return cmpKeyZoneTier(a.CellKey, b.CellKey)
+	}))
+
+	// Stopping early is allowed.
+	for range tbl.Cells() {
+		break
+	}
+	for range tbl.Grid() {
+		break
+	}
+}
+
+func (k ProductKey) with(ri string) ProductKey { k.RateIndicator = ri; return k }
+
+func cmpKeyZoneTier(a, b CellKey) int {
+	if c := cmpKey(a.Product, b.Product); c != 0 {
+		return c
+	}
+	if a.Zone != b.Zone {
+		return int(a.Zone) - int(b.Zone)
+	}
+	return int(a.Tier.Max - b.Tier.Max)
+}
+
+func TestDerive(t *testing.T) {
+	b := NewBuilder(publishedInfo("commercial"))
+	prices := map[Tier]Cents{
+		WeightTier(1 * Pound): 1001, // 50 % → 500.5 → 501 (half up)
+		WeightTier(2 * Pound): 935,  // 50 % → 467.5 → 468
+		WeightTier(3 * Pound): 1,    // 50 % → 0.5 → 1
+		WeightTier(4 * Pound): 998,  // 50 % → 499
+		WeightTier(5 * Pound): 300,  // 50 % → 150, raised to MinPrice 200
+		WeightTier(6 * Pound): 2000, // 50 % → 1000, raised to the floor 1200
+	}
+	for tier, c := range prices {
+		require.NoError(t, b.SetCell(CellKey{keyPM, 1, tier}, c))
+	}
+	base, err := b.Build()
+	require.NoError(t, err)
+	fb := NewBuilder(publishedInfo("floor"))
+	require.NoError(t, fb.SetCell(CellKey{keyPM, 1, WeightTier(6 * Pound)}, 1200))
+	floor, err := fb.Build()
+	require.NoError(t, err)
+
+	d, err := base.Derive(contractInfo("derived"), Discount{BasisPoints: 5000, MinPrice: 200, Floor: floor})
+	require.NoError(t, err)
+	assert.Equal(t, contractInfo("derived"), d.Info())
+	want := map[Tier]Cents{
+		WeightTier(1 * Pound): 501,
+		WeightTier(2 * Pound): 468,
+		WeightTier(3 * Pound): 200,
+		WeightTier(4 * Pound): 499,
+		WeightTier(5 * Pound): 200,
+		WeightTier(6 * Pound): 1200,
+	}
+	for tier, c := range want {
+		got, ok := d.Price(CellKey{keyPM, 1, tier})
+		require.True(t, ok)
+		assert.Equal(t, c, got, tier.String())
+	}
+
+	// Half-up at other discounts: 935 at 12.5 % = 818.125 → 818;
+	// 999 at 33.33 % = 666.0333 → 666; 1 at 0 % = 1; anything at 100 % = 0.
+	for _, tc := range []struct {
+		c    Cents
+		bp   int64
+		want Cents
+	}{{935, 1250, 818}, {999, 3333, 666}, {1, 0, 1}, {MaxCents, 10000, 0}, {15, 1000, 14}, {5, 1000, 5}} {
+		assert.Equal(t, tc.want, discount(tc.c, tc.bp), "%d at %d bp", tc.c, tc.bp)
+	}
+
+	var ve *ValidationError
+	_, err = base.Derive(contractInfo("x"), Discount{BasisPoints: 10001})
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "BasisPoints", ve.Field)
+	_, err = base.Derive(contractInfo("x"), Discount{MinPrice: -1})
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "MinPrice", ve.Field)
+	_, err = base.Derive(TableInfo{}, Discount{})
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "ID", ve.Field)
+}
+
+func TestCompare(t *testing.T) {
+	a := buildTable(t, contractInfo("a"), 500, 2, keyPM)
+	assert.Empty(t, Compare(a, a))
+
+	b := NewBuilderFrom(a)
+	changed := CellKey{keyPM, 3, WeightTier(2 * Pound)}
+	added := CellKey{keyPM, 0, WeightTier(Pound)}
+	require.NoError(t, b.SetCell(changed, 1))
+	require.NoError(t, b.SetCell(added, 2))
+	bt, err := b.Build()
+	require.NoError(t, err)
+
+	old, _ := a.Price(changed)
+	assert.Equal(t, []CellDiff{
+		{CellKey: added, B: 2, InB: true},
+		{CellKey: changed, A: old, B: 1, InA: true, InB: true},
+	}, Compare(a, bt))
+	assert.Equal(t, []CellDiff{
+		{CellKey: added, A: 2, InA: true},
+		{CellKey: changed, A: 1, B: old, InA: true, InB: true},
+	}, Compare(bt, a))
+
+	got, ok := b.Cell(added)
+	assert.True(t, ok)
+	assert.Equal(t, Cents(2), got)
+	_, ok = b.Cell(CellKey{keyGA, 1, WeightTier(Pound)})
+	assert.False(t, ok)
+}
