@@ -1,0 +1,59 @@
+// Package uspsbiz is a typed client of the USPS APIs 3.0 that linking a USPS
+// Business Account to a shipping platform needs: OAuth (the platform's own
+// client-credentials token; a customer's authorization code, refresh and
+// revoke; the Customer Onboarding Platform entry URL), Payments (payment
+// account lookup, payment authorization with roles), Domestic Prices
+// (including contract prices by EPS account) and Tracking.
+//
+// # Environments
+//
+// New talks to Production (https://apis.usps.com) unless WithEnvironment
+// picks Testing (https://apis-tem.usps.com, USPS's TEM: production
+// credentials, no charges) or WithBaseURL names another host, such as a
+// uspsbiztest server's.
+//
+// # Authentication
+//
+// WithCredentials holds the platform app's Consumer Key and Secret. The
+// platform token is fetched once, cached, and renewed EarlyExpiry before it
+// expires; concurrent callers share one token call. A customer links through
+// COPURL (state and PKCE S256), the COP redirects back with a code, and
+// Exchange returns the customer's Token. MerchantTokenSource keeps that token
+// fresh and calls a PersistFunc with every rotated refresh token before the
+// new access token is used; ForMerchant makes calls with it.
+//
+// Tokens and secrets are of type Secret, which prints as [REDACTED] through
+// every fmt verb, JSON and slog. Token.MarshalBinary is the one way to get
+// the values out in bulk: seal its output before storing it.
+//
+// # Errors
+//
+// A non-2xx answer from a resource API is an *APIError, decoded from USPS's
+// error{} body or the gateway's fault{} body, with status, USPS sub-codes,
+// RetryAfter and the raw body (at most 1 MiB). It matches ErrRateLimited,
+// ErrUnauthorized, ErrNotEntitled or ErrNotFound with errors.Is. Token
+// endpoint failures keep *oauth2.RetrieveError (errors.As), and
+// invalid_grant matches ErrReauthorizationRequired: the customer must
+// authorize again.
+//
+// # Retries and quotas
+//
+// USPS allows 60 calls per hour per API by default, so retries are few
+// (DefaultRetryPolicy). Only idempotent calls retry; token calls and payment
+// authorizations are sent again only when the connection was never made.
+// Retry-After is honoured when it is at most RetryPolicy.MaxRetryAfter;
+// above that the 429 returns at once with RetryAfter set. WithBudget adds a
+// client-side budget per API that refuses a call before USPS would.
+//
+// # Logging
+//
+// WithLogger logs each attempt at debug level: method, host, route template,
+// attempt and status. No URL, header, body, token or account number is
+// logged.
+//
+// # Testing
+//
+// Package uspsbiztest is a fake USPS over real HTTP for your tests: seed
+// apps, business accounts and EPAs, walk the COP consent, inject faults,
+// move its clock, and inspect what it received.
+package uspsbiz

@@ -1,0 +1,152 @@
+package uspsbiz_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nsalink/nsalink/uspsbiz"
+	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
+)
+
+// exampleFake starts a fake USPS with one platform app and one business
+// account holding an active EPA with a contract, and a pending-ACH EPA.
+func exampleFake() (*uspsbiztest.Server, *uspsbiz.Client) {
+	srv := uspsbiztest.Start(
+		uspsbiztest.WithTime(time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)),
+		uspsbiztest.WithApp(uspsbiztest.App{ClientID: "app", ClientSecret: "secret", Name: "Acme Ship", CRID: "9999001",
+			RedirectURIs: []string{"https://platform.example/usps/callback"}}),
+		uspsbiztest.WithBusinessAccount(uspsbiztest.BusinessAccount{
+			Username: "acme-shipping", Password: "pw", CRID: "56781234",
+			MIDs: []string{"901234567"}, ManifestMIDs: []string{"902345678"},
+			EPAs: []uspsbiztest.EPA{
+				{AccountNumber: "1000000001"},
+				{AccountNumber: "1000000002", State: uspsbiztest.EPAPendingACH, MicroDebits: [2]int{17, 42}},
+			},
+		}),
+	)
+	_ = srv.SetPublishedPrices(uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", SKU: "DUXP0XXXXC01050", Price: "9.35"})
+	_ = srv.SetContractPrices("1000000001", uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", SKU: "DUXP0XXXXN01050", Price: "7.12"})
+	srv.AddTracking(uspsbiztest.TrackedPackage{TrackingNumber: "9400100000000000000001", StatusCategory: "Delivered",
+		Events: []uspsbiztest.Event{{Type: "Delivered, In/At Mailbox", Code: "01", Time: time.Date(2026, 5, 2, 12, 55, 0, 0, time.UTC), City: "FALMOUTH", State: "MA", ZIP: "02540"}}})
+	c, err := uspsbiz.New(
+		uspsbiz.WithBaseURL(srv.URL),
+		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: "app", ClientSecret: "secret"}),
+		uspsbiz.WithClock(srv.Now),
+	)
+	if err != nil {
+		panic(err)
+	}
+	return srv, c
+}
+
+func ExampleClient_ValidateCredentials() {
+	srv, c := exampleFake()
+	defer srv.Close()
+	ctx := context.Background()
+
+	// The customer typed their numbers with dashes; the EPA still awaits
+	// its ACH micro-debit verification.
+	in := uspsbiz.AccountCredentials{CRID: "5678-1234", MID: "901-234-567", ManifestMID: "902345678", EPS: "1000-0000-02"}
+	v, err := c.ValidateCredentials(ctx, in, "9999001")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("ok:", v.OK(), "EPS:", v.EPS.Verdict, v.EPA, "calls:", v.Calls)
+	fmt.Println(v.EPS.Reason)
+
+	// The customer confirms the two test debits; now everything is valid.
+	_ = srv.VerifyMicroDebits("1000000002", 42, 17)
+	v, err = c.ValidateCredentials(ctx, in, "9999001")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("ok:", v.OK(), "calls:", v.Calls, "token until:", v.Payment.Expiry.Format(time.Kitchen), "token:", v.Payment.Token)
+
+	// A typo is caught without any USPS call.
+	v, _ = c.ValidateCredentials(ctx, uspsbiz.AccountCredentials{CRID: "56781234", MID: "91234", ManifestMID: "902345678", EPS: "1000000001"}, "9999001")
+	fmt.Println("MID:", v.MID.Verdict, "-", v.MID.Reason, "calls:", v.Calls)
+	// Output:
+	// ok: false EPS: rejected not_active calls: 1
+	// Your USPS payment account is not active yet. If you chose ACH, confirm the two small test debits USPS made to your bank account.
+	// ok: true calls: 1 token until: 5:00PM token: [REDACTED]
+	// MID: malformed - must be 6 or 9 digits, not 5 calls: 0
+}
+
+func ExampleClient_BaseRates() {
+	srv, c := exampleFake()
+	defer srv.Close()
+	pkg := uspsbiz.Package{OriginZIP: "22407", DestinationZIP: "63118", Weight: 2, Length: 10, Width: 8, Height: 4}
+	for _, acct := range []string{"1000000001", "1000000002"} {
+		eps, _ := uspsbiz.ParseEPSAccount(acct)
+		res, err := c.BaseRates(context.Background(), uspsbiz.BaseRatesQuery{Package: pkg, MailClass: "USPS_GROUND_ADVANTAGE", EPS: eps})
+		if err != nil {
+			panic(err)
+		}
+		r := res.Options[0].Rates[0]
+		fmt.Printf("%v: $%s %s contract=%v contractRateNotFound=%v\n", eps, r.Price, r.PriceType, r.IsContract(), res.ContractRateNotFound)
+		if err := res.RequireContract(); errors.Is(err, uspsbiz.ErrContractRateNotFound) {
+			fmt.Println("  not an NSA price:", err)
+		}
+	}
+	// Output:
+	// ******0001: $7.12 CONTRACT contract=true contractRateNotFound=false
+	// ******0002: $9.35 COMMERCIAL contract=false contractRateNotFound=true
+	//   not an NSA price: uspsbiz: contract rate not found; published rate returned
+}
+
+func ExampleClient_TrackPackage() {
+	srv, c := exampleFake()
+	defer srv.Close()
+	t, err := c.TrackPackage(context.Background(), "9400 1000 0000 0000 0000 01", uspsbiz.TrackingOptions{Expand: uspsbiz.ExpandDetail})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(t.TrackingNumber, t.StatusCategory, t.Events[0].EventType, t.Events[0].EventCity)
+	// Output:
+	// 9400100000000000000001 Delivered Delivered, In/At Mailbox FALMOUTH
+}
+
+func ExampleParseCents() {
+	for _, s := range []string{"9.35", "0.30000000000000004", "9.345", "1e2", "-1"} {
+		c, err := uspsbiz.ParseCents(s)
+		fmt.Println(s, "→", c, err)
+	}
+	// Output:
+	// 9.35 → 9.35 <nil>
+	// 0.30000000000000004 → 0.30 <nil>
+	// 9.345 → 9.35 <nil>
+	// 1e2 → 100.00 <nil>
+	// -1 → 0.00 uspsbiz: amount "-1": negative
+}
+
+func ExampleParseEPSAccount() {
+	eps, err := uspsbiz.ParseEPSAccount("1234-5678-90")
+	fmt.Println(eps, eps.Reveal(), err)
+	_, err = uspsbiz.ParseEPSAccount("123456789")
+	fmt.Println(err)
+	// Output:
+	// ******7890 1234567890 <nil>
+	// uspsbiz: EPS account "******6789": must be 10 digits, not 9
+}
+
+func ExampleRoles() {
+	eps, _ := uspsbiz.ParseEPSAccount("1000000001")
+	_, err := uspsbiz.NewRoles().
+		Payer("56781234", eps).
+		RateHolder("56781234", eps).
+		Platform("9999001").
+		Build()
+	fmt.Println(err)
+	roles, err := uspsbiz.NewRoles().
+		Payer("56781234", eps).
+		RateHolder("56781234", eps).
+		LabelOwner("56781234", "901234567", "902345678").
+		Platform("9999001").
+		Build()
+	fmt.Println(len(roles), err)
+	// Output:
+	// uspsbiz: payment roles: LABEL_OWNER is required (USPS 160229)
+	// 4 <nil>
+}

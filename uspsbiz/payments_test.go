@@ -1,0 +1,286 @@
+package uspsbiz_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nsalink/nsalink/uspsbiz"
+	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
+)
+
+// Identifiers of the business account newFake seeds, and EPAs in every
+// state added by newPaymentsFake.
+const (
+	testCRID         = "56781234"
+	testMID          = "901234567"
+	testManifestMID  = "902345678"
+	testPlatformCRID = "9999001"
+
+	epsActive        = "1000000001"
+	epsPendingACH    = "1000000002"
+	epsNoMethod      = "1000000003"
+	epsMethodOff     = "1000000004"
+	epsCardLater     = "1000000005"
+	epsCardCheck     = "1000000006"
+	epsLowTrust      = "1000000007"
+	epsInactive      = "1000000008"
+	epsUnknown       = "1999999999"
+	epsActiveFunded  = "1000000009"
+	testEPSCanaryTxt = "100000000" // prefix no log or error may show
+)
+
+var testClock = time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+
+func newPaymentsFake(t *testing.T, opts ...uspsbiztest.Option) *uspsbiztest.Server {
+	t.Helper()
+	srv := newFake(t, append([]uspsbiztest.Option{uspsbiztest.WithTime(testClock)}, opts...)...)
+	for _, e := range []uspsbiztest.EPA{
+		{AccountNumber: epsActive},
+		{AccountNumber: epsPendingACH, State: uspsbiztest.EPAPendingACH, MicroDebits: [2]int{17, 42}},
+		{AccountNumber: epsNoMethod, State: uspsbiztest.EPANoPaymentMethod},
+		{AccountNumber: epsMethodOff, State: uspsbiztest.EPAPaymentMethodInactive},
+		{AccountNumber: epsCardLater, State: uspsbiztest.EPACardUnavailable},
+		{AccountNumber: epsCardCheck, State: uspsbiztest.EPACardInvalid},
+		{AccountNumber: epsLowTrust, State: uspsbiztest.EPAInsufficientTrust},
+		{AccountNumber: epsInactive, State: uspsbiztest.EPAInactive},
+		{AccountNumber: epsActiveFunded, Funds: 10000, NonProfit: true},
+	} {
+		require.NoError(t, srv.AddEPA(testUser, e))
+	}
+	return srv
+}
+
+func eps(t *testing.T, s string) uspsbiz.EPSAccount {
+	t.Helper()
+	a, err := uspsbiz.ParseEPSAccount(s)
+	require.NoError(t, err)
+	return a
+}
+
+func TestLookupEPAStatuses(t *testing.T) {
+	srv := newPaymentsFake(t)
+	c := newClient(t, srv)
+	for _, tc := range []struct {
+		account string
+		status  uspsbiz.EPAStatus
+		code    string
+	}{
+		{epsActive, uspsbiz.EPAActive, ""},
+		{epsUnknown, uspsbiz.EPANotFound, "100001"},
+		{epsPendingACH, uspsbiz.EPANotActive, "100002"},
+		{epsInactive, uspsbiz.EPANotActive, "100002"},
+		{epsNoMethod, uspsbiz.EPANoPrimaryPaymentMethod, "100003"},
+		{epsMethodOff, uspsbiz.EPAPaymentMethodNotActive, "100004"},
+		{epsCardLater, uspsbiz.EPACardTrouble, "100005"},
+		{epsCardCheck, uspsbiz.EPACardTrouble, "100006"},
+		{epsLowTrust, uspsbiz.EPAInsufficientTrust, "100007"},
+	} {
+		t.Run(tc.code, func(t *testing.T) {
+			epa, err := c.LookupEPA(t.Context(), eps(t, tc.account))
+			require.NoError(t, err)
+			assert.Equal(t, tc.status, epa.Status)
+			assert.Equal(t, tc.code, epa.Code)
+			assert.NotEmpty(t, epa.Status.Message())
+			if tc.code != "" {
+				require.NotNil(t, epa.Err)
+				assert.NotContains(t, epa.Err.Error(), testEPSCanaryTxt)
+				assert.Equal(t, "/payments/v3/payment-account/{accountNumber}", epa.Err.Route)
+			}
+		})
+	}
+	// A bare 404 (no code) is "not found" too.
+	srv.InjectFault(uspsbiztest.Fault{Match: "GET /payments/v3/payment-account/", Status: 404})
+	epa, err := c.LookupEPA(t.Context(), eps(t, epsActive))
+	require.NoError(t, err)
+	assert.Equal(t, uspsbiz.EPANotFound, epa.Status)
+	// Other failures are errors.
+	srv.InjectFault(uspsbiztest.Fault{Match: "GET /payments/v3/payment-account/", Status: 403})
+	_, err = c.LookupEPA(t.Context(), eps(t, epsActive))
+	require.ErrorIs(t, err, uspsbiz.ErrNotEntitled)
+	assert.NotContains(t, err.Error(), testEPSCanaryTxt)
+	// Not canonical: refused before any call.
+	n := srv.Count("/payments/")
+	_, err = c.LookupEPA(t.Context(), uspsbiz.EPSAccount("12"))
+	require.ErrorIs(t, err, uspsbiz.ErrInvalidIdentifier)
+	assert.Equal(t, n, srv.Count("/payments/"))
+}
+
+func TestLookupEPAUsesPlatformToken(t *testing.T) {
+	srv := newPaymentsFake(t)
+	c := newClient(t, srv)
+	tok := link(t, srv, c, "")
+	m := c.ForMerchant(c.MerchantTokenSource(t.Context(), tok, nil))
+	_, err := m.LookupEPA(t.Context(), eps(t, epsActive))
+	require.NoError(t, err)
+	reqs := srv.Requests()
+	last := reqs[len(reqs)-1]
+	assert.Regexp(t, `^Bearer platform-`, last.Header.Get("Authorization"))
+}
+
+func TestCheckFunds(t *testing.T) {
+	srv := newPaymentsFake(t)
+	c := newClient(t, srv)
+	epa, err := c.CheckFunds(t.Context(), eps(t, epsActiveFunded), 9999)
+	require.NoError(t, err)
+	require.NotNil(t, epa.SufficientFunds)
+	assert.True(t, *epa.SufficientFunds)
+	assert.True(t, epa.NonProfit)
+	assert.Equal(t, "99.99", srv.Requests()[len(srv.Requests())-1].Query.Get("amount"))
+	epa, err = c.CheckFunds(t.Context(), eps(t, epsActiveFunded), 10001)
+	require.NoError(t, err)
+	assert.False(t, *epa.SufficientFunds)
+	_, err = c.CheckFunds(t.Context(), eps(t, epsActiveFunded), -1)
+	require.Error(t, err)
+}
+
+func TestPendingACHActivatesAfterMicroDebits(t *testing.T) {
+	srv := newPaymentsFake(t)
+	c := newClient(t, srv)
+	epa, err := c.LookupEPA(t.Context(), eps(t, epsPendingACH))
+	require.NoError(t, err)
+	assert.Equal(t, uspsbiz.EPANotActive, epa.Status)
+
+	require.ErrorIs(t, srv.VerifyMicroDebits(epsPendingACH, 17, 41), uspsbiztest.ErrMicroDebitMismatch)
+	require.NoError(t, srv.VerifyMicroDebits(epsPendingACH, 42, 17))
+	epa, err = c.LookupEPA(t.Context(), eps(t, epsPendingACH))
+	require.NoError(t, err)
+	assert.Equal(t, uspsbiz.EPAActive, epa.Status)
+	require.Error(t, srv.VerifyMicroDebits(epsPendingACH, 42, 17), "no longer pending")
+
+	// Random debits are under $1.00.
+	require.NoError(t, srv.AddEPA(testUser, uspsbiztest.EPA{AccountNumber: "1000000077", State: uspsbiztest.EPAPendingACH}))
+	e, ok := srv.EPA("1000000077")
+	require.True(t, ok)
+	for _, d := range e.MicroDebits {
+		assert.True(t, d >= 1 && d <= 99, d)
+	}
+	require.NoError(t, srv.VerifyMicroDebits("1000000077", e.MicroDebits[0], e.MicroDebits[1]))
+}
+
+func allRoles(t *testing.T) *uspsbiz.Roles {
+	crid, mid, man := uspsbiz.CRID(testCRID), uspsbiz.MID(testMID), uspsbiz.MID(testManifestMID)
+	a := eps(t, epsActive)
+	return uspsbiz.NewRoles().Payer(crid, a).RateHolder(crid, a).LabelOwner(crid, mid, man).
+		Platform(testPlatformCRID).Shipper(crid).MailOwner(crid).
+		ReturnLabelPayer(crid, a).ReturnLabelRateHolder(crid, a).ReturnLabelOwner(crid, mid, man).
+		LabelProvider(testPlatformCRID, a)
+}
+
+func TestRolesRules(t *testing.T) {
+	crid, mid, man := uspsbiz.CRID(testCRID), uspsbiz.MID(testMID), uspsbiz.MID(testManifestMID)
+	a := eps(t, epsActive)
+	base := func() *uspsbiz.Roles { return uspsbiz.NewRoles().Payer(crid, a).LabelOwner(crid, mid, man) }
+	roles, err := allRoles(t).Build()
+	require.NoError(t, err)
+	assert.Len(t, roles, 10)
+	_, err = base().Build()
+	require.NoError(t, err)
+	_, err = uspsbiz.NewRoles().LabelOwner(crid, mid, man).PCPostage().Build()
+	require.NoError(t, err, "PC Postage flow needs no PAYER")
+	_, err = uspsbiz.NewRoles().PCPostage().LabelOwner(crid, mid, man).Add(uspsbiz.Role{Name: uspsbiz.RolePayer, CRID: crid, AccountType: uspsbiz.AccountMeter, Account: "55"}).Build()
+	require.NoError(t, err, "METER in the PC Postage flow")
+
+	for _, tc := range []struct {
+		name  string
+		roles *uspsbiz.Roles
+		code  string
+	}{
+		{"empty", uspsbiz.NewRoles(), "160229"},
+		{"nil", nil, "160229"},
+		{"no label owner", uspsbiz.NewRoles().Payer(crid, a), "160229"},
+		{"no payer", uspsbiz.NewRoles().LabelOwner(crid, mid, man), "160228"},
+		{"duplicate", base().Payer(crid, a), "160227"},
+		{"duplicate platform", base().Platform(crid).Platform(crid), "160227"},
+		{"no role name", base().Add(uspsbiz.Role{CRID: crid}), "160219"},
+		{"unknown role", base().Add(uspsbiz.Role{Name: "LOGISTICS_MANAGER", CRID: crid}), "160219"},
+		{"no CRID", base().Platform(""), "160218"},
+		{"bad CRID", base().Platform("1"), "160218"},
+		{"label owner no MID", uspsbiz.NewRoles().Payer(crid, a).LabelOwner(crid, "", man), "160221"},
+		{"label owner bad MID", uspsbiz.NewRoles().Payer(crid, a).LabelOwner(crid, "912345", man), "160221"},
+		{"label owner no manifest", uspsbiz.NewRoles().Payer(crid, a).LabelOwner(crid, mid, ""), "160222"},
+		{"return owner no manifest", base().ReturnLabelOwner(crid, mid, ""), "160222"},
+		{"payer no account type", uspsbiz.NewRoles().LabelOwner(crid, mid, man).Add(uspsbiz.Role{Name: uspsbiz.RolePayer, CRID: crid}), "160223"},
+		{"rate holder no account type", base().Add(uspsbiz.Role{Name: uspsbiz.RoleRateHolder, CRID: crid}), "160223"},
+		{"EPS no number", base().Add(uspsbiz.Role{Name: uspsbiz.RoleRateHolder, CRID: crid, AccountType: uspsbiz.AccountEPS}), "160224"},
+		{"EPS bad number", base().RateHolder(crid, "123"), "160224"},
+		{"permit no number", base().Add(uspsbiz.Role{Name: uspsbiz.RoleRateHolder, CRID: crid, AccountType: uspsbiz.AccountPermit, PermitZIP: "22012"}), "160225"},
+		{"permit no ZIP", base().Add(uspsbiz.Role{Name: uspsbiz.RoleRateHolder, CRID: crid, AccountType: uspsbiz.AccountPermit, PermitNumber: "12"}), "160226"},
+		{"OMAS bad ZIP", base().Add(uspsbiz.Role{Name: uspsbiz.RoleRateHolder, CRID: crid, AccountType: uspsbiz.AccountOMAS, PermitNumber: "12", PermitZIP: "2201"}), "160226"},
+		{"meter outside PC Postage", base().Add(uspsbiz.Role{Name: uspsbiz.RoleRateHolder, CRID: crid, AccountType: uspsbiz.AccountMeter, Account: "55"}), "160290"},
+		{"meter no number", base().PCPostage().Add(uspsbiz.Role{Name: uspsbiz.RoleRateHolder, CRID: crid, AccountType: uspsbiz.AccountMeter}), "160289"},
+		{"bad account type", base().Add(uspsbiz.Role{Name: uspsbiz.RoleRateHolder, CRID: crid, AccountType: "CASH"}), "160390"},
+		{"label provider permit", base().Add(uspsbiz.Role{Name: uspsbiz.RoleLabelProvider, CRID: crid, AccountType: uspsbiz.AccountPermit, PermitNumber: "1", PermitZIP: "22012"}), "160372"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.roles.Build()
+			var re *uspsbiz.RoleError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, tc.code, re.Code, re.Error())
+			assert.ErrorIs(t, err, uspsbiz.ErrInvalidRoles)
+			assert.NotContains(t, err.Error(), testEPSCanaryTxt)
+		})
+	}
+}
+
+func TestAuthorizePayment(t *testing.T) {
+	srv := newPaymentsFake(t)
+	c := newClient(t, srv)
+	pa, err := c.AuthorizePayment(t.Context(), allRoles(t))
+	require.NoError(t, err)
+	assert.True(t, srv.PaymentTokenValid(pa.Token.Reveal()))
+	assert.Equal(t, testClock.Add(8*time.Hour), pa.Expiry)
+	assert.True(t, pa.Valid(testClock, time.Minute))
+	assert.False(t, pa.Valid(testClock.Add(8*time.Hour), 0))
+	assert.Len(t, pa.Roles, 10)
+	assert.Equal(t, uspsbiz.RolePayer, pa.Roles[0].Name)
+	assert.Equal(t, epsActive, pa.Roles[0].Account.Reveal())
+	assert.NotContains(t, fmt.Sprintf("%v %+v", pa, *pa), pa.Token.Reveal())
+	assert.Equal(t, 1, srv.Count("POST /payments/v3/payment-authorization"))
+
+	// Invalid roles never reach USPS.
+	_, err = c.AuthorizePayment(t.Context(), uspsbiz.NewRoles().Payer(testCRID, eps(t, epsActive)))
+	require.ErrorIs(t, err, uspsbiz.ErrInvalidRoles)
+	assert.Equal(t, 1, srv.Count("POST /payments/v3/payment-authorization"))
+}
+
+func TestAuthorizePaymentEPACodes(t *testing.T) {
+	srv := newPaymentsFake(t)
+	c := newClient(t, srv)
+	for _, tc := range []struct {
+		account string
+		status  uspsbiz.EPAStatus
+	}{
+		{epsUnknown, uspsbiz.EPANotFound},
+		{epsPendingACH, uspsbiz.EPANotActive},
+		{epsNoMethod, uspsbiz.EPANoPrimaryPaymentMethod},
+		{epsMethodOff, uspsbiz.EPAPaymentMethodNotActive},
+		{epsCardLater, uspsbiz.EPACardTrouble},
+		{epsCardCheck, uspsbiz.EPACardTrouble},
+		{epsLowTrust, uspsbiz.EPAInsufficientTrust},
+	} {
+		t.Run(string(tc.status), func(t *testing.T) {
+			a := eps(t, tc.account)
+			_, err := c.AuthorizePayment(t.Context(), uspsbiz.NewRoles().Payer(testCRID, a).LabelOwner(testCRID, testMID, testManifestMID))
+			var ae *uspsbiz.APIError
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, 400, ae.StatusCode)
+			st, ok := uspsbiz.EPAStatusOf(err)
+			require.True(t, ok)
+			assert.Equal(t, tc.status, st)
+			assert.NotContains(t, err.Error(), testEPSCanaryTxt)
+		})
+	}
+	_, ok := uspsbiz.EPAStatusOf(errors.New("other"))
+	assert.False(t, ok)
+	// Not idempotent: a 503 is not retried.
+	srv.ResetRequests()
+	srv.InjectFault(uspsbiztest.Fault{Match: "POST /payments/v3/payment-authorization", Status: 503})
+	_, err := c.AuthorizePayment(t.Context(), allRoles(t))
+	require.Error(t, err)
+	assert.Equal(t, 1, srv.Count("POST /payments/v3/payment-authorization"))
+}

@@ -1,0 +1,638 @@
+package uspsbiz
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nsalink/nsalink/internal/httpx"
+)
+
+// Cents is an amount of US dollars in whole cents. Money never passes
+// through float64: USPS's JSON numbers are parsed from their text.
+type Cents int64
+
+// MaxCents bounds every amount: $1,000,000,000.00. Larger values are
+// rejected, which keeps sums of many prices far from overflow.
+const MaxCents Cents = 100_000_000_000
+
+// String formats c as dollars with two decimals, e.g. "9.35" or "-0.05".
+func (c Cents) String() string {
+	sign := ""
+	u := uint64(c)
+	if c < 0 {
+		sign, u = "-", uint64(-c)
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, u/100, u%100)
+}
+
+// MarshalJSON writes c as a JSON number with two decimals.
+func (c Cents) MarshalJSON() ([]byte, error) { return []byte(c.String()), nil }
+
+// UnmarshalJSON reads a JSON number (or a string holding one, or null,
+// which leaves c unchanged) with ParseCents's rules.
+func (c *Cents) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return nil
+	}
+	s := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+	}
+	v, err := ParseCents(s)
+	if err != nil {
+		return err
+	}
+	*c = v
+	return nil
+}
+
+// ErrInvalidMoney matches every *MoneyError.
+var ErrInvalidMoney = errors.New("uspsbiz: invalid money amount")
+
+// MoneyError is an amount ParseCents refuses.
+type MoneyError struct {
+	Value  string // the input, at most 40 characters of it
+	Reason string
+}
+
+func (e *MoneyError) Error() string {
+	return fmt.Sprintf("uspsbiz: amount %q: %s", e.Value, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrInvalidMoney) true.
+func (e *MoneyError) Is(target error) bool { return target == ErrInvalidMoney }
+
+// maxMoneyText bounds the text ParseCents reads: no price needs more.
+const maxMoneyText = 64
+
+// ParseCents converts the text of a JSON number in dollars, such as USPS's
+// "price": 9.35, to exact cents, without going through float64.
+//
+// The rules:
+//   - JSON number grammar only (optional '-', digits, optional fraction,
+//     optional exponent such as 1e2 = $100.00); at most 64 characters, and
+//     exponents within ±20;
+//   - negative amounts are rejected (USPS prices, fees and totals are never
+//     negative); "-0" and "-0.00" are zero;
+//   - amounts above MaxCents are rejected;
+//   - more than two decimals are rounded half up to whole cents: 9.345 is
+//     9.35, 9.3449 is 9.34, and float noise such as 0.30000000000000004 or
+//     9.349999999999999 lands on the cent it meant (0.30, 9.35). Rounding
+//     rather than rejecting keeps a price usable when a USPS system prints
+//     a binary float; the rounding error is under half a cent.
+func ParseCents(s string) (Cents, error) {
+	bad := func(reason string) (Cents, error) {
+		return 0, &MoneyError{Value: truncate(s, 40), Reason: reason}
+	}
+	if len(s) > maxMoneyText {
+		return bad("too long")
+	}
+	i := 0
+	neg := false
+	if i < len(s) && s[i] == '-' {
+		neg = true
+		i++
+	}
+	intStart := i
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	intPart := s[intStart:i]
+	if intPart == "" {
+		return bad("not a number")
+	}
+	if len(intPart) > 1 && intPart[0] == '0' {
+		return bad("leading zero")
+	}
+	frac := ""
+	if i < len(s) && s[i] == '.' {
+		i++
+		fs := i
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		frac = s[fs:i]
+		if frac == "" {
+			return bad("no digits after the decimal point")
+		}
+	}
+	exp := 0
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		es := 1
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			if s[i] == '-' {
+				es = -1
+			}
+			i++
+		}
+		ds := i
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		if ds == i {
+			return bad("no digits in the exponent")
+		}
+		if i-ds > 3 {
+			return bad("exponent out of range")
+		}
+		e, _ := strconv.Atoi(s[ds:i])
+		if e > 20 {
+			return bad("exponent out of range")
+		}
+		exp = es * e
+	}
+	if i != len(s) {
+		return bad("not a number")
+	}
+	// digits × 10^(exp - len(frac)) dollars; shift by 2 for cents.
+	digits := strings.TrimLeft(intPart+frac, "0")
+	shift := exp - len(frac) + 2
+	var whole, rest string // whole cents, and the digits after the cent
+	switch {
+	case digits == "":
+		return 0, nil // any zero, including -0
+	case shift >= 0:
+		whole = digits + strings.Repeat("0", shift)
+	case -shift >= len(digits):
+		whole, rest = "0", strings.Repeat("0", -shift-len(digits))+digits
+	default:
+		whole, rest = digits[:len(digits)+shift], digits[len(digits)+shift:]
+	}
+	whole = strings.TrimLeft(whole, "0")
+	if neg {
+		return bad("negative")
+	}
+	if len(whole) > 15 { // > 10^15 cents, far above MaxCents
+		return bad("out of range")
+	}
+	var v int64
+	for j := 0; j < len(whole); j++ {
+		v = v*10 + int64(whole[j]-'0')
+	}
+	if rest != "" && rest[0] >= '5' {
+		v++
+	}
+	if Cents(v) > MaxCents {
+		return bad("out of range")
+	}
+	return Cents(v), nil
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+
+// PriceType is the kind of price USPS applied.
+type PriceType string
+
+// Price types of the Domestic Prices API.
+const (
+	PriceRetail     PriceType = "RETAIL"
+	PriceCommercial PriceType = "COMMERCIAL"
+	PriceContract   PriceType = "CONTRACT"
+	// PriceNSA is USPS's deprecated name for CONTRACT.
+	PriceNSA PriceType = "NSA"
+	// PricePublished is not a USPS value: it replaces CONTRACT or NSA on a
+	// rate that also carries warning 001 ("Contract rate not found for
+	// request. Published rate returned."), so that such a price is never
+	// taken for a contract price.
+	PricePublished PriceType = "PUBLISHED"
+)
+
+// WarningContractRateNotFound is USPS's warning code "001": the account has
+// no contract price for the request and a published price came back.
+const WarningContractRateNotFound = "001"
+
+// Sentinels for Domestic Prices answers.
+var (
+	// ErrNoContract: USPS 160212, "An approved contract could not be found
+	// for <mailClass>".
+	ErrNoContract = errors.New("uspsbiz: no approved contract for this mail class")
+	// ErrAccountRequired: USPS 160207/160208, accountType or accountNumber
+	// is required for the mail class.
+	ErrAccountRequired = errors.New("uspsbiz: a payment account is required for this mail class")
+	// ErrContractRateNotFound is what RequireContract returns for a result
+	// holding a published price (warning 001, or no CONTRACT price type).
+	ErrContractRateNotFound = errors.New("uspsbiz: contract rate not found; published rate returned")
+)
+
+// Warning is one item of USPS's warnings[].
+type Warning struct {
+	Code        string
+	Description string
+}
+
+func (w *Warning) UnmarshalJSON(b []byte) error {
+	var wire struct {
+		Code        json.RawMessage `json:"warningCode"`
+		Description string          `json:"warningDescription"`
+	}
+	if err := json.Unmarshal(b, &wire); err != nil {
+		return err
+	}
+	*w = Warning{Code: scalarText(wire.Code), Description: wire.Description}
+	return nil
+}
+
+func hasContractMiss(ws []Warning) bool {
+	for _, w := range ws {
+		if w.Code == WarningContractRateNotFound {
+			return true
+		}
+	}
+	return false
+}
+
+// Fee is one of a rate's fees.
+type Fee struct {
+	Name  string `json:"name"`
+	SKU   string `json:"SKU"`
+	Price Cents  `json:"price"`
+}
+
+// Rate is one of USPS's RateDetails.
+type Rate struct {
+	SKU                          string    `json:"SKU"`
+	Description                  string    `json:"description"`
+	PriceType                    PriceType `json:"priceType"`
+	Price                        Cents     `json:"price"`
+	Weight                       float64   `json:"weight"`
+	DimWeight                    float64   `json:"dimWeight"`
+	Fees                         []Fee     `json:"fees"`
+	StartDate                    string    `json:"startDate"`
+	EndDate                      string    `json:"endDate"`
+	MailClass                    string    `json:"mailClass"`
+	Zone                         string    `json:"zone"`
+	ProductName                  string    `json:"productName"`
+	ProductDefinition            string    `json:"productDefinition"`
+	ProcessingCategory           string    `json:"processingCategory"`
+	RateIndicator                string    `json:"rateIndicator"`
+	DestinationEntryFacilityType string    `json:"destinationEntryFacilityType"`
+	Warnings                     []Warning `json:"warnings"`
+	// ContractRateNotFound is set when Warnings hold code 001: this is a
+	// published price although a contract price was asked for.
+	ContractRateNotFound bool `json:"-"`
+}
+
+// IsContract reports whether this is a contract (NSA) price: price type
+// CONTRACT (or NSA) and no warning 001.
+func (r *Rate) IsContract() bool {
+	return (r.PriceType == PriceContract || r.PriceType == PriceNSA) && !r.ContractRateNotFound
+}
+
+func (r *Rate) settle() {
+	r.ContractRateNotFound = hasContractMiss(r.Warnings)
+	if r.ContractRateNotFound && (r.PriceType == PriceContract || r.PriceType == PriceNSA) {
+		r.PriceType = PricePublished
+	}
+}
+
+// ExtraServiceRate is the price of an extra service (total-rates search).
+type ExtraServiceRate struct {
+	ExtraService         string    `json:"extraService"`
+	Name                 string    `json:"name"`
+	SKU                  string    `json:"SKU"`
+	PriceType            PriceType `json:"priceType"`
+	Price                Cents     `json:"price"`
+	Warnings             []Warning `json:"warnings"`
+	ContractRateNotFound bool      `json:"-"`
+}
+
+// IsContract reports whether this is a contract price (see Rate.IsContract).
+func (e *ExtraServiceRate) IsContract() bool {
+	return (e.PriceType == PriceContract || e.PriceType == PriceNSA) && !e.ContractRateNotFound
+}
+
+func (e *ExtraServiceRate) settle() {
+	e.ContractRateNotFound = hasContractMiss(e.Warnings)
+	if e.ContractRateNotFound && (e.PriceType == PriceContract || e.PriceType == PriceNSA) {
+		e.PriceType = PricePublished
+	}
+}
+
+// RateOption is one priced option: base price, rates and, from a
+// total-rates search, extra services and the total.
+type RateOption struct {
+	TotalBasePrice Cents              `json:"totalBasePrice"`
+	Rates          []Rate             `json:"rates"`
+	ExtraServices  []ExtraServiceRate `json:"extraServices"`
+	// TotalPrice is given by total-rates searches that name extra services
+	// (zero otherwise).
+	TotalPrice Cents `json:"totalPrice"`
+	// ContractRateNotFound is set when any rate or extra service of this
+	// option carries warning 001.
+	ContractRateNotFound bool `json:"-"`
+}
+
+func (o *RateOption) settle() {
+	o.ContractRateNotFound = false
+	for i := range o.Rates {
+		o.Rates[i].settle()
+		o.ContractRateNotFound = o.ContractRateNotFound || o.Rates[i].ContractRateNotFound
+	}
+	for i := range o.ExtraServices {
+		o.ExtraServices[i].settle()
+		o.ContractRateNotFound = o.ContractRateNotFound || o.ExtraServices[i].ContractRateNotFound
+	}
+}
+
+// IsContract reports whether every rate of the option is a contract price.
+// Extra services are left out: USPS prices many of them at published rates
+// even for contract accounts (a 001 on them sets ContractRateNotFound).
+func (o *RateOption) IsContract() bool {
+	if len(o.Rates) == 0 {
+		return false
+	}
+	for i := range o.Rates {
+		if !o.Rates[i].IsContract() {
+			return false
+		}
+	}
+	return true
+}
+
+// RateResult is the answer of a Domestic Prices search. A base-rates
+// search gives one option.
+type RateResult struct {
+	Options []RateOption
+	// ContractRateNotFound is set when USPS returned a published price
+	// where a contract price was asked for (warning 001 on any rate or
+	// extra service). The prices are still valid published prices; they
+	// are not NSA prices.
+	ContractRateNotFound bool
+}
+
+// RequireContract returns nil when every option's rates are contract
+// prices, and otherwise an error matching ErrContractRateNotFound.
+func (r *RateResult) RequireContract() error {
+	if len(r.Options) == 0 {
+		return fmt.Errorf("%w: no rates", ErrContractRateNotFound)
+	}
+	for i := range r.Options {
+		if !r.Options[i].IsContract() {
+			return ErrContractRateNotFound
+		}
+	}
+	return nil
+}
+
+func (r *RateResult) settle() {
+	for i := range r.Options {
+		r.Options[i].settle()
+		r.ContractRateNotFound = r.ContractRateNotFound || r.Options[i].ContractRateNotFound
+	}
+}
+
+// Package describes the parcel priced; Weight is in pounds, the
+// dimensions in inches (Length the longest side, Width the second).
+type Package struct {
+	OriginZIP      string
+	DestinationZIP string
+	Weight         float64
+	Length         float64
+	Width          float64
+	Height         float64
+	// MailingDate is today to 7 days ahead; zero leaves it to USPS (today).
+	MailingDate                   time.Time
+	HasNonstandardCharacteristics bool
+}
+
+// Contract pricing: with EPS set, a search sends accountType=EPS and
+// accountNumber, and USPS answers with the account's contract prices, or
+// with published prices and warning 001 when it has none for the request.
+// PERMIT, METER and MID accounts are not offered here.
+
+// BaseRatesQuery is a base-rates search for one mail class.
+type BaseRatesQuery struct {
+	Package
+	MailClass string // e.g. "USPS_GROUND_ADVANTAGE", "PRIORITY_MAIL"
+	// ProcessingCategory defaults to "MACHINABLE", RateIndicator to "SP"
+	// (single piece), DestinationEntryFacilityType to "NONE".
+	ProcessingCategory           string
+	RateIndicator                string
+	DestinationEntryFacilityType string
+	// PriceType defaults to COMMERCIAL, or CONTRACT when EPS is set.
+	PriceType PriceType
+	// EPS asks for this account's contract prices.
+	EPS EPSAccount
+}
+
+// RateListQuery is a base-rates-list search. USPS needs a specific mail
+// class (not "ALL") for contract prices.
+type RateListQuery struct {
+	Package
+	MailClasses []string
+	PriceType   PriceType // defaults as in BaseRatesQuery
+	EPS         EPSAccount
+}
+
+// TotalRatesQuery is a total-rates search: a rate list with extra services.
+type TotalRatesQuery struct {
+	RateListQuery
+	// ItemValue is needed for insurance and COD; zero omits it.
+	ItemValue Cents
+	// ExtraServices are USPS codes such as 920 (USPS Tracking); none
+	// means all available ones.
+	ExtraServices []int
+}
+
+// Domestic Prices routes.
+const (
+	routeBaseRates     = "/prices/v3/base-rates/search"
+	routeBaseRatesList = "/prices/v3/base-rates-list/search"
+	routeTotalRates    = "/prices/v3/total-rates/search"
+)
+
+type packageWire struct {
+	OriginZIPCode                 string  `json:"originZIPCode"`
+	DestinationZIPCode            string  `json:"destinationZIPCode"`
+	Weight                        float64 `json:"weight"`
+	Length                        float64 `json:"length"`
+	Width                         float64 `json:"width"`
+	Height                        float64 `json:"height"`
+	MailingDate                   string  `json:"mailingDate,omitempty"`
+	HasNonstandardCharacteristics bool    `json:"hasNonstandardCharacteristics,omitempty"`
+}
+
+func (p Package) wire() packageWire {
+	w := packageWire{OriginZIPCode: p.OriginZIP, DestinationZIPCode: p.DestinationZIP, Weight: p.Weight,
+		Length: p.Length, Width: p.Width, Height: p.Height, HasNonstandardCharacteristics: p.HasNonstandardCharacteristics}
+	if !p.MailingDate.IsZero() {
+		w.MailingDate = p.MailingDate.Format(time.DateOnly)
+	}
+	return w
+}
+
+func (p Package) check() error {
+	for _, z := range []struct{ name, v string }{{"origin ZIP", p.OriginZIP}, {"destination ZIP", p.DestinationZIP}} {
+		d := strings.NewReplacer("-", "", " ", "").Replace(z.v)
+		if (len(d) != 5 && len(d) != 9) || !allDigits(d) {
+			return fmt.Errorf("uspsbiz: prices: %s %q must be 5 digits or ZIP+4", z.name, truncate(z.v, 12))
+		}
+	}
+	if !(p.Weight > 0) || !(p.Length > 0) || !(p.Width > 0) || !(p.Height > 0) {
+		return errors.New("uspsbiz: prices: weight and dimensions must be positive")
+	}
+	return nil
+}
+
+func priceAccount(pt PriceType, eps EPSAccount) (PriceType, string, string, error) {
+	if eps != "" {
+		if !eps.valid() {
+			_, err := ParseEPSAccount(string(eps))
+			if err == nil {
+				err = &FieldError{Field: FieldEPS, Value: eps.String(), Reason: "is not in canonical form; use ParseEPSAccount"}
+			}
+			return "", "", "", err
+		}
+		if pt == "" {
+			pt = PriceContract
+		}
+		return pt, "EPS", eps.Reveal(), nil
+	}
+	if pt == "" {
+		pt = PriceCommercial
+	}
+	return pt, "", "", nil
+}
+
+// BaseRates prices one package for one mail class (POST
+// /prices/v3/base-rates/search). The result has one option.
+//
+// Like every price search it is safe to retry, and it may be made with the
+// platform's client or with a customer's (ForMerchant): USPS selects
+// contract prices by the account number, not by whose token is used.
+func (c *Client) BaseRates(ctx context.Context, q BaseRatesQuery) (*RateResult, error) {
+	if err := q.check(); err != nil {
+		return nil, err
+	}
+	if q.MailClass == "" {
+		return nil, errors.New("uspsbiz: prices: MailClass is required")
+	}
+	pt, at, an, err := priceAccount(q.PriceType, q.EPS)
+	if err != nil {
+		return nil, err
+	}
+	body := struct {
+		packageWire
+		MailClass                    string    `json:"mailClass"`
+		ProcessingCategory           string    `json:"processingCategory"`
+		RateIndicator                string    `json:"rateIndicator"`
+		DestinationEntryFacilityType string    `json:"destinationEntryFacilityType"`
+		PriceType                    PriceType `json:"priceType"`
+		AccountType                  string    `json:"accountType,omitempty"`
+		AccountNumber                string    `json:"accountNumber,omitempty"`
+	}{q.wire(), q.MailClass, or(q.ProcessingCategory, "MACHINABLE"), or(q.RateIndicator, "SP"),
+		or(q.DestinationEntryFacilityType, "NONE"), pt, at, an}
+	var opt RateOption
+	if err := c.priceSearch(ctx, routeBaseRates, body, &opt); err != nil {
+		return nil, err
+	}
+	res := &RateResult{Options: []RateOption{opt}}
+	res.settle()
+	return res, nil
+}
+
+type rateListWire struct {
+	packageWire
+	MailClasses   []string  `json:"mailClasses,omitempty"`
+	PriceType     PriceType `json:"priceType"`
+	AccountType   string    `json:"accountType,omitempty"`
+	AccountNumber string    `json:"accountNumber,omitempty"`
+}
+
+func (q RateListQuery) wire() (rateListWire, error) {
+	if err := q.check(); err != nil {
+		return rateListWire{}, err
+	}
+	pt, at, an, err := priceAccount(q.PriceType, q.EPS)
+	if err != nil {
+		return rateListWire{}, err
+	}
+	return rateListWire{packageWire: q.Package.wire(), MailClasses: q.MailClasses, PriceType: pt, AccountType: at, AccountNumber: an}, nil
+}
+
+// BaseRatesList lists the eligible base prices for a package (POST
+// /prices/v3/base-rates-list/search).
+func (c *Client) BaseRatesList(ctx context.Context, q RateListQuery) (*RateResult, error) {
+	body, err := q.wire()
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		RateOptions []RateOption `json:"rateOptions"`
+	}
+	if err := c.priceSearch(ctx, routeBaseRatesList, body, &out); err != nil {
+		return nil, err
+	}
+	res := &RateResult{Options: out.RateOptions}
+	res.settle()
+	return res, nil
+}
+
+// TotalRates lists eligible prices with extra services (POST
+// /prices/v3/total-rates/search).
+func (c *Client) TotalRates(ctx context.Context, q TotalRatesQuery) (*RateResult, error) {
+	lw, err := q.RateListQuery.wire()
+	if err != nil {
+		return nil, err
+	}
+	if q.ItemValue < 0 || q.ItemValue > MaxCents {
+		return nil, fmt.Errorf("uspsbiz: prices: ItemValue %s out of range", q.ItemValue)
+	}
+	body := struct {
+		rateListWire
+		ItemValue     *Cents `json:"itemValue,omitempty"`
+		ExtraServices []int  `json:"extraServices,omitempty"`
+	}{rateListWire: lw, ExtraServices: q.ExtraServices}
+	if q.ItemValue > 0 {
+		body.ItemValue = &q.ItemValue
+	}
+	var out struct {
+		RateOptions []RateOption `json:"rateOptions"`
+	}
+	if err := c.priceSearch(ctx, routeTotalRates, body, &out); err != nil {
+		return nil, err
+	}
+	res := &RateResult{Options: out.RateOptions}
+	res.settle()
+	return res, nil
+}
+
+// priceSearch sends a search: a POST that is safe to retry.
+func (c *Client) priceSearch(ctx context.Context, route string, body, out any) error {
+	_, err := c.do(ctx, call{method: http.MethodPost, path: route, route: route, api: APIPrices, body: body, class: httpx.Idempotent}, out)
+	return priceError(err)
+}
+
+// priceError adds ErrNoContract or ErrAccountRequired to a USPS answer
+// carrying 160212 or 160207/160208; the *APIError stays reachable.
+func priceError(err error) error {
+	var ae *APIError
+	if err == nil || !errors.As(err, &ae) {
+		return err
+	}
+	switch {
+	case ae.HasCode("160212"):
+		return fmt.Errorf("%w: %w", ErrNoContract, err)
+	case ae.HasCode("160207"), ae.HasCode("160208"):
+		return fmt.Errorf("%w: %w", ErrAccountRequired, err)
+	}
+	return err
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

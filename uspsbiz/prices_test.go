@@ -1,0 +1,313 @@
+package uspsbiz_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nsalink/nsalink/uspsbiz"
+	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
+)
+
+func TestParseCents(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		want   uspsbiz.Cents
+		reason string
+	}{
+		{in: "9.35", want: 935},
+		{in: "0", want: 0},
+		{in: "-0", want: 0},
+		{in: "-0.00", want: 0},
+		{in: "0.1", want: 10},
+		{in: "5", want: 500},
+		{in: "2.00", want: 200},
+		{in: "0.30000000000000004", want: 30}, // 0.1+0.2 in binary floating point
+		{in: "9.349999999999999", want: 935},  // 9.35 as a float prints like this
+		{in: "0.29999999999999999", want: 30}, // rounds up
+		{in: "9.345", want: 935},              // half up
+		{in: "9.3449", want: 934},             // below half
+		{in: "0.005", want: 1},                // half a cent up
+		{in: "0.0049999", want: 0},            // just below
+		{in: "1e2", want: 10000},              // exponent
+		{in: "1E+2", want: 10000},             // exponent with sign
+		{in: "935e-2", want: 935},             // negative exponent
+		{in: "1.5e-3", want: 0},               // 0.0015 → 0
+		{in: "1000000000", want: uspsbiz.MaxCents},
+		{in: "999999999.999", want: uspsbiz.MaxCents},
+		{in: "1000000000.01", reason: "out of range"},
+		{in: "1e20", reason: "out of range"},
+		{in: "123456789012345678901234567890", reason: "out of range"},
+		{in: "1e21", reason: "exponent out of range"},
+		{in: "1e-1000", reason: "exponent out of range"},
+		{in: "-0.01", reason: "negative"},
+		{in: "-5", reason: "negative"},
+		{in: "", reason: "not a number"},
+		{in: ".5", reason: "not a number"},
+		{in: "5.", reason: "no digits after the decimal point"},
+		{in: "05", reason: "leading zero"},
+		{in: "1e", reason: "no digits in the exponent"},
+		{in: "+5", reason: "not a number"},
+		{in: "5 ", reason: "not a number"},
+		{in: "NaN", reason: "not a number"},
+		{in: "0x10", reason: "not a number"},
+		{in: "1,5", reason: "not a number"},
+		{in: "0.000000000000000000000000000000000000000000000000000000000000001", reason: "too long"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := uspsbiz.ParseCents(tc.in)
+			if tc.reason != "" {
+				var me *uspsbiz.MoneyError
+				require.ErrorAs(t, err, &me)
+				assert.Equal(t, tc.reason, me.Reason)
+				assert.ErrorIs(t, err, uspsbiz.ErrInvalidMoney)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestCentsJSON(t *testing.T) {
+	var v struct {
+		A, B, C, D uspsbiz.Cents
+	}
+	v.D = 7
+	require.NoError(t, json.Unmarshal([]byte(`{"A":9.35,"B":"0.30000000000000004","C":1e2,"D":null}`), &v))
+	assert.Equal(t, uspsbiz.Cents(935), v.A)
+	assert.Equal(t, uspsbiz.Cents(30), v.B)
+	assert.Equal(t, uspsbiz.Cents(10000), v.C)
+	assert.Equal(t, uspsbiz.Cents(7), v.D, "null leaves the value")
+	require.ErrorIs(t, json.Unmarshal([]byte(`{"A":-1}`), &v), uspsbiz.ErrInvalidMoney)
+	require.Error(t, json.Unmarshal([]byte(`{"A":true}`), &v))
+	b, err := json.Marshal(struct{ P uspsbiz.Cents }{1005})
+	require.NoError(t, err)
+	assert.Equal(t, `{"P":10.05}`, string(b))
+	assert.Equal(t, "-0.05", uspsbiz.Cents(-5).String())
+	assert.Equal(t, "0.00", uspsbiz.Cents(0).String())
+}
+
+const (
+	zipOrigin = "22407"
+	zipDest   = "63118"
+)
+
+func pkg() uspsbiz.Package {
+	return uspsbiz.Package{OriginZIP: zipOrigin, DestinationZIP: zipDest, Weight: 2, Length: 10, Width: 8, Height: 4}
+}
+
+func newPricesFake(t *testing.T) *uspsbiztest.Server {
+	t.Helper()
+	srv := newPaymentsFake(t)
+	require.NoError(t, srv.SetPublishedPrices(
+		uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 1, SKU: "DUXP0XXXXC01010", Price: "6.10"},
+		uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 5, SKU: "DUXP0XXXXC01050", Price: "9.35",
+			Fees: []uspsbiztest.Fee{{Name: "Nonstandard Length > 22", SKU: "D811XUXXXXX0000", Price: "4"}}},
+		uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", SKU: "DPXX0XXXXC05050", Price: "0.30000000000000004"},
+		uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", PriceType: "RETAIL", SKU: "DPXX0XXXXR05050", Price: "12.40"},
+	))
+	require.NoError(t, srv.SetContractPrices(epsActive,
+		uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 5, SKU: "DUXP0XXXXN01050", Price: "7.12"},
+	))
+	require.NoError(t, srv.SetExtraServicePrices(uspsbiztest.ExtraServicePrice{Code: 920, Name: "USPS Tracking", SKU: "DXTV0EXXXCX0000", Price: "0.00"},
+		uspsbiztest.ExtraServicePrice{Code: 930, Name: "Insurance <= $500", SKU: "DXIX0XXXXCX0100", Price: "2.55"}))
+	srv.SetContractOnlyMailClasses("USPS_CONNECT_REGIONAL")
+	return srv
+}
+
+func TestBaseRatesPublished(t *testing.T) {
+	srv := newPricesFake(t)
+	c := newClient(t, srv)
+	res, err := c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE"})
+	require.NoError(t, err)
+	require.Len(t, res.Options, 1)
+	o := res.Options[0]
+	assert.Equal(t, uspsbiz.Cents(1335), o.TotalBasePrice)
+	require.Len(t, o.Rates, 1)
+	r := o.Rates[0]
+	assert.Equal(t, uspsbiz.Cents(935), r.Price)
+	assert.Equal(t, uspsbiz.PriceCommercial, r.PriceType)
+	assert.Equal(t, uspsbiz.Cents(400), r.Fees[0].Price)
+	assert.False(t, r.IsContract())
+	assert.False(t, res.ContractRateNotFound)
+	assert.ErrorIs(t, res.RequireContract(), uspsbiz.ErrContractRateNotFound)
+
+	res, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "PRIORITY_MAIL"})
+	require.NoError(t, err)
+	assert.Equal(t, uspsbiz.Cents(30), res.Options[0].Rates[0].Price, "float noise lands on the cent")
+	res, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "PRIORITY_MAIL", PriceType: uspsbiz.PriceRetail})
+	require.NoError(t, err)
+	assert.Equal(t, uspsbiz.Cents(1240), res.Options[0].Rates[0].Price)
+	assert.Equal(t, uspsbiz.PriceRetail, res.Options[0].Rates[0].PriceType)
+
+	_, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "MEDIA_MAIL"})
+	var ae *uspsbiz.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.True(t, ae.HasCode("030002"))
+}
+
+func TestBaseRatesContract(t *testing.T) {
+	srv := newPricesFake(t)
+	c := newClient(t, srv)
+	res, err := c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE", EPS: eps(t, epsActive)})
+	require.NoError(t, err)
+	r := res.Options[0].Rates[0]
+	assert.Equal(t, uspsbiz.PriceContract, r.PriceType)
+	assert.Equal(t, "DUXP0XXXXN01050", r.SKU)
+	assert.Equal(t, uspsbiz.Cents(712), r.Price)
+	assert.True(t, r.IsContract())
+	assert.NoError(t, res.RequireContract())
+	body := srv.Requests()[len(srv.Requests())-1].Body
+	assert.Contains(t, string(body), `"accountType":"EPS"`)
+	assert.Contains(t, string(body), `"accountNumber":"`+epsActive+`"`)
+	assert.Contains(t, string(body), `"priceType":"CONTRACT"`)
+
+	// No contract row for this package (too heavy): published + warning 001.
+	heavy := pkg()
+	heavy.Weight = 20
+	require.NoError(t, srv.SetPublishedPrices(uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", SKU: "DUXP0XXXXC01200", Price: "25.00"}))
+	res, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: heavy, MailClass: "USPS_GROUND_ADVANTAGE", EPS: eps(t, epsActive)})
+	require.NoError(t, err)
+	r = res.Options[0].Rates[0]
+	assert.True(t, res.ContractRateNotFound)
+	assert.True(t, r.ContractRateNotFound)
+	assert.False(t, r.IsContract())
+	assert.Equal(t, uspsbiz.Cents(2500), r.Price)
+	assert.ErrorIs(t, res.RequireContract(), uspsbiz.ErrContractRateNotFound)
+	require.Len(t, r.Warnings, 1)
+	assert.Equal(t, uspsbiz.WarningContractRateNotFound, r.Warnings[0].Code)
+
+	// An account without any contract: published + 001 as well.
+	res, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE", EPS: eps(t, epsPendingACH)})
+	require.NoError(t, err)
+	assert.True(t, res.ContractRateNotFound)
+}
+
+func TestContractRateNeverReportedWith001(t *testing.T) {
+	srv := newPricesFake(t)
+	c := newClient(t, srv)
+	// A (contradictory) answer with priceType CONTRACT and warning 001.
+	srv.InjectFault(uspsbiztest.Fault{Match: "POST /prices/v3/base-rates/search", Status: 200, Body: `{"totalBasePrice":7.12,"rates":[{"SKU":"X","priceType":"CONTRACT","price":7.12,"warnings":[{"warningCode":"001","warningDescription":"Contract rate not found for request. Published rate returned."}]}]}`})
+	res, err := c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE", EPS: eps(t, epsActive)})
+	require.NoError(t, err)
+	r := res.Options[0].Rates[0]
+	assert.Equal(t, uspsbiz.PricePublished, r.PriceType)
+	assert.False(t, r.IsContract())
+	assert.True(t, res.ContractRateNotFound)
+	// Warning codes given as numbers are read too.
+	srv.InjectFault(uspsbiztest.Fault{Match: "POST /prices/v3/base-rates/search", Status: 200, Body: `{"totalBasePrice":7.12,"rates":[{"priceType":"NSA","price":7.12,"warnings":[{"warningCode":1}]}]}`})
+	res, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE", EPS: eps(t, epsActive)})
+	require.NoError(t, err)
+	assert.True(t, res.Options[0].Rates[0].IsContract(), "numeric 1 is not the string 001")
+	// A malformed price fails the whole answer.
+	srv.InjectFault(uspsbiztest.Fault{Match: "POST /prices/v3/base-rates/search", Status: 200, Body: `{"totalBasePrice":-7.12,"rates":[]}`})
+	_, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE"})
+	require.ErrorIs(t, err, uspsbiz.ErrMalformedResponse)
+	require.ErrorIs(t, err, uspsbiz.ErrInvalidMoney)
+}
+
+func TestPriceErrorCodes(t *testing.T) {
+	srv := newPricesFake(t)
+	c := newClient(t, srv)
+	_, err := c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_CONNECT_REGIONAL"})
+	require.ErrorIs(t, err, uspsbiz.ErrAccountRequired) // 160207
+	var ae *uspsbiz.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.True(t, ae.HasCode("160207"))
+
+	_, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_CONNECT_REGIONAL", EPS: eps(t, epsActive)})
+	require.ErrorIs(t, err, uspsbiz.ErrNoContract) // 160212
+	require.ErrorAs(t, err, &ae)
+	assert.True(t, ae.HasCode("160212"))
+	assert.NotContains(t, err.Error(), testEPSCanaryTxt)
+
+	srv.InjectFault(uspsbiztest.Fault{Match: "POST /prices/", Status: 400, Body: `{"apiVersion":"/prices/v3","error":{"code":"400","message":"Bad Request","errors":[{"status":"400","code":"160208","title":"accountNumber is required"}]}}`})
+	_, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE"})
+	require.ErrorIs(t, err, uspsbiz.ErrAccountRequired) // 160208
+	assert.NotErrorIs(t, err, uspsbiz.ErrNoContract)
+
+	// Bad input never reaches USPS.
+	n := srv.Count("/prices/")
+	for _, q := range []uspsbiz.BaseRatesQuery{
+		{Package: pkg()},
+		{Package: uspsbiz.Package{OriginZIP: "2240", DestinationZIP: zipDest, Weight: 1, Length: 1, Width: 1, Height: 1}, MailClass: "PRIORITY_MAIL"},
+		{Package: uspsbiz.Package{OriginZIP: zipOrigin, DestinationZIP: zipDest}, MailClass: "PRIORITY_MAIL"},
+		{Package: pkg(), MailClass: "PRIORITY_MAIL", EPS: "12"},
+	} {
+		_, err := c.BaseRates(t.Context(), q)
+		require.Error(t, err)
+	}
+	assert.Equal(t, n, srv.Count("/prices/"))
+}
+
+func TestBaseRatesListAndTotalRates(t *testing.T) {
+	srv := newPricesFake(t)
+	c := newClient(t, srv)
+	res, err := c.BaseRatesList(t.Context(), uspsbiz.RateListQuery{Package: pkg()})
+	require.NoError(t, err)
+	assert.Len(t, res.Options, 2, "Ground Advantage (best weight tier) and Priority Mail commercial")
+
+	res, err = c.BaseRatesList(t.Context(), uspsbiz.RateListQuery{Package: pkg(), MailClasses: []string{"USPS_GROUND_ADVANTAGE"}, EPS: eps(t, epsActive)})
+	require.NoError(t, err)
+	require.Len(t, res.Options, 1)
+	assert.True(t, res.Options[0].IsContract())
+	require.NoError(t, res.RequireContract())
+
+	_, err = c.BaseRatesList(t.Context(), uspsbiz.RateListQuery{Package: pkg(), EPS: eps(t, epsActive)})
+	var ae *uspsbiz.APIError
+	require.ErrorAs(t, err, &ae, "contract prices need a specific mail class")
+
+	tr, err := c.TotalRates(t.Context(), uspsbiz.TotalRatesQuery{
+		RateListQuery: uspsbiz.RateListQuery{Package: pkg(), MailClasses: []string{"USPS_GROUND_ADVANTAGE"}, EPS: eps(t, epsActive)},
+		ItemValue:     12050, ExtraServices: []int{920, 930},
+	})
+	require.NoError(t, err)
+	require.Len(t, tr.Options, 1)
+	o := tr.Options[0]
+	assert.True(t, o.IsContract(), "the base rate is a contract rate")
+	assert.True(t, o.ContractRateNotFound, "extra services came back published with 001")
+	assert.True(t, tr.ContractRateNotFound)
+	require.Len(t, o.ExtraServices, 2)
+	assert.False(t, o.ExtraServices[1].IsContract())
+	assert.Equal(t, uspsbiz.Cents(255), o.ExtraServices[1].Price)
+	assert.Equal(t, uspsbiz.Cents(712+255), o.TotalPrice)
+	body := srv.Requests()[len(srv.Requests())-1].Body
+	assert.Contains(t, string(body), `"itemValue":120.50`)
+	assert.Contains(t, string(body), `"extraServices":[920,930]`)
+}
+
+func TestPricesWithMerchantToken(t *testing.T) {
+	srv := newPricesFake(t)
+	c := newClient(t, srv)
+	tok := link(t, srv, c, "")
+	m := c.ForMerchant(c.MerchantTokenSource(t.Context(), tok, nil))
+	res, err := m.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE", EPS: eps(t, epsActive)})
+	require.NoError(t, err)
+	assert.True(t, res.Options[0].IsContract())
+	reqs := srv.Requests()
+	assert.Regexp(t, `^Bearer merchant-`, reqs[len(reqs)-1].Header.Get("Authorization"))
+}
+
+func TestPricesQuota(t *testing.T) {
+	srv := newPricesFake(t)
+	srv.SetQuota("prices", 2)
+	c := newClient(t, srv, uspsbiz.WithRetryPolicy(uspsbiz.RetryPolicy{MaxRetries: 2, MinWait: 1, MaxWait: 1, MaxRetryAfter: 1}))
+	q := uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE"}
+	for range 2 {
+		_, err := c.BaseRates(t.Context(), q)
+		require.NoError(t, err)
+	}
+	_, err := c.BaseRates(t.Context(), q)
+	require.ErrorIs(t, err, uspsbiz.ErrRateLimited)
+	var ae *uspsbiz.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, 429, ae.StatusCode)
+	assert.Greater(t, ae.RetryAfter.Seconds(), 3500.0)
+	assert.Equal(t, 1, ae.Attempts, "a Retry-After above MaxRetryAfter is not waited for")
+	srv.Advance(ae.RetryAfter)
+	_, err = c.BaseRates(t.Context(), q)
+	require.NoError(t, err)
+}
