@@ -1,0 +1,395 @@
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nsalink/nsalink/linking"
+)
+
+// Store is an in-memory linking.Store. The zero value is not usable; call New.
+type Store struct {
+	mu     sync.Mutex // guards the maps below
+	links  map[string]*linking.Link
+	events map[string][]linking.Event
+	auth   map[string]*linking.AuthRequest // by string(StateHash)
+
+	// locks are the per-link locks of LockLink. Lock order: a link lock,
+	// then mu; code holding mu only ever try-locks a link lock.
+	locks keyLocks
+}
+
+var _ linking.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		links:  make(map[string]*linking.Link),
+		events: make(map[string][]linking.Event),
+		auth:   make(map[string]*linking.AuthRequest),
+	}
+}
+
+// CreateLink implements linking.Store.
+func (s *Store) CreateLink(ctx context.Context, l *linking.Link) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := l.Validate(); err != nil {
+		return err
+	}
+	c := l.Clone()
+	now := time.Now()
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = now
+	}
+	if c.UpdatedAt.IsZero() {
+		c.UpdatedAt = now
+	}
+	c.Version = 1
+	normLink(c)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.links[c.AccountID]; ok {
+		return fmt.Errorf("memstore: link %q: %w", c.AccountID, linking.ErrAlreadyExists)
+	}
+	s.links[c.AccountID] = c
+	writeBack(l, c)
+	return nil
+}
+
+// GetLink implements linking.Store.
+func (s *Store) GetLink(ctx context.Context, accountID string) (*linking.Link, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.links[accountID]
+	if !ok {
+		return nil, fmt.Errorf("memstore: link %q: %w", accountID, linking.ErrNotFound)
+	}
+	return l.Clone(), nil
+}
+
+// UpdateLink implements linking.Store. It waits for the link's lock.
+func (s *Store) UpdateLink(ctx context.Context, l *linking.Link, ev *linking.Event) error {
+	if err := validateUpdate(l, ev); err != nil {
+		return err
+	}
+	unlock, err := s.locks.lock(ctx, l.AccountID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	stored, storedEv, err := apply(s.links[l.AccountID], lastSeq(s.events[l.AccountID]), l, ev)
+	if err != nil {
+		return err
+	}
+	s.links[l.AccountID] = stored
+	if storedEv != nil {
+		s.events[l.AccountID] = append(s.events[l.AccountID], *storedEv)
+	}
+	return nil
+}
+
+// DeleteLink implements linking.Store. It waits for the link's lock.
+func (s *Store) DeleteLink(ctx context.Context, accountID string) error {
+	unlock, err := s.locks.lock(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.links, accountID)
+	delete(s.events, accountID)
+	for k, a := range s.auth {
+		if a.AccountID == accountID {
+			delete(s.auth, k)
+		}
+	}
+	return nil
+}
+
+// Events implements linking.Store.
+func (s *Store) Events(ctx context.Context, accountID string) ([]linking.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.events[accountID]), nil
+}
+
+// PutAuthRequest implements linking.Store.
+func (s *Store) PutAuthRequest(ctx context.Context, a *linking.AuthRequest) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	c := a.Clone()
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = time.Now()
+	}
+	c.CreatedAt, c.ExpiresAt, c.UsedAt = normTime(c.CreatedAt), normTime(c.ExpiresAt), normTime(c.UsedAt)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.links[c.AccountID]; !ok {
+		return fmt.Errorf("memstore: auth request for link %q: %w", c.AccountID, linking.ErrNotFound)
+	}
+	key := string(c.StateHash)
+	if _, ok := s.auth[key]; ok {
+		return fmt.Errorf("memstore: auth request: %w", linking.ErrAlreadyExists)
+	}
+	s.auth[key] = c
+	a.CreatedAt, a.ExpiresAt, a.UsedAt = c.CreatedAt, c.ExpiresAt, c.UsedAt
+	return nil
+}
+
+// ConsumeAuthRequest implements linking.Store.
+func (s *Store) ConsumeAuthRequest(ctx context.Context, stateHash []byte, now time.Time) (*linking.AuthRequest, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if now.IsZero() {
+		return nil, fmt.Errorf("%w: now is zero", linking.ErrInvalidRecord)
+	}
+	now = normTime(now)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.auth[string(stateHash)]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("memstore: auth request: %w", linking.ErrNotFound)
+	case !a.UsedAt.IsZero():
+		return nil, fmt.Errorf("memstore: auth request: %w", linking.ErrAuthRequestUsed)
+	}
+	a.UsedAt = now
+	if !now.Before(a.ExpiresAt) {
+		return nil, fmt.Errorf("memstore: auth request: %w", linking.ErrAuthRequestExpired)
+	}
+	return a.Clone(), nil
+}
+
+// DeleteExpiredAuthRequests implements linking.Store.
+func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, before time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	before = normTime(before)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, a := range s.auth {
+		if a.ExpiresAt.Before(before) {
+			delete(s.auth, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// LockLink implements linking.Store with a per-link lock. Updates made
+// through the LinkTx are staged and applied only when fn returns nil.
+func (s *Store) LockLink(ctx context.Context, accountID string, fn func(context.Context, linking.LinkTx) error) error {
+	unlock, err := s.locks.lock(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	s.mu.Lock()
+	cur, ok := s.links[accountID]
+	tx := &memTx{id: accountID, cur: cur.Clone(), lastSeq: lastSeq(s.events[accountID])}
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("memstore: link %q: %w", accountID, linking.ErrNotFound)
+	}
+
+	defer func() { tx.done = true }() // also on panic
+	if err := fn(ctx, tx); err != nil {
+		return err
+	}
+	tx.done = true
+	if !tx.dirty {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Holding the link lock, nobody else changed the link or its events.
+	s.links[accountID] = tx.cur
+	s.events[accountID] = append(s.events[accountID], tx.events...)
+	return nil
+}
+
+// ClaimDue implements linking.Store. Links locked by LockLink or being
+// updated are skipped, like FOR UPDATE SKIP LOCKED.
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*linking.Link, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if now.IsZero() || lease <= 0 {
+		return nil, fmt.Errorf("%w: ClaimDue needs a non-zero now and a positive lease", linking.ErrInvalidRecord)
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	now = normTime(now)
+	next := normTime(now.Add(lease))
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var due []*linking.Link
+	for _, l := range s.links {
+		if l.State == linking.StateApprovalPending && !l.NextCheckAt.After(now) {
+			due = append(due, l)
+		}
+	}
+	slices.SortFunc(due, func(a, b *linking.Link) int {
+		return cmp.Or(a.NextCheckAt.Compare(b.NextCheckAt), cmp.Compare(a.AccountID, b.AccountID))
+	})
+	var out []*linking.Link
+	for _, l := range due {
+		if len(out) == limit {
+			break
+		}
+		unlock, ok := s.locks.tryLock(l.AccountID)
+		if !ok {
+			continue
+		}
+		l.NextCheckAt, l.UpdatedAt = next, now
+		l.Version++
+		unlock()
+		out = append(out, l.Clone())
+	}
+	return out, nil
+}
+
+// memTx is the LinkTx of LockLink: a private copy of the link plus the
+// events to append on commit.
+type memTx struct {
+	id      string
+	cur     *linking.Link
+	lastSeq int64
+	events  []linking.Event
+	dirty   bool
+	done    bool
+}
+
+func (t *memTx) Get() (*linking.Link, error) {
+	if t.done {
+		return nil, linking.ErrTxDone
+	}
+	return t.cur.Clone(), nil
+}
+
+func (t *memTx) Update(l *linking.Link, ev *linking.Event) error {
+	if t.done {
+		return linking.ErrTxDone
+	}
+	if err := validateUpdate(l, ev); err != nil {
+		return err
+	}
+	if l.AccountID != t.id {
+		return fmt.Errorf("%w: LinkTx of %q cannot update link %q", linking.ErrInvalidRecord, t.id, l.AccountID)
+	}
+	stored, storedEv, err := apply(t.cur, t.lastSeq, l, ev)
+	if err != nil {
+		return err
+	}
+	t.cur, t.dirty = stored, true
+	if storedEv != nil {
+		t.events = append(t.events, *storedEv)
+		t.lastSeq = storedEv.Seq
+	}
+	return nil
+}
+
+func validateUpdate(l *linking.Link, ev *linking.Event) error {
+	if err := l.Validate(); err != nil {
+		return err
+	}
+	if ev != nil {
+		if err := ev.Validate(); err != nil {
+			return err
+		}
+		if ev.AccountID != "" && ev.AccountID != l.AccountID {
+			return fmt.Errorf("%w: Event.AccountID differs from Link.AccountID", linking.ErrInvalidRecord)
+		}
+	}
+	return nil
+}
+
+// apply is the compare and swap of UpdateLink: it checks l against cur and
+// returns the new stored link and event, writing the store-assigned fields
+// back into l and ev. It does not modify cur.
+func apply(cur *linking.Link, lastSeq int64, l *linking.Link, ev *linking.Event) (*linking.Link, *linking.Event, error) {
+	if cur == nil {
+		return nil, nil, fmt.Errorf("memstore: link %q: %w", l.AccountID, linking.ErrNotFound)
+	}
+	if cur.Version != l.Version {
+		return nil, nil, fmt.Errorf("memstore: link %q version %d: %w", l.AccountID, l.Version, linking.ErrConflict)
+	}
+	stored := l.Clone()
+	stored.CreatedAt = cur.CreatedAt
+	stored.Version = cur.Version + 1
+	normLink(stored)
+	var storedEv *linking.Event
+	if ev != nil {
+		e := *ev
+		e.AccountID = l.AccountID
+		e.Seq = lastSeq + 1
+		if e.At.IsZero() {
+			e.At = stored.UpdatedAt
+		}
+		e.At = normTime(e.At)
+		storedEv = &e
+		*ev = e
+	}
+	writeBack(l, stored)
+	return stored, storedEv, nil
+}
+
+func lastSeq(evs []linking.Event) int64 {
+	if len(evs) == 0 {
+		return 0
+	}
+	return evs[len(evs)-1].Seq
+}
+
+// writeBack copies the store-managed fields of stored into the caller's l.
+func writeBack(l, stored *linking.Link) {
+	l.Version = stored.Version
+	l.CreatedAt, l.UpdatedAt, l.NextCheckAt = stored.CreatedAt, stored.UpdatedAt, stored.NextCheckAt
+	l.TokenExpiry, l.RefreshExpiry, l.PaymentTokenExpiry = stored.TokenExpiry, stored.RefreshExpiry, stored.PaymentTokenExpiry
+}
+
+// normLink gives l's times the precision of the SQL stores.
+func normLink(l *linking.Link) {
+	for _, t := range []*time.Time{&l.TokenExpiry, &l.RefreshExpiry, &l.PaymentTokenExpiry,
+		&l.CreatedAt, &l.UpdatedAt, &l.NextCheckAt} {
+		*t = normTime(*t)
+	}
+}
+
+// normTime returns t in UTC truncated to microseconds; zero stays zero.
+func normTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}

@@ -1,0 +1,185 @@
+package linking
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/nsalink/nsalink/internal/seal"
+)
+
+// Sealer encrypts secrets for storage at rest and decrypts them. aad
+// (associated data) binds a sealed value to where it belongs: a value
+// sealed with one aad does not open with another. Use SealAAD.
+type Sealer interface {
+	Seal(plaintext, aad []byte) ([]byte, error)
+	Open(sealed, aad []byte) ([]byte, error)
+}
+
+// Rewrapper re-encrypts a sealed value under the current primary key,
+// reporting whether it changed. *AESGCMSealer implements it.
+type Rewrapper interface {
+	Rewrap(sealed, aad []byte) (out []byte, rewrapped bool, err error)
+}
+
+// Errors from Sealer.Open and Rewrap.
+var (
+	// ErrSealKeyUnknown: the value was sealed under a key id the sealer does
+	// not hold (for example a retired key).
+	ErrSealKeyUnknown = seal.ErrUnknownKeyID
+	// ErrSealIntegrity: the value is malformed, altered, or was sealed with
+	// other associated data (for example another link's token moved here).
+	ErrSealIntegrity = seal.ErrIntegrity
+	// ErrSealKey: NewAESGCMSealer was given an unusable key or key id.
+	ErrSealKey = seal.ErrInvalidKey
+)
+
+// Names of sealed fields, for SealAAD.
+const (
+	SealedFieldToken        = "token"         // Link.Token
+	SealedFieldPaymentToken = "payment_token" // Link.PaymentToken
+	SealedFieldVerifier     = "verifier"      // AuthRequest.Verifier
+)
+
+// SealAAD returns the associated data binding a sealed value to one field
+// of one record, e.g. SealAAD(link.AccountID, SealedFieldToken). Parts are
+// length-prefixed so that no two (id, field) pairs give the same bytes.
+func SealAAD(id, field string) []byte {
+	const tag = "nsalink/v1"
+	b := make([]byte, 0, len(tag)+len(id)+len(field)+2*binary.MaxVarintLen64)
+	b = append(b, tag...)
+	b = binary.AppendUvarint(b, uint64(len(id)))
+	b = append(b, id...)
+	b = binary.AppendUvarint(b, uint64(len(field)))
+	return append(b, field...)
+}
+
+// AESGCMSealer is a Sealer using AES-256-GCM with a random 96-bit nonce per
+// value and a key id in every sealed value, so that old keys keep opening
+// old values during a rotation. It is safe for concurrent use and prints
+// redacted (no key material) with fmt and log/slog.
+//
+// Rotation: add a new key and make it primary (new values use it, old ones
+// still open), run RewrapLinks over all links, then drop the old key.
+type AESGCMSealer struct {
+	kr *seal.Keyring // pointer: fmt of an enclosing struct never reaches key state
+}
+
+// NewAESGCMSealer returns a sealer that seals under keys[primaryKeyID] and
+// opens under any of keys. Keys must be exactly 32 random bytes; key ids
+// 1 to 64 bytes of [A-Za-z0-9._-]. The keys are copied into cipher state;
+// the caller may zero its slices afterwards.
+func NewAESGCMSealer(primaryKeyID string, keys map[string][]byte) (*AESGCMSealer, error) {
+	kr, err := seal.NewKeyring(primaryKeyID, keys)
+	if err != nil {
+		return nil, err
+	}
+	return &AESGCMSealer{kr: kr}, nil
+}
+
+// Seal encrypts plaintext under the primary key, bound to aad.
+func (s *AESGCMSealer) Seal(plaintext, aad []byte) ([]byte, error) { return s.kr.Seal(plaintext, aad) }
+
+// Open decrypts sealed, which must have been sealed with aad. Errors wrap
+// ErrSealKeyUnknown or ErrSealIntegrity and never contain plaintext.
+func (s *AESGCMSealer) Open(sealed, aad []byte) ([]byte, error) { return s.kr.Open(sealed, aad) }
+
+// Rewrap re-seals a value under the primary key if an older key sealed it.
+// It authenticates the value in every case; a value already under the
+// primary key comes back unchanged with rewrapped false.
+func (s *AESGCMSealer) Rewrap(sealed, aad []byte) ([]byte, bool, error) {
+	return s.kr.Rewrap(sealed, aad)
+}
+
+// PrimaryKeyID returns the id of the key new values are sealed under.
+func (s *AESGCMSealer) PrimaryKeyID() string { return s.kr.PrimaryKeyID() }
+
+// SealedKeyID returns the key id recorded in a sealed value (unauthenticated).
+func SealedKeyID(sealed []byte) (string, error) { return seal.KeyID(sealed) }
+
+func (s AESGCMSealer) redacted() string {
+	if s.kr == nil {
+		return "linking.AESGCMSealer{}"
+	}
+	return fmt.Sprintf("linking.AESGCMSealer{primary: %q, keys: %d, material: [REDACTED]}",
+		s.kr.PrimaryKeyID(), len(s.kr.KeyIDs()))
+}
+
+// String describes the sealer by key ids only.
+func (s AESGCMSealer) String() string { return s.redacted() }
+
+// GoString redacts like String.
+func (s AESGCMSealer) GoString() string { return s.redacted() }
+
+// Format redacts for every verb, including %+v and %#v.
+func (s AESGCMSealer) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.redacted())) }
+
+// LogValue redacts for log/slog.
+func (s AESGCMSealer) LogValue() slog.Value {
+	if s.kr == nil {
+		return slog.StringValue("linking.AESGCMSealer{}")
+	}
+	return s.kr.LogValue()
+}
+
+// RewrapLinks re-seals the Token and PaymentToken of the given links under
+// r's primary key (AAD: SealAAD(accountID, field)) and saves them with
+// UpdateLink, retrying on ErrConflict. Missing links are skipped. It returns
+// how many links it rewrote and stops at the first other error. Run it over
+// every link after making a new key primary and before retiring the old one.
+func RewrapLinks(ctx context.Context, store Store, r Rewrapper, accountIDs ...string) (int, error) {
+	n := 0
+	for _, id := range accountIDs {
+		changed, err := rewrapLink(ctx, store, r, id)
+		if err != nil {
+			return n, fmt.Errorf("linking: rewrap link %q: %w", id, err)
+		}
+		if changed {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func rewrapLink(ctx context.Context, store Store, r Rewrapper, id string) (bool, error) {
+	const attempts = 10
+	for range attempts {
+		l, err := store.GetLink(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		changed := false
+		for _, f := range []struct {
+			name string
+			v    *[]byte
+		}{{SealedFieldToken, &l.Token}, {SealedFieldPaymentToken, &l.PaymentToken}} {
+			if len(*f.v) == 0 {
+				continue
+			}
+			out, rewrapped, err := r.Rewrap(*f.v, SealAAD(id, f.name))
+			if err != nil {
+				return false, fmt.Errorf("%s: %w", f.name, err)
+			}
+			if rewrapped {
+				*f.v, changed = out, true
+			}
+		}
+		if !changed {
+			return false, nil
+		}
+		err = store.UpdateLink(ctx, l, nil)
+		if errors.Is(err, ErrConflict) {
+			continue // a concurrent writer won; re-read and rewrap its value
+		}
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	return false, fmt.Errorf("%w: still conflicting after %d attempts", ErrConflict, attempts)
+}

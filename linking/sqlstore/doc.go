@@ -1,0 +1,53 @@
+// Package sqlstore is a linking.Store on database/sql for SQLite (the
+// embedded default, through modernc.org/sqlite, no cgo) and PostgreSQL (for
+// fleets of backend instances, through pgx's database/sql driver).
+//
+// # Opening
+//
+// OpenSQLite and OpenPostgres open, configure and migrate a database and own
+// it (Close closes it). New wraps a *sql.DB the caller opened and keeps
+// owning (Close leaves it open); for SQLite open it with SQLiteDSN.
+//
+// # Schema and migrations
+//
+// Tables are prefixed nsalink_ so they can live in a host's own database.
+// Migrations are embedded SQL files, numbered, recorded in
+// nsalink_schema_migrations and applied each in one transaction on open.
+// Reopening is a no-op, and processes opening the same database at once are
+// safe: PostgreSQL serialises them with a transaction-scoped advisory lock
+// (per schema), SQLite with a BEGIN IMMEDIATE transaction. A database
+// migrated by a newer nsalink is refused rather than misread.
+//
+// Times are stored as BIGINT Unix microseconds in UTC, so both dialects
+// round-trip them exactly; byte fields are BLOB/BYTEA.
+//
+// # SQLite
+//
+// OpenSQLite opens two pools on the file, with the DSN of SQLiteDSN
+// (busy_timeout 5000 ms, WAL, foreign keys, synchronous NORMAL, and
+// _txlock=immediate so that every transaction is BEGIN IMMEDIATE):
+//
+//   - a writer pool of exactly one connection: writes in one process queue
+//     in database/sql (bounded by WithLockTimeout) instead of failing with
+//     SQLITE_BUSY, and a read-then-write transaction never hits
+//     SQLITE_BUSY_SNAPSHOT, which busy_timeout cannot retry;
+//   - a reader pool of several query_only connections: with WAL, reads run
+//     alongside the writer and see every committed write.
+//
+// Other processes on the same file contend through SQLite's file locks,
+// waiting up to busy_timeout (5 s) before ErrLockTimeout. A LockLink holds
+// the writer, so on SQLite it serialises every write of the database, not
+// only of its link: keep LockLink callbacks short.
+//
+// # PostgreSQL
+//
+// Every write runs in a transaction with a local lock_timeout
+// (WithLockTimeout, default 10 s; exceeding it gives linking.ErrLockTimeout).
+// LockLink takes SELECT … FOR UPDATE on the link's row and also sets
+// idle_in_transaction_session_timeout, so a process that hangs while holding
+// the lock loses its session instead of blocking the link forever. In one
+// process, LockLink callers of the same link first queue on an in-process
+// lock, so a link never ties up more than one connection per process.
+// ClaimDue uses FOR UPDATE SKIP LOCKED. OpenPostgres limits the pool to 16
+// connections; tune it with DB().
+package sqlstore
