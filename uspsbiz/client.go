@@ -76,10 +76,11 @@ type Client struct {
 	quotas   *quotaSet
 }
 
-// tokenSource is oauth2.TokenSource with a context: resource calls pass
-// theirs so that a platform-token fetch obeys the caller's deadline.
+// tokenSource gives the Authorization header of resource calls. It takes
+// a context, unlike oauth2.TokenSource, so that a platform-token fetch obeys
+// the caller's deadline.
 type tokenSource interface {
-	token(ctx context.Context) (*oauth2.Token, error)
+	authorization(ctx context.Context) (string, error)
 }
 
 type config struct {
@@ -267,7 +268,13 @@ func (c *Client) ForMerchant(ts oauth2.TokenSource) *Client {
 
 type staticSource struct{ ts oauth2.TokenSource }
 
-func (s staticSource) token(context.Context) (*oauth2.Token, error) { return s.ts.Token() }
+func (s staticSource) authorization(context.Context) (string, error) {
+	t, err := s.ts.Token()
+	if err != nil {
+		return "", err
+	}
+	return t.Type() + " " + t.AccessToken, nil
+}
 
 // call is one USPS request.
 type call struct {
@@ -316,14 +323,20 @@ func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if !cl.noAuth {
-		tok, err := c.auth.token(ctx)
+		authz, err := c.auth.authorization(ctx)
 		if err != nil {
 			return nil, err
 		}
-		tok.SetAuthHeader(req)
+		req.Header.Set("Authorization", authz)
 	}
-	res, err := c.doer.Do(ctx, req, cl.class, cl.route)
+	// Every retry is a USPS call too: charge it to the budget.
+	quotas, api := c.quotas, cl.api // captured alone, so cl stays on the stack
+	res, err := c.doer.Do(ctx, req, cl.class, cl.route, func() error { return quotas.take(api) })
 	if err != nil {
+		var be *BudgetError
+		if errors.As(err, &be) {
+			return nil, be
+		}
 		return nil, fmt.Errorf("uspsbiz: %w", err)
 	}
 	defer res.Body.Close()

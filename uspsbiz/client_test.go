@@ -230,3 +230,51 @@ func TestDecodeErrorIsMalformed(t *testing.T) {
 	assert.ErrorIs(t, err, uspsbiz.ErrMalformedResponse)
 	assert.True(t, strings.HasPrefix(err.Error(), "uspsbiz: /x: status 200"))
 }
+
+func TestRetriesAreChargedToTheBudget(t *testing.T) {
+	srv := newPaymentsFake(t)
+	c := newClient(t, srv, uspsbiz.WithBudget(uspsbiz.APIPayments, uspsbiz.Budget{PerHour: 60, Burst: 2}))
+	srv.InjectFault(uspsbiztest.Fault{Match: "GET /payments/v3/payment-account/", Status: 503, Times: 5})
+	_, err := c.LookupEPA(t.Context(), eps(t, epsActive))
+	var be *uspsbiz.BudgetError
+	require.ErrorAs(t, err, &be, "the second retry would exceed the budget")
+	assert.ErrorIs(t, err, uspsbiz.ErrRateLimited)
+	assert.Equal(t, 2, srv.Count("GET /payments/v3/payment-account/"), "first try and one retry, both charged")
+}
+
+func TestRetriedGETReturnsLastUSPSError(t *testing.T) {
+	srv := newPaymentsFake(t)
+	c := newClient(t, srv)
+	srv.InjectFault(uspsbiztest.Fault{Match: "GET /payments/v3/payment-account/", Status: 503, Times: -1})
+	_, err := c.LookupEPA(t.Context(), eps(t, epsActive))
+	var ae *uspsbiz.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, 503, ae.StatusCode)
+	assert.Equal(t, 3, ae.Attempts)
+	assert.Equal(t, 3, srv.Count("GET /payments/v3/payment-account/"), "GET retried up to the policy")
+	assert.Contains(t, string(ae.Body), `"code":"503"`, "USPS's body reaches the caller")
+	assert.NotEmpty(t, ae.RequestID)
+
+	srv.ClearFaults()
+	srv.ResetRequests()
+	srv.InjectFault(uspsbiztest.Fault{Match: "POST /payments/v3/payment-authorization", Status: 503, Times: -1})
+	roles := uspsbiz.NewRoles().Payer("56781234", eps(t, epsActive)).LabelOwner("56781234", "901234567", "902345678")
+	_, err = c.AuthorizePayment(t.Context(), roles)
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, 1, srv.Count("POST /payments/v3/payment-authorization"), "a payment POST is never resent")
+}
+
+func TestGatewayFaultAndMalformedBody(t *testing.T) {
+	srv := newPaymentsFake(t)
+	c := newClient(t, srv)
+	srv.InjectFault(uspsbiztest.Fault{Match: "GET /payments/", Kind: uspsbiztest.FaultGateway})
+	_, err := c.LookupEPA(t.Context(), eps(t, epsActive))
+	var ae *uspsbiz.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, "oauth.v2.InvalidAccessToken", ae.Code)
+	assert.ErrorIs(t, err, uspsbiz.ErrUnauthorized)
+
+	srv.InjectFault(uspsbiztest.Fault{Match: "GET /payments/", Kind: uspsbiztest.FaultMalformedJSON})
+	_, err = c.LookupEPA(t.Context(), eps(t, epsActive))
+	assert.ErrorIs(t, err, uspsbiz.ErrMalformedResponse)
+}

@@ -22,7 +22,7 @@ const (
 	testPlatformNam = "Acme Ship"
 )
 
-func newFake(t *testing.T, opts ...uspsbiztest.Option) *uspsbiztest.Server {
+func newFake(t testing.TB, opts ...uspsbiztest.Option) *uspsbiztest.Server {
 	t.Helper()
 	base := []uspsbiztest.Option{
 		uspsbiztest.WithApp(uspsbiztest.App{ClientID: testClientID, ClientSecret: testSecret, Name: testPlatformNam, RedirectURIs: []string{testRedirect}, CRID: "9999001"}),

@@ -47,31 +47,40 @@ func (c *Client) tokenCtx(ctx context.Context) context.Context {
 // platformTokens caches the platform's client-credentials token. The mutex
 // is held across the fetch so that concurrent callers make one token call.
 type platformTokens struct {
-	c   *Client
-	mu  sync.Mutex
-	tok *Token
+	c      *Client
+	mu     sync.Mutex
+	tok    *Token
+	header string // "Bearer …" of tok, built once per token
 }
 
-func (p *platformTokens) token(ctx context.Context) (*oauth2.Token, error) {
-	t, err := p.get(ctx)
-	if err != nil {
-		return nil, err
+func (p *platformTokens) authorization(ctx context.Context) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.refreshLocked(ctx); err != nil {
+		return "", err
 	}
-	return t.OAuth2(), nil
+	return p.header, nil
 }
 
 func (p *platformTokens) get(ctx context.Context) (*Token, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err := p.refreshLocked(ctx); err != nil {
+		return nil, err
+	}
+	return p.tok, nil
+}
+
+func (p *platformTokens) refreshLocked(ctx context.Context) error {
 	if p.tok.Valid(p.c.now(), EarlyExpiry) {
-		return p.tok, nil
+		return nil
 	}
 	tok, err := p.c.fetchPlatformToken(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	p.tok = tok
-	return tok, nil
+	p.tok, p.header = tok, "Bearer "+tok.AccessToken.Reveal()
+	return nil
 }
 
 // PlatformToken returns the platform's own client-credentials token, cached
@@ -273,7 +282,7 @@ func (c *Client) Revoke(ctx context.Context, token Secret, hint TokenTypeHint) e
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", c.userAgent)
 	req.SetBasicAuth(url.QueryEscape(c.creds.ClientID), url.QueryEscape(c.creds.ClientSecret.Reveal()))
-	res, err := c.doer.Do(ctx, req, httpx.Token, revokePath)
+	res, err := c.doer.Do(ctx, req, httpx.Token, revokePath, nil)
 	if err != nil {
 		return fmt.Errorf("uspsbiz: revoke: %w", err)
 	}

@@ -36,7 +36,7 @@ const (
 
 var testClock = time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
 
-func newPaymentsFake(t *testing.T, opts ...uspsbiztest.Option) *uspsbiztest.Server {
+func newPaymentsFake(t testing.TB, opts ...uspsbiztest.Option) *uspsbiztest.Server {
 	t.Helper()
 	srv := newFake(t, append([]uspsbiztest.Option{uspsbiztest.WithTime(testClock)}, opts...)...)
 	for _, e := range []uspsbiztest.EPA{

@@ -79,13 +79,31 @@ type Doer struct {
 	ua     string
 }
 
-type ctxKey int
+// reqState rides in a request's context: retryablehttp's hooks see only
+// the request. One value, not four, keeps the hot path to one allocation.
+type reqState struct {
+	class       Class
+	route       string
+	attempts    int
+	beforeRetry func() error
+}
 
-const (
-	classKey ctxKey = iota
-	attemptsKey
-	routeKey
-)
+type stateKey struct{}
+
+func stateOf(ctx context.Context) *reqState {
+	st, _ := ctx.Value(stateKey{}).(*reqState)
+	if st == nil {
+		return &reqState{route: "(unnamed route)"}
+	}
+	return st
+}
+
+func prepareRetry(req *http.Request) error {
+	if fn := stateOf(req.Context()).beforeRetry; fn != nil {
+		return fn()
+	}
+	return nil
+}
 
 // New builds a Doer. The caller's client is copied, never modified.
 func New(cfg Config) *Doer {
@@ -113,6 +131,7 @@ func New(cfg Config) *Doer {
 		Backoff:        d.backoff,
 		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
 		RequestLogHook: countAttempt,
+		PrepareRetry:   prepareRetry,
 	}
 	return d
 }
@@ -133,13 +152,13 @@ type Result struct {
 // Do sends req (whose body must be replayable: nil, or set with GetBody as
 // http.NewRequest does for bytes and strings). route names the endpoint in
 // logs and errors instead of the raw path, which may hold an account number.
-// On success the caller must close the body; on error it is already closed.
-func (d *Doer) Do(ctx context.Context, req *http.Request, class Class, route string) (Result, error) {
-	attempts := new(int)
-	ctx = context.WithValue(ctx, classKey, class)
-	ctx = context.WithValue(ctx, attemptsKey, attempts)
-	ctx = context.WithValue(ctx, routeKey, route)
-	req = req.WithContext(ctx)
+// beforeRetry, when not nil, runs before every retry; its error ends the
+// request (uspsbiz charges each retry to a call budget with it, since USPS
+// counts every attempt). On success the caller must close the body; on
+// error it is already closed.
+func (d *Doer) Do(ctx context.Context, req *http.Request, class Class, route string, beforeRetry func() error) (Result, error) {
+	st := &reqState{class: class, route: route, beforeRetry: beforeRetry}
+	req = req.WithContext(context.WithValue(ctx, stateKey{}, st))
 	if d.ua != "" && req.Header.Get("User-Agent") == "" {
 		req.Header = req.Header.Clone()
 		req.Header.Set("User-Agent", d.ua)
@@ -154,11 +173,11 @@ func (d *Doer) Do(ctx context.Context, req *http.Request, class Class, route str
 			resp.Body.Close()
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return Result{Attempts: *attempts}, &TransportError{Method: req.Method, Route: route, Attempts: *attempts, Err: ctxErr}
+			err = ctxErr
 		}
-		return Result{Attempts: *attempts}, &TransportError{Method: req.Method, Route: route, Attempts: *attempts, Err: unwrapURLError(err)}
+		return Result{Attempts: st.attempts}, &TransportError{Method: req.Method, Route: route, Attempts: st.attempts, Err: unwrapURLError(err)}
 	}
-	return Result{Response: resp, Attempts: *attempts}, nil
+	return Result{Response: resp, Attempts: st.attempts}, nil
 }
 
 // StandardClient returns an *http.Client whose requests all go through the
@@ -174,7 +193,7 @@ type classTransport struct {
 }
 
 func (t classTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	res, err := t.d.Do(req.Context(), req, t.class, t.route)
+	res, err := t.d.Do(req.Context(), req, t.class, t.route, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -206,16 +225,14 @@ func unwrapURLError(err error) error {
 }
 
 func countAttempt(_ retryablehttp.Logger, req *http.Request, _ int) {
-	if n, ok := req.Context().Value(attemptsKey).(*int); ok {
-		*n++
-	}
+	stateOf(req.Context()).attempts++
 }
 
 func (d *Doer) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return false, ctxErr
 	}
-	class, _ := ctx.Value(classKey).(Class)
+	class := stateOf(ctx).class
 	if err != nil {
 		if class == Idempotent {
 			return retryableTransportError(err), nil
@@ -311,23 +328,16 @@ type logTransport struct {
 
 func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
-	route, _ := req.Context().Value(routeKey).(string)
-	if route == "" {
-		route = "(unnamed route)"
-	}
-	attempt := 0
-	if n, ok := req.Context().Value(attemptsKey).(*int); ok {
-		attempt = *n
-	}
 	resp, err := t.base.RoundTrip(req)
 	if !t.logger.Enabled(req.Context(), slog.LevelDebug) {
 		return resp, err
 	}
+	st := stateOf(req.Context())
 	attrs := []slog.Attr{
 		slog.String("method", req.Method),
 		slog.String("host", req.URL.Host),
-		slog.String("route", route),
-		slog.Int("attempt", attempt),
+		slog.String("route", st.route),
+		slog.Int("attempt", st.attempts),
 		slog.Duration("elapsed", time.Since(start)),
 	}
 	if err != nil {

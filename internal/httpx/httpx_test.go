@@ -46,7 +46,7 @@ func send(t *testing.T, d *Doer, ctx context.Context, method, url string, class 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	require.NoError(t, err)
-	res, err := d.Do(ctx, req, class, "/route/{id}")
+	res, err := d.Do(ctx, req, class, "/route/{id}", nil)
 	if err == nil {
 		t.Cleanup(func() { res.Body.Close() })
 	}
