@@ -1,0 +1,61 @@
+// Package linking runs the flow that links a platform account to its
+// customer's USPS Business Account, so that the customer keeps their NSA
+// contract rates.
+//
+// # The flow
+//
+// A Linker moves each account through the states of DESIGN.md:
+//
+//	unlinked → authorizing → awaiting credentials → approval pending → active
+//	                                     ↘ action required (reason) ↙
+//
+//   - Start returns the USPS Customer Onboarding Platform URL. Its state is
+//     random, single-use, bound to the browser session, the account and the
+//     USPS environment, and expires after 10 minutes; PKCE S256 is on.
+//   - Callback redeems the COP redirect: the state is consumed before it is
+//     checked, the code is exchanged once, and the sealed tokens are stored
+//     before it returns, even if the browser goes away meanwhile.
+//   - SubmitCredentials checks CRID, MID, manifest MID and EPS number
+//     (a *CredentialsError names every bad field and changes nothing), then
+//     Verify asks USPS: a payment authorization with the EPS account as
+//     PAYER and RATE_HOLDER (EPA missing, ACH pending, no payment method …
+//     become action required with a Reason), then a contract-price probe
+//     with the customer's token (CONTRACT: active; warning 001 or 160212:
+//     still pending).
+//   - Reconcile, run on every instance, re-checks pending links with backoff
+//     inside the USPS call budget; a Store claim keeps two instances off the
+//     same link.
+//
+// Every transition is checked against the transition table, written with
+// compare-and-swap together with its audit Event, and passed to the hooks
+// of WithTransitionHook.
+//
+// # Tokens
+//
+// TokenSource gives a customer's token for uspsbiz.Client.ForMerchant. It
+// refreshes under the Store's per-link lock (PostgreSQL row lock, SQLite
+// BEGIN IMMEDIATE, a mutex in memory): it re-reads the link, adopts a token
+// another process already refreshed, and otherwise refreshes once and saves
+// the rotated token before anyone uses it. A final invalid_grant (say, after
+// a USPS password reset) moves the link to action required with
+// ReasonTokenRevoked. PaymentToken caches the payment authorization token
+// for its 8 hours the same way.
+//
+// Tokens are sealed at rest by a Sealer (NewAESGCMSealer: AES-256-GCM with
+// key ids for rotation, and the account id as associated data, so that a
+// token moved to another row does not open).
+//
+// # Stores
+//
+// Store is implemented by linking/memstore (tests, one process) and
+// linking/sqlstore (SQLite, the embedded default; PostgreSQL for fleets).
+// linking/storetest.Run is the conformance suite; run it on your own Store.
+//
+// # Hosting
+//
+// Handler serves the flow's HTTP API (status with banner, pop-up and
+// guideline steps as JSON; start; callback; credentials; unlink) for a host
+// to mount; View and DefaultGuidance give the same content to a host that
+// renders its own pages. Rates prices labels with nsarates, at NSA rates
+// only while the link is active.
+package linking

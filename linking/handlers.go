@@ -1,0 +1,292 @@
+package linking
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// HandlerOptions configure Linker.Handler.
+type HandlerOptions struct {
+	// Identify returns the signed-in platform account and the browser
+	// session's id for a request, or ok=false when nobody is signed in
+	// (answered 401). Required.
+	Identify func(r *http.Request) (accountID, sessionID string, ok bool)
+	// ReturnTo is the host page the callback sends the browser back to, as
+	// an absolute path ("/settings/usps"). Default "/". Only a path is
+	// accepted, so the callback is never an open redirect.
+	ReturnTo string
+	// Guidance is the text served with the status (default DefaultGuidance).
+	Guidance *Guidance
+}
+
+// Handler returns the host-facing HTTP API of the flow, to mount under a
+// prefix with http.StripPrefix:
+//
+//	GET  /status       the link status, banner, pop-up and guideline steps (JSON)
+//	POST /start        redirects (303) to the USPS COP; JSON {"url"} if Accept is JSON
+//	GET  /callback     the COP redirect target; then 303 to ReturnTo?linked=1
+//	                   or ReturnTo?link_error=<code>
+//	POST /credentials  CRID, MID, manifest MID, EPS (form or JSON); 200 with
+//	                   the status, or 422 with an error per field
+//	POST /unlink       revokes and unlinks
+//
+// POSTs are protected against cross-site requests (net/http's
+// CrossOriginProtection: Sec-Fetch-Site and Origin checks). The callback
+// answers with Referrer-Policy: no-referrer and Cache-Control: no-store.
+func (l *Linker) Handler(opts HandlerOptions) (http.Handler, error) {
+	if opts.Identify == nil {
+		return nil, errors.New("linking: Handler: Identify is required")
+	}
+	if opts.ReturnTo == "" {
+		opts.ReturnTo = "/"
+	}
+	if u, err := url.Parse(opts.ReturnTo); err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(opts.ReturnTo, "/") || strings.HasPrefix(opts.ReturnTo, "//") {
+		return nil, errors.New("linking: Handler: ReturnTo must be an absolute path on this host")
+	}
+	if opts.Guidance == nil {
+		opts.Guidance = &DefaultGuidance
+	}
+	h := &handlers{l: l, opts: opts}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", h.status)
+	mux.HandleFunc("POST /start", h.start)
+	mux.HandleFunc("GET /callback", h.callback)
+	mux.HandleFunc("POST /credentials", h.credentials)
+	mux.HandleFunc("POST /unlink", h.unlink)
+	return http.NewCrossOriginProtection().Handler(mux), nil
+}
+
+type handlers struct {
+	l    *Linker
+	opts HandlerOptions
+}
+
+func (h *handlers) identify(w http.ResponseWriter, r *http.Request) (string, string, bool) {
+	acct, sess, ok := h.opts.Identify(r)
+	if !ok || acct == "" || sess == "" {
+		writeJSONError(w, http.StatusUnauthorized, "not_signed_in", "Sign in first.")
+		return "", "", false
+	}
+	return acct, sess, true
+}
+
+func (h *handlers) status(w http.ResponseWriter, r *http.Request) {
+	acct, _, ok := h.identify(w, r)
+	if !ok {
+		return
+	}
+	st, err := h.l.Status(r.Context(), acct)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.l.View(st, h.opts.Guidance))
+}
+
+func (h *handlers) start(w http.ResponseWriter, r *http.Request) {
+	acct, sess, ok := h.identify(w, r)
+	if !ok {
+		return
+	}
+	u, err := h.l.Start(r.Context(), acct, sess)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]string{"url": u})
+		return
+	}
+	http.Redirect(w, r, u, http.StatusSeeOther)
+}
+
+func (h *handlers) callback(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("Cache-Control", "no-store")
+	acct, sess, ok := h.identify(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	_, err := h.l.Callback(r.Context(), acct, sess, CallbackParams{State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error")})
+	back := url.Values{}
+	var ce *CallbackError
+	switch {
+	case err == nil:
+		back.Set("linked", "1")
+	case errors.As(err, &ce):
+		back.Set("link_error", ce.Code) // a fixed word, never request input
+	default:
+		h.l.logger.LogAttrs(r.Context(), slog.LevelError, "callback failed", slog.String("account_id", acct), slog.String("error", err.Error()))
+		back.Set("link_error", "internal_error")
+	}
+	http.Redirect(w, r, h.opts.ReturnTo+"?"+back.Encode(), http.StatusSeeOther)
+}
+
+func (h *handlers) credentials(w http.ResponseWriter, r *http.Request) {
+	acct, _, ok := h.identify(w, r)
+	if !ok {
+		return
+	}
+	in, err := readCredentials(r)
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, "bad_request", "Send crid, mid, manifest_mid and eps as a form or JSON.")
+		return
+	}
+	st, err := h.l.SubmitCredentials(r.Context(), acct, in)
+	var ce *CredentialsError
+	switch {
+	case errors.As(err, &ce):
+		fields := map[string]string{}
+		for _, f := range ce.Fields {
+			fields[f.Field] = f.Message
+		}
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "invalid_credentials", "fields": fields})
+		return
+	case errors.Is(err, ErrIllegalTransition) || errors.Is(err, ErrNotLinked):
+		writeJSONError(w, http.StatusConflict, "not_ready", "Link your USPS business account first.")
+		return
+	case err != nil:
+		h.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.l.View(st, h.opts.Guidance))
+}
+
+func (h *handlers) unlink(w http.ResponseWriter, r *http.Request) {
+	acct, _, ok := h.identify(w, r)
+	if !ok {
+		return
+	}
+	if err := h.l.Unlink(r.Context(), acct, "user"); err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	st, err := h.l.Status(r.Context(), acct)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.l.View(st, h.opts.Guidance))
+}
+
+func (h *handlers) internal(w http.ResponseWriter, r *http.Request, err error) {
+	h.l.logger.LogAttrs(r.Context(), slog.LevelError, "linking handler", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	writeJSONError(w, http.StatusInternalServerError, "internal_error", "Something went wrong; try again.")
+}
+
+// readCredentials reads a form or a JSON body (at most 16 KiB).
+func readCredentials(r *http.Request) (CredentialsInput, error) {
+	r.Body = http.MaxBytesReader(nil, r.Body, 16<<10)
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var in CredentialsInput
+	if mt == "application/json" {
+		var body struct {
+			CRID        string `json:"crid"`
+			MID         string `json:"mid"`
+			ManifestMID string `json:"manifest_mid"`
+			EPS         string `json:"eps"`
+		}
+		dec := json.NewDecoder(r.Body)
+		if err := dec.Decode(&body); err != nil {
+			return in, err
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return in, errors.New("trailing data")
+		}
+		return CredentialsInput(body), nil
+	}
+	if err := r.ParseForm(); err != nil {
+		return in, err
+	}
+	return CredentialsInput{CRID: r.PostForm.Get("crid"), MID: r.PostForm.Get("mid"),
+		ManifestMID: r.PostForm.Get("manifest_mid"), EPS: r.PostForm.Get("eps")}, nil
+}
+
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]string{"error": code, "message": msg})
+}
+
+// StatusView is the JSON the status endpoint serves: everything a host's
+// pop-up, banner and guidelines page need.
+type StatusView struct {
+	State         State      `json:"state"`
+	Reason        Reason     `json:"reason,omitempty"`
+	NSARatesApply bool       `json:"nsa_rates_apply"`
+	ShowPopup     bool       `json:"show_popup"`
+	Banner        *Message   `json:"banner,omitempty"`
+	Action        *Message   `json:"action,omitempty"`
+	Pending       *Message   `json:"pending,omitempty"`
+	Steps         []StepView `json:"steps"`
+	CRID          string     `json:"crid,omitempty"`
+	MID           string     `json:"mid,omitempty"`
+	ManifestMID   string     `json:"manifest_mid,omitempty"`
+	EPSLast4      string     `json:"eps_last4,omitempty"`
+}
+
+// StepView is a guideline step with its progress for one link.
+type StepView struct {
+	Key     string    `json:"key"`
+	Title   string    `json:"title"`
+	Details []Message `json:"details,omitempty"`
+	Done    bool      `json:"done"`
+}
+
+// View turns a Status into what a host shows, with g's texts (nil:
+// DefaultGuidance) and the platform's name filled in.
+func (l *Linker) View(st Status, g *Guidance) StatusView {
+	if g == nil {
+		g = &DefaultGuidance
+	}
+	name := l.platformName
+	if name == "" {
+		name = "your shipping platform"
+	}
+	msg := func(m Message) *Message { return &Message{Key: m.Key, Text: g.Render(m.Text, name)} }
+	v := StatusView{
+		State: st.State, Reason: st.Reason, NSARatesApply: st.NSARatesApply,
+		CRID: st.CRID, MID: st.MID, ManifestMID: st.ManifestMID, EPSLast4: st.EPSLast4,
+	}
+	switch st.State {
+	case StateActive:
+	case StateApprovalPending:
+		v.Banner = msg(g.PendingBanner)
+		if m, ok := g.Pending[st.Reason]; ok {
+			v.Pending = msg(m)
+		}
+	default:
+		v.Banner = msg(g.Banner)
+		v.ShowPopup = st.State == StateUnlinked
+	}
+	if st.State == StateActionRequired {
+		if m, ok := g.Actions[st.Reason]; ok {
+			v.Action = msg(m)
+		}
+	}
+	for _, s := range g.Steps {
+		sv := StepView{Key: s.Key, Title: g.Render(s.Title, name), Done: s.Done != nil && s.Done(st.State)}
+		for _, d := range s.Details {
+			sv.Details = append(sv.Details, *msg(d))
+		}
+		v.Steps = append(v.Steps, sv)
+	}
+	return v
+}

@@ -1,0 +1,521 @@
+package linking
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/nsalink/nsalink/uspsbiz"
+)
+
+// Linker runs the linking flow of every platform account: it issues COP
+// URLs, redeems callbacks, takes credentials, verifies them with USPS, keeps
+// customer tokens fresh across processes, and records every transition.
+// It is safe for concurrent use, and many Linkers (one per process) may
+// share one Store.
+type Linker struct {
+	usps   *uspsbiz.Client
+	store  Store
+	sealer Sealer
+
+	redirectURI  string
+	platformName string
+	platformCRID uspsbiz.CRID
+	environment  string
+	pkce         bool
+	stateTTL     time.Duration
+	now          func() time.Time
+	logger       *slog.Logger
+	hooks        []func(context.Context, Transition)
+	probe        ContractProbe
+	backoff      Backoff
+	refreshLimit time.Duration
+}
+
+// Transition is what a hook sees after a transition was committed.
+type Transition struct {
+	AccountID string
+	From, To  State
+	Reason    Reason
+	Cause     string
+	Actor     string
+	At        time.Time
+}
+
+// Option configures a Linker.
+type Option func(*Linker) error
+
+// WithRedirectURI sets the callback URL registered for the platform app at
+// USPS. Required.
+func WithRedirectURI(u string) Option {
+	return func(l *Linker) error { l.redirectURI = u; return nil }
+}
+
+// WithPlatform names the platform on the COP pages and gives its CRID for
+// the PLATFORM role of payment authorizations. Required.
+func WithPlatform(name, crid string) Option {
+	return func(l *Linker) error {
+		c, err := uspsbiz.ParseCRID(crid)
+		if err != nil {
+			return fmt.Errorf("linking: WithPlatform: %w", err)
+		}
+		l.platformName, l.platformCRID = name, c
+		return nil
+	}
+}
+
+// WithEnvironment names the USPS environment (default: the client's base
+// URL). It is recorded on every authorization request and link so that a
+// callback issued for one environment cannot be redeemed against another.
+func WithEnvironment(name string) Option {
+	return func(l *Linker) error {
+		if name == "" {
+			return errors.New("linking: WithEnvironment: empty name")
+		}
+		l.environment = name
+		return nil
+	}
+}
+
+// WithoutPKCE stops sending a PKCE challenge (USPS's support for it is not
+// confirmed). The single-use state bound to the session still guards the
+// callback.
+func WithoutPKCE() Option { return func(l *Linker) error { l.pkce = false; return nil } }
+
+// WithStateTTL sets how long a COP URL stays redeemable (default 10 minutes).
+func WithStateTTL(d time.Duration) Option {
+	return func(l *Linker) error {
+		if d < time.Minute || d > time.Hour {
+			return errors.New("linking: WithStateTTL: between 1 minute and 1 hour")
+		}
+		l.stateTTL = d
+		return nil
+	}
+}
+
+// WithClock sets the clock (default time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(l *Linker) error {
+		if now == nil {
+			return errors.New("linking: WithClock: nil clock")
+		}
+		l.now = now
+		return nil
+	}
+}
+
+// WithLogger logs transitions and failures; secrets never appear. Default: silent.
+func WithLogger(lg *slog.Logger) Option {
+	return func(l *Linker) error {
+		if lg == nil {
+			return errors.New("linking: WithLogger: nil logger")
+		}
+		l.logger = lg
+		return nil
+	}
+}
+
+// WithTransitionHook calls fn after every committed transition, in the
+// goroutine that made it. Hooks must not block for long.
+func WithTransitionHook(fn func(context.Context, Transition)) Option {
+	return func(l *Linker) error {
+		if fn == nil {
+			return errors.New("linking: WithTransitionHook: nil hook")
+		}
+		l.hooks = append(l.hooks, fn)
+		return nil
+	}
+}
+
+// New returns a Linker. usps must have platform credentials; sealer seals
+// tokens before they reach store.
+func New(usps *uspsbiz.Client, store Store, sealer Sealer, opts ...Option) (*Linker, error) {
+	if usps == nil || store == nil || sealer == nil {
+		return nil, errors.New("linking: New needs a USPS client, a Store and a Sealer")
+	}
+	l := &Linker{
+		usps: usps, store: store, sealer: sealer,
+		pkce:         true,
+		stateTTL:     10 * time.Minute,
+		now:          time.Now,
+		logger:       slog.New(slog.DiscardHandler),
+		environment:  usps.BaseURL(),
+		probe:        DefaultContractProbe,
+		backoff:      DefaultBackoff,
+		refreshLimit: 30 * time.Second,
+	}
+	for _, o := range opts {
+		if err := o(l); err != nil {
+			return nil, err
+		}
+	}
+	if l.redirectURI == "" {
+		return nil, errors.New("linking: New: WithRedirectURI is required")
+	}
+	if l.platformCRID == "" {
+		return nil, errors.New("linking: New: WithPlatform is required (the platform's CRID fills the PLATFORM payment role)")
+	}
+	return l, nil
+}
+
+// Status is what a host shows for an account.
+type Status struct {
+	AccountID string
+	State     State
+	Reason    Reason
+	// CRID, MID and ManifestMID as entered; EPSLast4 only the last four
+	// digits of the EPS account.
+	CRID, MID, ManifestMID, EPSLast4 string
+	UpdatedAt                        time.Time
+	NextCheckAt                      time.Time
+	// NSARatesApply is true only in StateActive.
+	NSARatesApply bool
+}
+
+// Status returns an account's link status; an account that never started
+// linking is StateUnlinked.
+func (l *Linker) Status(ctx context.Context, accountID string) (Status, error) {
+	lk, err := l.store.GetLink(ctx, accountID)
+	if errors.Is(err, ErrNotFound) {
+		return Status{AccountID: accountID, State: StateUnlinked}, nil
+	}
+	if err != nil {
+		return Status{}, err
+	}
+	return statusOf(lk), nil
+}
+
+func statusOf(lk *Link) Status {
+	return Status{
+		AccountID: lk.AccountID, State: lk.State, Reason: lk.Reason,
+		CRID: lk.CRID, MID: lk.MID, ManifestMID: lk.ManifestMID,
+		EPSLast4:  uspsbiz.EPSAccount(lk.EPSAccount).Last4(),
+		UpdatedAt: lk.UpdatedAt, NextCheckAt: lk.NextCheckAt,
+		NSARatesApply: lk.State == StateActive,
+	}
+}
+
+// Start begins (or restarts) linking for accountID in the browser session
+// sessionID and returns the COP URL to send the customer to. The URL's
+// state is random (256 bits), single-use, bound to the session, the
+// account and the environment, and expires after the state TTL.
+//
+// A link that already has tokens (awaiting credentials, pending, active)
+// keeps its state until the new callback arrives, so an abandoned relink
+// never costs a customer their NSA rates.
+func (l *Linker) Start(ctx context.Context, accountID, sessionID string) (string, error) {
+	if sessionID == "" {
+		return "", errors.New("linking: Start: empty session id")
+	}
+	lk, err := l.getOrCreate(ctx, accountID)
+	if err != nil {
+		return "", err
+	}
+	state, err := randomToken(32)
+	if err != nil {
+		return "", err
+	}
+	var verifier string
+	var sealedVerifier []byte
+	if l.pkce {
+		verifier = oauth2.GenerateVerifier()
+		if sealedVerifier, err = l.sealer.Seal([]byte(verifier), SealAAD(accountID, SealedFieldVerifier)); err != nil {
+			return "", fmt.Errorf("linking: sealing PKCE verifier: %w", err)
+		}
+	}
+	copURL, err := l.usps.COPURL(uspsbiz.AuthRequest{State: state, RedirectURI: l.redirectURI, PlatformName: l.platformName, Verifier: verifier})
+	if err != nil {
+		return "", err
+	}
+	now := l.now().UTC()
+	ar := &AuthRequest{
+		StateHash: hash(state), AccountID: accountID, SessionHash: hash(sessionID),
+		Verifier: sealedVerifier, Environment: l.environment, RedirectURI: l.redirectURI,
+		CreatedAt: now, ExpiresAt: now.Add(l.stateTTL),
+	}
+	if err := l.store.PutAuthRequest(ctx, ar); err != nil {
+		return "", err
+	}
+	if lk.State == StateUnlinked || lk.State == StateActionRequired {
+		err = l.transition(ctx, accountID, "user", "start", func(lk *Link) (State, Reason, error) {
+			if lk.State == StateUnlinked || lk.State == StateActionRequired {
+				return StateAuthorizing, ReasonNone, nil
+			}
+			return lk.State, lk.Reason, nil
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	return copURL, nil
+}
+
+func (l *Linker) getOrCreate(ctx context.Context, accountID string) (*Link, error) {
+	lk, err := l.store.GetLink(ctx, accountID)
+	if err == nil {
+		return lk, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	now := l.now().UTC()
+	lk = &Link{AccountID: accountID, State: StateUnlinked, Environment: l.environment, CreatedAt: now, UpdatedAt: now}
+	err = l.store.CreateLink(ctx, lk)
+	if errors.Is(err, ErrAlreadyExists) {
+		return l.store.GetLink(ctx, accountID)
+	}
+	return lk, err
+}
+
+// transition applies change to the stored link with compare-and-swap,
+// retrying on conflicts, checks the move against the transition table, and
+// appends the audit event in the same write. change may also edit other
+// fields of the link; it returns the target state and reason.
+func (l *Linker) transition(ctx context.Context, accountID, actor, cause string, change func(*Link) (State, Reason, error)) error {
+	_, err := l.update(ctx, accountID, actor, cause, change)
+	return err
+}
+
+func (l *Linker) update(ctx context.Context, accountID, actor, cause string, change func(*Link) (State, Reason, error)) (*Link, error) {
+	for attempt := 0; ; attempt++ {
+		lk, err := l.store.GetLink(ctx, accountID)
+		if err != nil {
+			return nil, err
+		}
+		from := lk.State
+		to, reason, err := change(lk)
+		if err != nil {
+			return nil, err
+		}
+		var ev *Event
+		if to != from || reason != lk.Reason {
+			if to != from {
+				if err := CheckTransition(from, to); err != nil {
+					return nil, err
+				}
+			}
+			ev = &Event{From: from, To: to, Reason: reason, Cause: cause, Actor: actor}
+		}
+		lk.State, lk.Reason = to, reason
+		lk.UpdatedAt = l.now().UTC()
+		err = l.store.UpdateLink(ctx, lk, ev)
+		if errors.Is(err, ErrConflict) && attempt < 10 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ev != nil {
+			l.notify(ctx, Transition{AccountID: accountID, From: from, To: to, Reason: reason, Cause: cause, Actor: actor, At: lk.UpdatedAt})
+		}
+		return lk, nil
+	}
+}
+
+func (l *Linker) notify(ctx context.Context, t Transition) {
+	l.logger.LogAttrs(ctx, slog.LevelInfo, "link transition",
+		slog.String("account_id", t.AccountID), slog.String("from", string(t.From)),
+		slog.String("to", string(t.To)), slog.String("reason", string(t.Reason)),
+		slog.String("cause", t.Cause), slog.String("actor", t.Actor))
+	for _, h := range l.hooks {
+		h(ctx, t)
+	}
+}
+
+// Callback errors. A *CallbackError wraps one of them.
+var (
+	// ErrStateInvalid: no such state (forged, or for another platform).
+	ErrStateInvalid = errors.New("linking: unknown or malformed state")
+	// ErrStateReplayed: the state was already redeemed.
+	ErrStateReplayed = errors.New("linking: state already used")
+	// ErrStateExpired: the state's time ran out; start again.
+	ErrStateExpired = errors.New("linking: state expired")
+	// ErrStateMismatch: the state belongs to another session, account or
+	// USPS environment. It is burnt all the same.
+	ErrStateMismatch = errors.New("linking: state issued to another session, account or environment")
+	// ErrAuthorizationDenied: USPS returned an error= instead of a code
+	// (the customer cancelled, or the COP refused).
+	ErrAuthorizationDenied = errors.New("linking: authorization not granted")
+	// ErrExchangeFailed: USPS refused the code.
+	ErrExchangeFailed = errors.New("linking: authorization code exchange failed")
+)
+
+// CallbackError is a rejected callback. Code is a fixed word, never text
+// taken from the request.
+type CallbackError struct {
+	Code string // e.g. "access_denied", "invalid_state"; see callbackCodes
+	Err  error
+}
+
+func (e *CallbackError) Error() string {
+	return fmt.Sprintf("linking: callback: %s: %v", e.Code, e.Err)
+}
+func (e *CallbackError) Unwrap() error { return e.Err }
+
+// oauthErrorCodes are the error= values a callback may carry (RFC 6749
+// §4.1.2.1); anything else is reported as "unknown_error".
+var oauthErrorCodes = map[string]bool{
+	"access_denied": true, "invalid_request": true, "unauthorized_client": true,
+	"unsupported_response_type": true, "invalid_scope": true, "server_error": true,
+	"temporarily_unavailable": true,
+}
+
+// CallbackParams are the query parameters of the COP redirect.
+type CallbackParams struct {
+	State, Code, Error string
+}
+
+// Callback redeems the COP redirect for accountID in session sessionID: the
+// state must have been issued by Start to that session and account, for this
+// environment, not expired and not used. The code is exchanged once, and the
+// sealed tokens are stored before Callback returns (even if ctx is cancelled
+// after the exchange). The link moves to awaiting credentials, or to
+// approval pending when credentials are already on file (a relink).
+func (l *Linker) Callback(ctx context.Context, accountID, sessionID string, p CallbackParams) (*Link, error) {
+	if p.State == "" || len(p.State) > 512 {
+		return nil, &CallbackError{Code: "invalid_state", Err: ErrStateInvalid}
+	}
+	ar, err := l.store.ConsumeAuthRequest(ctx, hash(p.State), l.now().UTC())
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, &CallbackError{Code: "invalid_state", Err: ErrStateInvalid}
+	case errors.Is(err, ErrAuthRequestUsed):
+		return nil, &CallbackError{Code: "state_used", Err: ErrStateReplayed}
+	case errors.Is(err, ErrAuthRequestExpired):
+		return nil, &CallbackError{Code: "state_expired", Err: ErrStateExpired}
+	case err != nil:
+		return nil, err
+	}
+	// Consumed first: a mismatch burns the state, which is the safe outcome.
+	sameSession := subtle.ConstantTimeCompare(ar.SessionHash, hash(sessionID)) == 1
+	sameAccount := subtle.ConstantTimeCompare(hash(ar.AccountID), hash(accountID)) == 1
+	sameEnv := ar.Environment == l.environment && ar.RedirectURI == l.redirectURI
+	if !sameSession || !sameAccount || !sameEnv {
+		return nil, &CallbackError{Code: "state_mismatch", Err: ErrStateMismatch}
+	}
+	if p.Error != "" {
+		code := p.Error
+		if !oauthErrorCodes[code] {
+			code = "unknown_error"
+		}
+		return nil, &CallbackError{Code: code, Err: ErrAuthorizationDenied}
+	}
+	if p.Code == "" {
+		return nil, &CallbackError{Code: "missing_code", Err: ErrExchangeFailed}
+	}
+	var verifier string
+	if len(ar.Verifier) > 0 {
+		v, err := l.sealer.Open(ar.Verifier, SealAAD(accountID, SealedFieldVerifier))
+		if err != nil {
+			return nil, fmt.Errorf("linking: opening PKCE verifier: %w", err)
+		}
+		verifier = string(v)
+	}
+	// The code is single-use: once it is sent, a browser that goes away
+	// must not cancel the exchange or the save, or the tokens are lost.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	tok, err := l.usps.Exchange(ctx, p.Code, ar.RedirectURI, verifier)
+	if err != nil {
+		l.logger.LogAttrs(ctx, slog.LevelWarn, "code exchange failed", slog.String("account_id", accountID), slog.String("error", err.Error()))
+		return nil, &CallbackError{Code: "exchange_failed", Err: fmt.Errorf("%w: %w", ErrExchangeFailed, err)}
+	}
+	sealed, err := l.sealToken(accountID, tok)
+	if err != nil {
+		return nil, err
+	}
+	return l.update(ctx, accountID, "user", "callback", func(lk *Link) (State, Reason, error) {
+		lk.Token, lk.TokenExpiry, lk.RefreshExpiry = sealed, tok.Expiry.UTC(), tok.RefreshExpiry.UTC()
+		lk.PaymentToken, lk.PaymentTokenExpiry = nil, time.Time{}
+		lk.Environment = l.environment
+		if lk.CRID != "" && lk.EPSAccount != "" {
+			lk.NextCheckAt, lk.CheckAttempts, lk.LastError = l.now().UTC(), 0, ""
+			return StateApprovalPending, ReasonNone, nil
+		}
+		return StateAwaitingCredentials, ReasonNone, nil
+	})
+}
+
+func (l *Linker) sealToken(accountID string, tok *uspsbiz.Token) ([]byte, error) {
+	plain, err := tok.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := l.sealer.Seal(plain, SealAAD(accountID, SealedFieldToken))
+	clear(plain)
+	if err != nil {
+		return nil, fmt.Errorf("linking: sealing token: %w", err)
+	}
+	return sealed, nil
+}
+
+func (l *Linker) openToken(lk *Link) (*uspsbiz.Token, error) {
+	if len(lk.Token) == 0 {
+		return nil, ErrNotLinked
+	}
+	plain, err := l.sealer.Open(lk.Token, SealAAD(lk.AccountID, SealedFieldToken))
+	if err != nil {
+		return nil, fmt.Errorf("linking: opening token: %w", err)
+	}
+	var tok uspsbiz.Token
+	err = tok.UnmarshalBinary(plain)
+	clear(plain)
+	if err != nil {
+		return nil, err
+	}
+	return &tok, nil
+}
+
+// ErrNotLinked: the account has no customer token (never linked, unlinked,
+// or its grant was revoked).
+var ErrNotLinked = errors.New("linking: account is not linked")
+
+// Unlink revokes the customer's grant at USPS (best effort: a failure is
+// logged, not returned), forgets the tokens and moves the link to
+// StateUnlinked. Credentials on file are kept for a later relink.
+func (l *Linker) Unlink(ctx context.Context, accountID, actor string) error {
+	lk, err := l.store.GetLink(ctx, accountID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if tok, err := l.openToken(lk); err == nil && tok.RefreshToken != "" {
+		if err := l.usps.Revoke(ctx, tok.RefreshToken, uspsbiz.HintRefreshToken); err != nil {
+			l.logger.LogAttrs(ctx, slog.LevelWarn, "revoke failed", slog.String("account_id", accountID), slog.String("error", err.Error()))
+		}
+	}
+	return l.transition(ctx, accountID, actor, "unlink", func(lk *Link) (State, Reason, error) {
+		lk.Token, lk.TokenExpiry, lk.RefreshExpiry = nil, time.Time{}, time.Time{}
+		lk.PaymentToken, lk.PaymentTokenExpiry = nil, time.Time{}
+		lk.NextCheckAt = time.Time{}
+		return StateUnlinked, ReasonNone, nil
+	})
+}
+
+// Events returns the account's audit trail, oldest first.
+func (l *Linker) Events(ctx context.Context, accountID string) ([]Event, error) {
+	return l.store.Events(ctx, accountID)
+}
+
+func randomToken(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("linking: random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func hash(s string) []byte {
+	sum := sha256.Sum256([]byte(s))
+	return sum[:]
+}

@@ -1,0 +1,68 @@
+package linking_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nsalink/nsalink/nsarates"
+)
+
+const ratesCSV = nsarates.CSVHeader + `
+table,1000000001,Priority Mail Contract 629,2026-01,2026-01-18,,,,,,,,,
+cell,,,,,,PRIORITY_MAIL,SP,MACHINABLE,05,2lb,,,9.35
+`
+
+const publishedCSV = nsarates.CSVHeader + `
+table,,Commercial,2026-01,2026-01-18,,,,,,,,,
+cell,,,,,,PRIORITY_MAIL,SP,MACHINABLE,05,2lb,,,11.40
+`
+
+func TestNSARatesOnlyWhileActive(t *testing.T) {
+	e := newEnv(t, nil)
+	p, err := nsarates.NewPricer()
+	require.NoError(t, err)
+	contract, err := nsarates.ReadCSV(strings.NewReader(ratesCSV))
+	require.NoError(t, err)
+	published, err := nsarates.ReadCSV(strings.NewReader(publishedCSV))
+	require.NoError(t, err)
+	require.NoError(t, p.SetContract(contract))
+	require.NoError(t, p.SetPublished(nsarates.SourceCommercial, published))
+	priority, err := p.Product(nsarates.ProductKey{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE"})
+	require.NoError(t, err)
+	rates := e.linker.NewRates(p)
+	ship := nsarates.Shipment{Product: priority, Zone: 5, Weight: 2 * nsarates.Pound,
+		Length: 10 * nsarates.Inch, Width: 8 * nsarates.Inch, Height: 6 * nsarates.Inch,
+		Date: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)}
+
+	q, err := rates.Quote(t.Context(), account, ship)
+	require.NoError(t, err)
+	assert.Equal(t, nsarates.SourceCommercial, q.Source, "never linked: published rates")
+	assert.True(t, q.LinkNotActive)
+	assert.Equal(t, nsarates.Cents(1140), q.Price)
+
+	e.linkAccount(account)
+	_, err = e.linker.SubmitCredentials(t.Context(), account, creds(epsNoNSA))
+	require.NoError(t, err)
+	q, err = rates.Quote(t.Context(), account, ship)
+	require.NoError(t, err)
+	assert.Equal(t, "approval_pending", string(q.LinkState))
+	assert.Equal(t, nsarates.SourceCommercial, q.Source, "pending: still published rates")
+
+	_, err = e.linker.SubmitCredentials(t.Context(), account, creds(epsActive))
+	require.NoError(t, err)
+	q, err = rates.Quote(t.Context(), account, ship)
+	require.NoError(t, err)
+	assert.Equal(t, nsarates.SourceContract, q.Source)
+	assert.False(t, q.LinkNotActive)
+	assert.Equal(t, nsarates.Cents(935), q.Price)
+
+	require.NoError(t, e.linker.Unlink(t.Context(), account, "user"))
+	q, err = rates.Quote(t.Context(), account, ship)
+	require.NoError(t, err)
+	assert.Equal(t, nsarates.SourceCommercial, q.Source, "unlinked: back to published rates")
+	assert.Equal(t, nsarates.ReasonNoTable, q.Fallback)
+}

@@ -1,0 +1,134 @@
+package linking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/nsalink/nsalink/uspsbiz"
+)
+
+// ErrRelinkRequired: USPS refused the customer's refresh token for good
+// (expired, revoked, or the customer reset their USPS password). The link
+// moved to StateActionRequired with ReasonTokenRevoked; only a new Start
+// and callback fix it.
+var ErrRelinkRequired = errors.New("linking: customer must link again")
+
+// TokenSource returns an oauth2.TokenSource of the account's customer token,
+// for uspsbiz.Client.ForMerchant. It is meant to be long-lived: ctx is kept
+// for its refreshes (detached from cancellation; each refresh is bounded).
+//
+// A refresh runs under the Store's per-link lock, shared by every process:
+// it re-reads the link, adopts a token a peer already refreshed, and
+// otherwise refreshes once and saves the rotated token before anyone uses
+// it. So any number of processes and goroutines make one refresh call per
+// expiry. A final invalid_grant moves the link to action required (relink)
+// and returns ErrRelinkRequired.
+func (l *Linker) TokenSource(ctx context.Context, accountID string) oauth2.TokenSource {
+	return &linkTokenSource{l: l, ctx: context.WithoutCancel(ctx), accountID: accountID}
+}
+
+type linkTokenSource struct {
+	l         *Linker
+	ctx       context.Context
+	accountID string
+
+	mu     sync.Mutex
+	cached *uspsbiz.Token
+}
+
+func (s *linkTokenSource) Token() (*oauth2.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cached.Valid(s.l.now(), uspsbiz.EarlyExpiry) {
+		return s.cached.OAuth2(), nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.l.refreshLimit)
+	defer cancel()
+	tok, err := s.l.freshToken(ctx, s.accountID)
+	if err != nil {
+		return nil, err
+	}
+	s.cached = tok
+	return tok.OAuth2(), nil
+}
+
+// freshToken returns a valid customer token, refreshing it under the
+// per-link lock when needed.
+func (l *Linker) freshToken(ctx context.Context, accountID string) (*uspsbiz.Token, error) {
+	// A plain read first: most calls find a token a peer already refreshed
+	// and need no lock.
+	lk, err := l.store.GetLink(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := l.openToken(lk)
+	if err != nil {
+		return nil, err
+	}
+	if tok.Valid(l.now(), uspsbiz.EarlyExpiry) {
+		return tok, nil
+	}
+	var fresh *uspsbiz.Token
+	var revoked *Transition
+	err = l.store.LockLink(ctx, accountID, func(ctx context.Context, tx LinkTx) error {
+		lk, err := tx.Get()
+		if err != nil {
+			return err
+		}
+		cur, err := l.openToken(lk)
+		if err != nil {
+			return err
+		}
+		if cur.Valid(l.now(), uspsbiz.EarlyExpiry) {
+			fresh = cur // a peer refreshed while we waited: adopt it
+			return nil
+		}
+		next, err := l.usps.Refresh(ctx, cur.RefreshToken)
+		if errors.Is(err, uspsbiz.ErrReauthorizationRequired) {
+			from := lk.State
+			if err := CheckTransition(from, StateActionRequired); err != nil {
+				return ErrRelinkRequired
+			}
+			now := l.now().UTC()
+			lk.State, lk.Reason, lk.UpdatedAt = StateActionRequired, ReasonTokenRevoked, now
+			lk.Token, lk.TokenExpiry, lk.RefreshExpiry = nil, time.Time{}, time.Time{}
+			lk.PaymentToken, lk.PaymentTokenExpiry = nil, time.Time{}
+			lk.LastError = "refresh: invalid_grant"
+			ev := &Event{From: from, To: StateActionRequired, Reason: ReasonTokenRevoked, Cause: "refresh: invalid_grant", Actor: "system"}
+			if err := tx.Update(lk, ev); err != nil {
+				return err
+			}
+			revoked = &Transition{AccountID: accountID, From: from, To: StateActionRequired, Reason: ReasonTokenRevoked, Cause: ev.Cause, Actor: ev.Actor, At: now}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		sealed, err := l.sealToken(accountID, next)
+		if err != nil {
+			return err
+		}
+		lk.Token, lk.TokenExpiry, lk.RefreshExpiry = sealed, next.Expiry.UTC(), next.RefreshExpiry.UTC()
+		lk.UpdatedAt = l.now().UTC()
+		if err := tx.Update(lk, nil); err != nil {
+			return err
+		}
+		fresh = next
+		return nil
+	})
+	if err != nil {
+		l.logger.LogAttrs(ctx, slog.LevelWarn, "token refresh failed", slog.String("account_id", accountID), slog.String("error", err.Error()))
+		return nil, fmt.Errorf("linking: refreshing token of %q: %w", accountID, err)
+	}
+	if revoked != nil {
+		l.notify(ctx, *revoked)
+		return nil, ErrRelinkRequired
+	}
+	return fresh, nil
+}

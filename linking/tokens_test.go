@@ -1,0 +1,137 @@
+package linking_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nsalink/nsalink/linking"
+	"github.com/nsalink/nsalink/linking/memstore"
+	"github.com/nsalink/nsalink/linking/sqlstore"
+	"github.com/nsalink/nsalink/linking/storetest"
+)
+
+// storeKinds opens n handles on one fresh database of each kind, as n
+// processes would. PostgreSQL runs when NSALINK_TEST_POSTGRES_DSN is set
+// (and must be under CI=true).
+func storeKinds(t *testing.T, n int) map[string]func(t *testing.T) []linking.Store {
+	kinds := map[string]func(t *testing.T) []linking.Store{
+		"memory": func(t *testing.T) []linking.Store {
+			s := memstore.New()
+			out := make([]linking.Store, n)
+			for i := range out {
+				out[i] = s // one process, many Linkers
+			}
+			return out
+		},
+		"sqlite": func(t *testing.T) []linking.Store {
+			path := filepath.Join(t.TempDir(), "links.db")
+			out := make([]linking.Store, n)
+			for i := range out {
+				s, err := sqlstore.OpenSQLite(t.Context(), path)
+				require.NoError(t, err)
+				t.Cleanup(func() { s.Close() })
+				out[i] = s
+			}
+			return out
+		},
+	}
+	kinds["postgres"] = func(t *testing.T) []linking.Store {
+		dsn := storetest.PostgresDSN(t)
+		out := make([]linking.Store, n)
+		for i := range out {
+			// 8 pools of 8 stay under PostgreSQL's default 100 connections.
+			s, err := sqlstore.OpenPostgres(t.Context(), dsn, sqlstore.WithMaxConns(8))
+			require.NoError(t, err)
+			t.Cleanup(func() { s.Close() })
+			out[i] = s
+		}
+		return out
+	}
+	return kinds
+}
+
+func TestOneRefreshAcrossInstances(t *testing.T) {
+	const instances, goroutines = 8, 100
+	for name, open := range storeKinds(t, instances) {
+		t.Run(name, func(t *testing.T) {
+			stores := open(t)
+			e := newEnv(t, stores[0])
+			e.linkAccount(account)
+			linkers := make([]*linking.Linker, instances)
+			for i := range linkers {
+				linkers[i] = e.newLinker(stores[i])
+			}
+			e.srv.Advance(8 * time.Hour) // the access token expired
+			before := e.srv.Count("POST /oauth2/v3/token")
+
+			var wg sync.WaitGroup
+			tokens := make(chan string, instances*goroutines)
+			errs := make(chan error, instances*goroutines)
+			for _, l := range linkers {
+				for range goroutines {
+					wg.Go(func() {
+						// A source per goroutine: nothing is shared in memory.
+						tok, err := l.TokenSource(context.Background(), account).Token()
+						if err != nil {
+							errs <- err
+							return
+						}
+						tokens <- tok.AccessToken
+					})
+				}
+			}
+			wg.Wait()
+			close(errs)
+			close(tokens)
+			for err := range errs {
+				require.NoError(t, err)
+			}
+			seen := map[string]bool{}
+			for tok := range tokens {
+				seen[tok] = true
+			}
+			assert.Equal(t, 1, e.srv.Count("POST /oauth2/v3/token")-before, "exactly one refresh call")
+			assert.Len(t, seen, 1, "everyone ends on the same token")
+		})
+	}
+}
+
+func TestInvalidGrantMovesToRelink(t *testing.T) {
+	e := newEnv(t, nil)
+	e.linkAccount(account)
+	e.srv.RevokeAll(username) // a USPS password reset
+	e.srv.Advance(8 * time.Hour)
+	_, err := e.linker.TokenSource(t.Context(), account).Token()
+	require.ErrorIs(t, err, linking.ErrRelinkRequired)
+	st, reason := e.state(account)
+	assert.Equal(t, linking.StateActionRequired, st)
+	assert.Equal(t, linking.ReasonTokenRevoked, reason)
+	lk, err := e.store.GetLink(t.Context(), account)
+	require.NoError(t, err)
+	assert.Empty(t, lk.Token, "the dead token is forgotten")
+
+	// Relinking starts over from the action-required state.
+	lk2, err := e.linker.Callback(t.Context(), account, session, e.authorize(e.linker, account, session))
+	require.NoError(t, err)
+	assert.Equal(t, linking.StateAwaitingCredentials, lk2.State)
+}
+
+func TestTokenSourceAdoptsPeerRefresh(t *testing.T) {
+	e := newEnv(t, nil)
+	e.linkAccount(account)
+	peer := e.newLinker(e.store)
+	e.srv.Advance(8 * time.Hour)
+	a, err := peer.TokenSource(t.Context(), account).Token()
+	require.NoError(t, err)
+	calls := e.srv.Count("POST /oauth2/v3/token")
+	b, err := e.linker.TokenSource(t.Context(), account).Token()
+	require.NoError(t, err)
+	assert.Equal(t, a.AccessToken, b.AccessToken)
+	assert.Equal(t, calls, e.srv.Count("POST /oauth2/v3/token"), "read, not refreshed again")
+}

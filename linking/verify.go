@@ -1,0 +1,286 @@
+package linking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/nsalink/nsalink/uspsbiz"
+)
+
+// ContractProbe is the package whose contract price Verify asks USPS for:
+// a CONTRACT price means the NSA is in effect for the customer's EPS
+// account; warning 001 (published price returned) means not yet.
+type ContractProbe struct {
+	MailClass      string
+	OriginZIP      string
+	DestinationZIP string
+	WeightLB       float64
+	LengthIn       float64
+	WidthIn        float64
+	HeightIn       float64
+}
+
+// DefaultContractProbe is a 1 lb Priority Mail parcel across the country.
+var DefaultContractProbe = ContractProbe{
+	MailClass: "PRIORITY_MAIL", OriginZIP: "10001", DestinationZIP: "94105",
+	WeightLB: 1, LengthIn: 10, WidthIn: 8, HeightIn: 4,
+}
+
+// WithContractProbe replaces DefaultContractProbe: choose a product the
+// platform's NSA customers have contract prices for.
+func WithContractProbe(p ContractProbe) Option {
+	return func(l *Linker) error {
+		if p.MailClass == "" || p.WeightLB <= 0 {
+			return errors.New("linking: WithContractProbe: mail class and weight are required")
+		}
+		l.probe = p
+		return nil
+	}
+}
+
+// Backoff spaces the reconciler's checks of a pending link: the delay after
+// the attempt-th unsuccessful check (1-based) is Base·2^(attempt-1), capped
+// at Max, with up to 20% jitter so that a fleet does not check in step.
+type Backoff struct {
+	Base, Max time.Duration
+}
+
+// DefaultBackoff checks after 1 minute, then 2, 4 … up to every 6 hours:
+// a pending link costs at most a few USPS calls a day.
+var DefaultBackoff = Backoff{Base: time.Minute, Max: 6 * time.Hour}
+
+// WithBackoff replaces DefaultBackoff.
+func WithBackoff(b Backoff) Option {
+	return func(l *Linker) error {
+		if b.Base <= 0 || b.Max < b.Base {
+			return errors.New("linking: WithBackoff: need 0 < Base <= Max")
+		}
+		l.backoff = b
+		return nil
+	}
+}
+
+// Delay is the wait after the attempt-th unsuccessful check.
+func (b Backoff) Delay(attempt int) time.Duration {
+	d := b.Max
+	if attempt >= 1 && attempt < 40 {
+		if x := b.Base << (attempt - 1); x > 0 && x < b.Max {
+			d = x
+		}
+	}
+	return d - time.Duration(rand.Int64N(int64(d)/5+1))
+}
+
+// reasonForEPA maps USPS's EPA codes (100001–100007) to what the customer
+// must fix.
+var reasonForEPA = map[uspsbiz.EPAStatus]Reason{
+	uspsbiz.EPANotFound:               ReasonEPAMissing,
+	uspsbiz.EPANotActive:              ReasonEPANotActive,
+	uspsbiz.EPANoPrimaryPaymentMethod: ReasonNoPaymentMethod,
+	uspsbiz.EPAPaymentMethodNotActive: ReasonPaymentMethodNotActive,
+	uspsbiz.EPACardTrouble:            ReasonCardTrouble,
+	uspsbiz.EPAInsufficientTrust:      ReasonInsufficientFunds,
+}
+
+// Verify checks a pending link with USPS and moves it forward:
+//
+//   - the credentials check (uspsbiz.ValidateCredentials: a payment
+//     authorization with the EPS account as PAYER and RATE_HOLDER) fails on
+//     the customer's account: action required with the reason;
+//   - a contract-price probe with the customer's token returns a CONTRACT
+//     price: active, with the payment token cached for its 8 hours;
+//   - USPS answers "contract rate not found" (warning 001, or 160212):
+//     still pending, checked again after a backoff;
+//   - USPS is unreachable, over quota, or refuses for a reason that is not
+//     the customer's: still pending, checked again after a backoff, and
+//     the error is returned.
+//
+// Verify is a no-op on links that are not pending.
+func (l *Linker) Verify(ctx context.Context, accountID string) (*Link, error) {
+	lk, err := l.store.GetLink(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	if lk.State != StateApprovalPending {
+		return lk, nil
+	}
+	out := l.check(ctx, lk)
+	now := l.now().UTC()
+	lk, uerr := l.update(ctx, accountID, out.actor(), out.cause, func(cur *Link) (State, Reason, error) {
+		if cur.State != StateApprovalPending || cur.EPSAccount != lk.EPSAccount || cur.CRID != lk.CRID {
+			return cur.State, cur.Reason, errStale // credentials or state changed meanwhile
+		}
+		switch out.state {
+		case StateActive:
+			cur.PaymentToken, cur.PaymentTokenExpiry = out.paymentToken, out.paymentExpiry.UTC()
+			cur.NextCheckAt, cur.CheckAttempts, cur.LastError = time.Time{}, 0, ""
+		case StateActionRequired:
+			cur.NextCheckAt, cur.CheckAttempts = time.Time{}, 0
+			cur.LastError = out.cause
+		default:
+			cur.CheckAttempts++
+			cur.NextCheckAt = now.Add(l.backoff.Delay(cur.CheckAttempts))
+			cur.LastError = out.cause
+		}
+		return out.state, out.reason, nil
+	})
+	if errors.Is(uerr, errStale) {
+		return l.store.GetLink(ctx, accountID)
+	}
+	if uerr != nil {
+		return nil, uerr
+	}
+	return lk, out.err
+}
+
+var errStale = errors.New("linking: link changed during verification")
+
+type verdict struct {
+	state         State
+	reason        Reason
+	cause         string // short and secret-free, for the audit trail
+	err           error  // a failure that is not the customer's
+	paymentToken  []byte
+	paymentExpiry time.Time
+}
+
+func (v verdict) actor() string { return "verifier" }
+
+// check asks USPS; it never writes.
+func (l *Linker) check(ctx context.Context, lk *Link) verdict {
+	pending := func(reason Reason, cause string, err error) verdict {
+		return verdict{state: StateApprovalPending, reason: reason, cause: cause, err: err}
+	}
+	v, err := l.usps.ValidateCredentials(ctx, uspsbiz.AccountCredentials{
+		CRID: lk.CRID, MID: lk.MID, ManifestMID: lk.ManifestMID, EPS: lk.EPSAccount,
+	}, l.platformCRID)
+	if err != nil {
+		var ae *uspsbiz.APIError
+		if errors.As(err, &ae) && ae.StatusCode == 400 {
+			return verdict{state: StateActionRequired, reason: ReasonCredentialsRejected, cause: "credentials check: rejected"}
+		}
+		return pending(ReasonNone, "credentials check: "+errorClass(err), err)
+	}
+	if !v.OK() {
+		if r, ok := reasonForEPA[v.EPA]; ok {
+			return verdict{state: StateActionRequired, reason: r, cause: "credentials check: EPA " + string(v.EPA)}
+		}
+		for _, fv := range []uspsbiz.FieldVerdict{v.CRID, v.MID, v.ManifestMID} {
+			if fv.Verdict == uspsbiz.VerdictRejected {
+				return verdict{state: StateActionRequired, reason: ReasonCRIDNotEnrolled, cause: "credentials check: CRID/MID rejected " + fv.Code}
+			}
+		}
+		return verdict{state: StateActionRequired, reason: ReasonCredentialsRejected, cause: "credentials check: rejected"}
+	}
+	pa := v.Payment
+	sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), SealAAD(lk.AccountID, SealedFieldPaymentToken))
+	if err != nil {
+		return pending(ReasonNone, "sealing payment token", err)
+	}
+	merchant := l.usps.ForMerchant(l.TokenSource(ctx, lk.AccountID))
+	res, err := merchant.BaseRates(ctx, uspsbiz.BaseRatesQuery{
+		Package: uspsbiz.Package{OriginZIP: l.probe.OriginZIP, DestinationZIP: l.probe.DestinationZIP,
+			Weight: l.probe.WeightLB, Length: l.probe.LengthIn, Width: l.probe.WidthIn, Height: l.probe.HeightIn},
+		MailClass: l.probe.MailClass,
+		EPS:       uspsbiz.EPSAccount(lk.EPSAccount),
+	})
+	switch {
+	case errors.Is(err, ErrRelinkRequired):
+		return verdict{state: StateActionRequired, reason: ReasonTokenRevoked, cause: "contract probe: relink required"}
+	case errors.Is(err, uspsbiz.ErrNoContract):
+		return pending(ReasonContractNotEffective, "contract probe: 160212 no approved contract", nil)
+	case err != nil:
+		return pending(ReasonNone, "contract probe: "+errorClass(err), err)
+	}
+	if err := res.RequireContract(); err != nil {
+		return pending(ReasonContractNotEffective, "contract probe: 001 contract rate not found", nil)
+	}
+	return verdict{state: StateActive, cause: "contract prices confirmed", paymentToken: sealed, paymentExpiry: pa.Expiry}
+}
+
+// errorClass names an error's kind for the audit trail without its text.
+func errorClass(err error) string {
+	var ae *uspsbiz.APIError
+	switch {
+	case errors.Is(err, uspsbiz.ErrRateLimited):
+		return "rate limited"
+	case errors.As(err, &ae):
+		return fmt.Sprintf("USPS %d", ae.StatusCode)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return "timed out"
+	}
+	return "unreachable"
+}
+
+// roles are the payment-authorization roles of a linked customer: their
+// EPS account pays and holds the contract rates, their CRID and MIDs own
+// the labels, and the platform is PLATFORM.
+func (l *Linker) roles(lk *Link) *uspsbiz.Roles {
+	crid, eps := uspsbiz.CRID(lk.CRID), uspsbiz.EPSAccount(lk.EPSAccount)
+	return uspsbiz.NewRoles().Payer(crid, eps).RateHolder(crid, eps).
+		LabelOwner(crid, uspsbiz.MID(lk.MID), uspsbiz.MID(lk.ManifestMID)).
+		Platform(l.platformCRID)
+}
+
+// PaymentToken returns the account's payment authorization token (for the
+// X-Payment-Authorization-Token header of labels), cached in the store for
+// its 8 hours and renewed EarlyExpiry before it expires, under the per-link
+// lock so that a fleet asks USPS once. Only an active link has one.
+func (l *Linker) PaymentToken(ctx context.Context, accountID string) (uspsbiz.Secret, time.Time, error) {
+	lk, err := l.store.GetLink(ctx, accountID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if tok, exp, ok := l.cachedPaymentToken(lk); ok {
+		return tok, exp, nil
+	}
+	var tok uspsbiz.Secret
+	var exp time.Time
+	err = l.store.LockLink(ctx, accountID, func(ctx context.Context, tx LinkTx) error {
+		lk, err := tx.Get()
+		if err != nil {
+			return err
+		}
+		if lk.State != StateActive {
+			return fmt.Errorf("%w: link is %s", ErrNotActive, lk.State)
+		}
+		var ok bool
+		if tok, exp, ok = l.cachedPaymentToken(lk); ok {
+			return nil // a peer renewed it while we waited
+		}
+		pa, err := l.usps.AuthorizePayment(ctx, l.roles(lk))
+		if err != nil {
+			return err
+		}
+		sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), SealAAD(accountID, SealedFieldPaymentToken))
+		if err != nil {
+			return err
+		}
+		lk.PaymentToken, lk.PaymentTokenExpiry, lk.UpdatedAt = sealed, pa.Expiry.UTC(), l.now().UTC()
+		tok, exp = pa.Token, pa.Expiry
+		return tx.Update(lk, nil)
+	})
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("linking: payment token of %q: %w", accountID, err)
+	}
+	return tok, exp, nil
+}
+
+func (l *Linker) cachedPaymentToken(lk *Link) (uspsbiz.Secret, time.Time, bool) {
+	if lk.State != StateActive || len(lk.PaymentToken) == 0 || !l.now().Add(uspsbiz.EarlyExpiry).Before(lk.PaymentTokenExpiry) {
+		return "", time.Time{}, false
+	}
+	plain, err := l.sealer.Open(lk.PaymentToken, SealAAD(lk.AccountID, SealedFieldPaymentToken))
+	if err != nil {
+		l.logger.Warn("stored payment token does not open", slog.String("account_id", lk.AccountID), slog.String("error", err.Error()))
+		return "", time.Time{}, false
+	}
+	return uspsbiz.Secret(plain), lk.PaymentTokenExpiry, true
+}
+
+// ErrNotActive: the link is not active, so NSA rates and payment do not apply.
+var ErrNotActive = errors.New("linking: link is not active")
