@@ -6,25 +6,27 @@
 //
 // A Linker moves each account through the states of DESIGN.md:
 //
-//		unlinked → authorizing → awaiting credentials → approval pending → active
-//		                                     ↘ action required (reason) ↙
+//	unlinked → authorizing → awaiting credentials → approval pending → active
+//	(and action required, with a Reason, from any of the later ones)
 //
-//	  - Start returns the USPS Customer Onboarding Platform URL. Its state is
-//	    random, single-use, bound to the browser session, the account and the
-//	    USPS environment, and expires after 10 minutes; PKCE S256 is on.
-//	  - Callback redeems the COP redirect: the state is consumed before it is
-//	    checked, the code is exchanged once, and the sealed tokens are stored
-//	    before it returns, even if the browser goes away meanwhile.
-//	  - SubmitCredentials checks CRID, MID, manifest MID and EPS number
-//	    (a *CredentialsError names every bad field and changes nothing), then
-//	    Verify asks USPS: a payment authorization with the EPS account as
-//	    PAYER and RATE_HOLDER (EPA missing, ACH pending, no payment method …
-//	    become action required with a Reason), then a contract-price probe
-//	    with the customer's token (CONTRACT: active; warning 001 or 160212:
-//	    still pending).
-//	  - Reconcile, run on every instance, re-checks pending links with backoff
-//	    inside the USPS call budget; a Store claim keeps two instances off the
-//	    same link.
+// The steps:
+//
+//   - Start returns the USPS Customer Onboarding Platform URL. Its state is
+//     random, single-use, bound to the browser session, the account and the
+//     USPS environment, and expires after 10 minutes; PKCE S256 is on.
+//   - Callback redeems the COP redirect: the state is consumed before it is
+//     checked, the code is exchanged once, and the sealed tokens are stored
+//     before it returns, even if the browser goes away meanwhile.
+//   - SubmitCredentials checks CRID, MID, manifest MID and EPS number
+//     (a *CredentialsError names every bad field and changes nothing), then
+//     Verify asks USPS: a payment authorization with the EPS account as
+//     PAYER and RATE_HOLDER (EPA missing, ACH pending, no payment method …
+//     become action required with a Reason), then a contract-price probe
+//     with the customer's token (CONTRACT: active; warning 001 or 160212:
+//     still pending).
+//   - Reconcile, run on every instance, re-checks pending links with backoff
+//     inside the USPS call budget; a Store claim keeps two instances off the
+//     same link.
 //
 // Every transition is checked against the transition table, written with
 // compare-and-swap together with its audit Event, and passed to the hooks
