@@ -356,15 +356,10 @@ func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) 
 // maxResponseBody bounds what a decoder reads from USPS.
 const maxResponseBody = 8 << 20
 
+// decodeJSON decodes one JSON value. Bytes after it are not read: checking
+// for them would cost a buffer refill on every call.
 func decodeJSON(r io.Reader, out any) error {
-	dec := json.NewDecoder(io.LimitReader(r, maxResponseBody))
-	if err := dec.Decode(out); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after JSON value")
-	}
-	return nil
+	return json.NewDecoder(io.LimitReader(r, maxResponseBody)).Decode(out)
 }
 
 // DecodeError is a 2xx response whose body is not what the USPS spec

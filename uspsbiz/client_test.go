@@ -1,6 +1,7 @@
 package uspsbiz_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -277,4 +278,49 @@ func TestGatewayFaultAndMalformedBody(t *testing.T) {
 	srv.InjectFault(uspsbiztest.Fault{Match: "GET /payments/", Kind: uspsbiztest.FaultMalformedJSON})
 	_, err = c.LookupEPA(t.Context(), eps(t, epsActive))
 	assert.ErrorIs(t, err, uspsbiz.ErrMalformedResponse)
+}
+
+func TestRetryAfterHonouredOnTheFake(t *testing.T) {
+	for name, value := range map[string]func(now time.Time) string{
+		"seconds":   func(time.Time) string { return "1" },
+		"HTTP-date": func(now time.Time) string { return now.Add(2 * time.Second).UTC().Format(http.TimeFormat) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := newPaymentsFake(t)
+			srv.SetTime(time.Now()) // Retry-After dates are read on the client's (shared) clock
+			c := newClient(t, srv)
+			_, err := c.PlatformToken(t.Context())
+			require.NoError(t, err)
+			srv.InjectFault(uspsbiztest.Fault{Match: "GET /payments/", Status: 503, RetryAfter: value(srv.Now())})
+			start := time.Now()
+			epa, err := c.LookupEPA(t.Context(), eps(t, epsActive))
+			require.NoError(t, err)
+			assert.Equal(t, uspsbiz.EPAActive, epa.Status)
+			assert.Equal(t, 2, srv.Count("GET /payments/"))
+			assert.GreaterOrEqual(t, time.Since(start), 900*time.Millisecond, "waited as USPS asked")
+		})
+	}
+}
+
+func TestCancelledContextReturnsPromptly(t *testing.T) {
+	srv := newPaymentsFake(t)
+	c := newClient(t, srv)
+	_, err := c.PlatformToken(t.Context())
+	require.NoError(t, err)
+	srv.InjectFault(uspsbiztest.Fault{Match: "GET /payments/", Status: 503, RetryAfter: "2", Times: -1})
+	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = c.LookupEPA(ctx, eps(t, epsActive))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), time.Second, "the 2 s wait was interrupted")
+
+	srv.ClearFaults()
+	srv.InjectFault(uspsbiztest.Fault{Match: "GET /payments/", Kind: uspsbiztest.FaultLatency, Latency: 5 * time.Second})
+	ctx, cancel = context.WithTimeout(t.Context(), 150*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	_, err = c.LookupEPA(ctx, eps(t, epsActive))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), time.Second, "a slow USPS does not outlast the deadline")
 }
