@@ -135,7 +135,7 @@ func (h *handlers) credentials(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	in, err := readCredentials(r)
+	in, err := readCredentials(w, r)
 	if err != nil {
 		writeJSONError(w, http.StatusBadRequest, "bad_request", "Send crid, mid, manifest_mid and eps as a form or JSON.")
 		return
@@ -183,8 +183,8 @@ func (h *handlers) internal(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // readCredentials reads a form or a JSON body (at most 16 KiB).
-func readCredentials(r *http.Request) (CredentialsInput, error) {
-	r.Body = http.MaxBytesReader(nil, r.Body, 16<<10)
+func readCredentials(w http.ResponseWriter, r *http.Request) (CredentialsInput, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var in CredentialsInput
 	if mt == "application/json" {

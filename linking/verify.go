@@ -110,7 +110,7 @@ func (l *Linker) Verify(ctx context.Context, accountID string) (*Link, error) {
 	}
 	out := l.check(ctx, lk)
 	now := l.now().UTC()
-	lk, uerr := l.update(ctx, accountID, out.actor(), out.cause, func(cur *Link) (State, Reason, error) {
+	lk, uerr := l.update(ctx, accountID, "verifier", out.cause, func(cur *Link) (State, Reason, error) {
 		if cur.State != StateApprovalPending || cur.EPSAccount != lk.EPSAccount || cur.CRID != lk.CRID {
 			return cur.State, cur.Reason, errStale // credentials or state changed meanwhile
 		}
@@ -147,8 +147,6 @@ type verdict struct {
 	paymentToken  []byte
 	paymentExpiry time.Time
 }
-
-func (v verdict) actor() string { return "verifier" }
 
 // check asks USPS; it never writes.
 func (l *Linker) check(ctx context.Context, lk *Link) verdict {

@@ -128,9 +128,9 @@ func (t *Token) UnmarshalBinary(b []byte) error {
 // usable expires_in: USPS documents 8 hours.
 const DefaultAccessTokenLifetime = 8 * time.Hour
 
-// TokenFields is the token response as x/oauth2 hands it over: the standard
+// tokenFields is the token response as x/oauth2 hands it over: the standard
 // fields plus the raw extras (a JSON object's values, or form values).
-type TokenFields interface {
+type tokenFields interface {
 	Extra(key string) any
 }
 
@@ -146,7 +146,7 @@ func tokenFromOAuth2(t *oauth2.Token, now time.Time) (*Token, error) {
 
 // decodeTokenFields reads USPS's fields, which arrive as JSON numbers or as
 // strings depending on the endpoint version.
-func decodeTokenFields(access, typ, refresh string, extra TokenFields, now time.Time) (*Token, error) {
+func decodeTokenFields(access, typ, refresh string, extra tokenFields, now time.Time) (*Token, error) {
 	tok := &Token{AccessToken: Secret(access), TokenType: typ, RefreshToken: Secret(refresh)}
 	if tok.TokenType == "" {
 		tok.TokenType = "Bearer"
@@ -186,7 +186,7 @@ func decodeTokenFields(access, typ, refresh string, extra TokenFields, now time.
 }
 
 // intField reads a whole number given as a JSON number or a decimal string.
-func intField(f TokenFields, key string) (int64, bool, error) {
+func intField(f tokenFields, key string) (int64, bool, error) {
 	switch v := f.Extra(key).(type) {
 	case nil:
 		return 0, false, nil
@@ -216,7 +216,7 @@ func intField(f TokenFields, key string) (int64, bool, error) {
 	}
 }
 
-func stringField(f TokenFields, key string) string {
+func stringField(f tokenFields, key string) string {
 	switch v := f.Extra(key).(type) {
 	case string:
 		return v
@@ -239,7 +239,7 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// jsonFields adapts a decoded JSON object to TokenFields; x/oauth2 keeps a
+// jsonFields adapts a decoded JSON object to tokenFields; x/oauth2 keeps a
 // JSON token response's members the same way.
 type jsonFields map[string]any
 
