@@ -1,0 +1,180 @@
+package uspsload
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nsalink/nsalink/nsarates"
+)
+
+// Status is the outcome of one cell.
+type Status uint8
+
+// Cell outcomes. Only StatusContract puts a price in the table.
+const (
+	// StatusContract: USPS returned the account's contract price.
+	StatusContract Status = iota + 1
+	// StatusPublished: USPS returned a published price with warning 001
+	// (contract rate not found); the price is kept for the report only.
+	StatusPublished
+	// StatusNoContract: USPS answered 160212, no approved contract for the
+	// mail class.
+	StatusNoContract
+	// StatusNoPrice: USPS answered 030002, no price for the product at this
+	// weight and zone.
+	StatusNoPrice
+)
+
+var statusNames = [...]string{StatusContract: "contract", StatusPublished: "published", StatusNoContract: "no-contract", StatusNoPrice: "no-price"}
+
+func (s Status) String() string {
+	if int(s) < len(statusNames) && statusNames[s] != "" {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("Status(%d)", uint8(s))
+}
+
+// CellResult is one fetched cell. Price is the contract price
+// (StatusContract) or the published price USPS returned instead
+// (StatusPublished); zero otherwise.
+type CellResult struct {
+	Cell   nsarates.CellKey
+	Status Status
+	Price  nsarates.Cents
+}
+
+// Checkpoint records the cells a load has done, so that a later run fetches
+// only the rest. It encodes to JSON (json.Marshal) for the caller to store,
+// and decodes strictly: a stored checkpoint is data from outside.
+type Checkpoint struct {
+	// Account is the last four digits of the EPS account: enough to catch a
+	// mix-up, useless to anyone who reads the store.
+	Account string
+	// Plan fingerprints the plan and the settings that decide each cell's
+	// price (ZIP pairs, box, mailing date); Load refuses a checkpoint of
+	// another plan.
+	Plan string
+	// Calls counts the price calls of every run so far.
+	Calls int
+	// Cells are the cells done, in the order they were fetched.
+	Cells []CellResult
+}
+
+// checkpointVersion is the version of the JSON form.
+const checkpointVersion = 1
+
+type checkpointJSON struct {
+	Version int        `json:"version"`
+	Account string     `json:"account"`
+	Plan    string     `json:"plan"`
+	Calls   int        `json:"calls"`
+	Cells   []cellJSON `json:"cells"`
+}
+
+// cellJSON spells a cell as nsarates's CSV does, so that no unit or float
+// leaks into stored data.
+type cellJSON struct {
+	Product string `json:"product"` // MAIL_CLASS/RI/CATEGORY
+	Zone    string `json:"zone"`    // "05"
+	Tier    string `json:"tier"`    // "2lb", "15.99oz"
+	Status  string `json:"status"`
+	Price   string `json:"price,omitempty"` // dollars, "9.35"
+}
+
+// MarshalJSON encodes the checkpoint in its canonical form.
+func (cp *Checkpoint) MarshalJSON() ([]byte, error) {
+	w := checkpointJSON{Version: checkpointVersion, Account: cp.Account, Plan: cp.Plan, Calls: cp.Calls, Cells: make([]cellJSON, len(cp.Cells))}
+	for i, c := range cp.Cells {
+		w.Cells[i] = cellJSON{Product: c.Cell.Product.String(), Zone: c.Cell.Zone.String(), Tier: c.Cell.Tier.String(), Status: c.Status.String()}
+		if c.Status == StatusContract || c.Status == StatusPublished {
+			w.Cells[i].Price = c.Price.String()
+		}
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON decodes a checkpoint written by MarshalJSON. Unknown
+// fields, another version, malformed cells and duplicate cells are
+// *[CheckpointError]s.
+func (cp *Checkpoint) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var w checkpointJSON
+	if err := dec.Decode(&w); err != nil {
+		return &CheckpointError{Field: "json", Err: err}
+	}
+	if dec.More() {
+		return &CheckpointError{Field: "json", Err: errors.New("data after the checkpoint")}
+	}
+	if w.Version != checkpointVersion {
+		return &CheckpointError{Field: "version", Err: fmt.Errorf("want %d, got %d", checkpointVersion, w.Version)}
+	}
+	if len(w.Account) != 4 || strings.Trim(w.Account, "0123456789") != "" {
+		return &CheckpointError{Field: "account", Err: errors.New("want the last four digits of the EPS account")}
+	}
+	if len(w.Plan) != 64 || strings.Trim(w.Plan, "0123456789abcdef") != "" {
+		return &CheckpointError{Field: "plan", Err: errors.New("want a SHA-256 fingerprint in lower-case hex")}
+	}
+	if w.Calls < 0 {
+		return &CheckpointError{Field: "calls", Err: errors.New("negative")}
+	}
+	out := Checkpoint{Account: w.Account, Plan: w.Plan, Calls: w.Calls, Cells: make([]CellResult, 0, len(w.Cells))}
+	check := nsarates.NewBuilder(nsarates.TableInfo{}) // validates keys and finds duplicates
+	for i, c := range w.Cells {
+		r, field, err := c.decode(check)
+		if err != nil {
+			return &CheckpointError{Field: fmt.Sprintf("cells[%d].%s", i, field), Err: err}
+		}
+		out.Cells = append(out.Cells, r)
+	}
+	*cp = out
+	return nil
+}
+
+// decode parses one cell; field names the part at fault.
+func (c cellJSON) decode(seen *nsarates.Builder) (r CellResult, field string, err error) {
+	parts := strings.Split(c.Product, "/")
+	if len(parts) != 3 {
+		return r, "product", errors.New("want MAIL_CLASS/RATE_INDICATOR/PROCESSING_CATEGORY")
+	}
+	r.Cell.Product = nsarates.ProductKey{MailClass: parts[0], RateIndicator: parts[1], ProcessingCategory: parts[2]}
+	if r.Cell.Zone, err = nsarates.ParseZone(c.Zone); err != nil {
+		return r, "zone", err
+	}
+	if r.Cell.Zone == nsarates.ZoneDestinationEntry {
+		return r, "zone", errors.New("zone 00 is not loaded")
+	}
+	if r.Cell.Tier, err = nsarates.ParseTier(c.Tier); err != nil {
+		return r, "tier", err
+	}
+	if r.Cell.Tier.Kind != nsarates.WeightTiers {
+		return r, "tier", errors.New("want a weight tier")
+	}
+	if _, dup := seen.Cell(r.Cell); dup {
+		return r, "tier", errors.New("duplicate cell")
+	}
+	if err := seen.SetCell(r.Cell, 0); err != nil {
+		return r, "product", err
+	}
+	for s, name := range statusNames {
+		if name != "" && name == c.Status {
+			r.Status = Status(s)
+		}
+	}
+	switch r.Status {
+	case 0:
+		return r, "status", fmt.Errorf("unknown status %q", c.Status)
+	case StatusContract, StatusPublished:
+		if r.Price, err = nsarates.ParseCents(c.Price); err != nil {
+			return r, "price", err
+		}
+	default:
+		if c.Price != "" {
+			return r, "price", fmt.Errorf("must be empty for status %s", r.Status)
+		}
+	}
+	return r, "", nil
+}

@@ -1,0 +1,41 @@
+// Package uspsload builds and checks nsarates tables from USPS's own
+// contract prices. It lives apart from nsarates so that the rate engine
+// stays pure: this package is the one that talks to USPS.
+//
+// # Loading a table
+//
+// A [Loader] asks the Domestic Prices API (uspsbiz.Client.BaseRates) for one
+// customer's contract price of every cell of a [Plan]: products × zones ×
+// weight tiers. Each call prices the tier's upper bound in a small box
+// ([Config.Box]) so that dimensional weight and size fees never apply.
+//
+// USPS prices by ZIP Code pair, not by zone, so [Config.Zones] names one
+// origin/destination pair per zone. The caller must pick pairs that fall in
+// each zone of USPS's real zone chart (the fake USPS uses
+// uspsbiztest.Zone). The loader checks the zone USPS reports with each
+// price and stops with a *[MismatchError] when a pair is in another zone.
+//
+// USPS allows about 60 price calls an hour, so a full grid takes many runs.
+// Loading is resumable: a [Checkpoint] records every cell done, with its
+// outcome. [Config.Save] persists it after each cell; a run that stops (the
+// client's call budget ran out, [Config.MaxCalls] was reached, the context
+// ended, USPS failed) returns a *[StoppedError], and the next [Loader.Load]
+// with the saved checkpoint carries on without fetching a done cell again.
+//
+// A price that comes back with warning 001 ("Contract rate not found for
+// request. Published rate returned.") is a published price: it is never
+// stored as a contract price. Such cells, and cells USPS has no price or no
+// contract for, are reported in [Result.Missing] and left out of the table,
+// so the pricer falls back for them and says so.
+//
+// # Checking a table
+//
+// [Loader.SpotCheck] samples N cells of an existing table, fetches them from
+// USPS and reports the drift: cells whose USPS contract price differs (both
+// prices) and cells USPS has no contract price for.
+//
+// # Secrets
+//
+// The EPS account number lets its holder pay postage, so errors, logs and
+// checkpoints carry only its last four digits.
+package uspsload

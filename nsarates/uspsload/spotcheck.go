@@ -1,0 +1,89 @@
+package uspsload
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/nsalink/nsalink/nsarates"
+)
+
+// Change is a cell whose USPS contract price differs from the table's.
+type Change struct {
+	Cell        nsarates.CellKey
+	Table, USPS nsarates.Cents
+}
+
+// Drift is what a spot check found. Changed and Missing are in canonical
+// cell order.
+type Drift struct {
+	// Checked is the number of cells fetched.
+	Checked int
+	// Changed lists cells USPS prices differently under the contract.
+	Changed []Change
+	// Missing lists cells the table prices but USPS has no contract price
+	// for (StatusPublished carries the published price USPS gave instead).
+	Missing []CellResult
+	// Skipped counts the table's cells a spot check cannot fetch: cubic
+	// tiers and zones without a ZIP pair in Config.Zones.
+	Skipped int
+	// Calls is the number of price calls made.
+	Calls int
+}
+
+// OK reports whether every checked cell matched.
+func (d *Drift) OK() bool { return len(d.Changed) == 0 && len(d.Missing) == 0 }
+
+// SpotCheck fetches n cells of t picked at random (by r; nil uses a random
+// seed) from USPS and reports where they differ. t must be a contract table
+// of the loader's account. n above Config.MaxCalls stops at MaxCalls with a
+// *[StoppedError] and the partial drift.
+func (l *Loader) SpotCheck(ctx context.Context, t *nsarates.Table, n int, r *rand.Rand) (*Drift, error) {
+	if t == nil || t.Info().Account != l.cfg.Account.Reveal() {
+		return nil, &ConfigError{Field: "table", Reason: "want a contract table of EPS account " + l.cfg.Account.String()}
+	}
+	if n <= 0 {
+		return nil, &ConfigError{Field: "n", Reason: "must be positive"}
+	}
+	if r == nil {
+		r = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	d := &Drift{}
+	var cells []nsarates.Cell
+	for c := range t.Cells() {
+		if _, ok := l.cfg.Zones[c.Zone]; !ok || c.Tier.Kind != nsarates.WeightTiers {
+			d.Skipped++
+			continue
+		}
+		cells = append(cells, c)
+	}
+	// A partial Fisher–Yates shuffle picks n distinct cells.
+	n = min(n, len(cells))
+	for i := range n {
+		j := i + r.IntN(len(cells)-i)
+		cells[i], cells[j] = cells[j], cells[i]
+	}
+	sample := cells[:n]
+	slices.SortFunc(sample, func(a, b nsarates.Cell) int { return cmpCell(a.CellKey, b.CellKey) })
+
+	start := time.Now()
+	var total int
+	for _, c := range sample {
+		got, err := l.fetch(ctx, c.CellKey, &d.Calls, &total)
+		if err != nil {
+			l.log.InfoContext(ctx, "uspsload: spot check stopped", "account", l.cfg.Account, "checked", d.Checked, "of", n, "err", err)
+			return d, stopped(d.Checked, n, err)
+		}
+		d.Checked++
+		switch {
+		case got.Status != StatusContract:
+			d.Missing = append(d.Missing, got)
+		case got.Price != c.Price:
+			d.Changed = append(d.Changed, Change{Cell: c.CellKey, Table: c.Price, USPS: got.Price})
+		}
+	}
+	l.log.InfoContext(ctx, "uspsload: spot check done", "account", l.cfg.Account, "checked", d.Checked,
+		"changed", len(d.Changed), "missing", len(d.Missing), "skipped", d.Skipped, "elapsed", time.Since(start))
+	return d, nil
+}
