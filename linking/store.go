@@ -3,6 +3,7 @@ package linking
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -149,4 +150,22 @@ type LinkTx interface {
 	// non-nil. l.AccountID must be the locked account. Nothing is durable
 	// until LockLink returns nil.
 	Update(l *Link, ev *Event) error
+}
+
+// ValidateUpdate checks the arguments of UpdateLink (and LinkTx.Update) as
+// every Store must: a valid link, a valid event if any, and an event of the
+// same account. Store implementations call it first.
+func ValidateUpdate(l *Link, ev *Event) error {
+	if err := l.Validate(); err != nil {
+		return err
+	}
+	if ev != nil {
+		if err := ev.Validate(); err != nil {
+			return err
+		}
+		if ev.AccountID != "" && ev.AccountID != l.AccountID {
+			return fmt.Errorf("%w: Event.AccountID differs from Link.AccountID", ErrInvalidRecord)
+		}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nsalink/nsalink/internal/keylock"
 	"github.com/nsalink/nsalink/linking"
 )
 
@@ -20,7 +21,7 @@ type Store struct {
 
 	// locks are the per-link locks of LockLink. Lock order: a link lock,
 	// then mu; code holding mu only ever try-locks a link lock.
-	locks keyLocks
+	locks keylock.Set
 }
 
 var _ linking.Store = (*Store)(nil)
@@ -79,10 +80,10 @@ func (s *Store) GetLink(ctx context.Context, accountID string) (*linking.Link, e
 
 // UpdateLink implements linking.Store. It waits for the link's lock.
 func (s *Store) UpdateLink(ctx context.Context, l *linking.Link, ev *linking.Event) error {
-	if err := validateUpdate(l, ev); err != nil {
+	if err := linking.ValidateUpdate(l, ev); err != nil {
 		return err
 	}
-	unlock, err := s.locks.lock(ctx, l.AccountID)
+	unlock, err := s.locks.Lock(ctx, l.AccountID)
 	if err != nil {
 		return err
 	}
@@ -103,7 +104,7 @@ func (s *Store) UpdateLink(ctx context.Context, l *linking.Link, ev *linking.Eve
 
 // DeleteLink implements linking.Store. It waits for the link's lock.
 func (s *Store) DeleteLink(ctx context.Context, accountID string) error {
-	unlock, err := s.locks.lock(ctx, accountID)
+	unlock, err := s.locks.Lock(ctx, accountID)
 	if err != nil {
 		return err
 	}
@@ -206,7 +207,7 @@ func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, before time.Time)
 // LockLink implements linking.Store with a per-link lock. Updates made
 // through the LinkTx are staged and applied only when fn returns nil.
 func (s *Store) LockLink(ctx context.Context, accountID string, fn func(context.Context, linking.LinkTx) error) error {
-	unlock, err := s.locks.lock(ctx, accountID)
+	unlock, err := s.locks.Lock(ctx, accountID)
 	if err != nil {
 		return err
 	}
@@ -267,7 +268,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 		if len(out) == limit {
 			break
 		}
-		unlock, ok := s.locks.tryLock(l.AccountID)
+		unlock, ok := s.locks.TryLock(l.AccountID)
 		if !ok {
 			continue
 		}
@@ -301,7 +302,7 @@ func (t *memTx) Update(l *linking.Link, ev *linking.Event) error {
 	if t.done {
 		return linking.ErrTxDone
 	}
-	if err := validateUpdate(l, ev); err != nil {
+	if err := linking.ValidateUpdate(l, ev); err != nil {
 		return err
 	}
 	if l.AccountID != t.id {
@@ -315,21 +316,6 @@ func (t *memTx) Update(l *linking.Link, ev *linking.Event) error {
 	if storedEv != nil {
 		t.events = append(t.events, *storedEv)
 		t.lastSeq = storedEv.Seq
-	}
-	return nil
-}
-
-func validateUpdate(l *linking.Link, ev *linking.Event) error {
-	if err := l.Validate(); err != nil {
-		return err
-	}
-	if ev != nil {
-		if err := ev.Validate(); err != nil {
-			return err
-		}
-		if ev.AccountID != "" && ev.AccountID != l.AccountID {
-			return fmt.Errorf("%w: Event.AccountID differs from Link.AccountID", linking.ErrInvalidRecord)
-		}
 	}
 	return nil
 }

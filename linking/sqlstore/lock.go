@@ -16,7 +16,7 @@ func (s *Store) LockLink(ctx context.Context, accountID string, fn func(context.
 	// Queue in-process first: one connection per link per process, however
 	// many goroutines want the link.
 	waitCtx, cancel := context.WithTimeout(ctx, s.lockTimeout)
-	unlock, err := s.locks.lock(waitCtx, accountID)
+	unlock, err := s.locks.Lock(waitCtx, accountID)
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
@@ -74,7 +74,7 @@ func (t *sqlTx) Update(l *linking.Link, ev *linking.Event) error {
 	if t.done {
 		return linking.ErrTxDone
 	}
-	if err := validateUpdate(l, ev); err != nil {
+	if err := linking.ValidateUpdate(l, ev); err != nil {
 		return err
 	}
 	if l.AccountID != t.cur.AccountID {

@@ -13,6 +13,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 
+	"github.com/nsalink/nsalink/internal/keylock"
 	"github.com/nsalink/nsalink/linking"
 )
 
@@ -41,8 +42,8 @@ type Store struct {
 
 	lockTimeout time.Duration
 	maxLockHold time.Duration
-	maxConns    int      // PostgreSQL pool size of OpenPostgres
-	locks       keyLocks // in-process queue in front of the database lock
+	maxConns    int         // PostgreSQL pool size of OpenPostgres
+	locks       keylock.Set // in-process queue in front of the database lock
 }
 
 var _ linking.Store = (*Store)(nil)

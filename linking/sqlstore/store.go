@@ -70,7 +70,7 @@ func (s *Store) GetLink(ctx context.Context, accountID string) (*linking.Link, e
 
 // UpdateLink implements linking.Store.
 func (s *Store) UpdateLink(ctx context.Context, l *linking.Link, ev *linking.Event) error {
-	if err := validateUpdate(l, ev); err != nil {
+	if err := linking.ValidateUpdate(l, ev); err != nil {
 		return err
 	}
 	var stored *linking.Link
@@ -380,21 +380,6 @@ func lockErr(err error) error {
 		return fmt.Errorf("%w: %w", linking.ErrLockTimeout, err)
 	}
 	return err
-}
-
-func validateUpdate(l *linking.Link, ev *linking.Event) error {
-	if err := l.Validate(); err != nil {
-		return err
-	}
-	if ev != nil {
-		if err := ev.Validate(); err != nil {
-			return err
-		}
-		if ev.AccountID != "" && ev.AccountID != l.AccountID {
-			return fmt.Errorf("%w: Event.AccountID differs from Link.AccountID", linking.ErrInvalidRecord)
-		}
-	}
-	return nil
 }
 
 // commitUpdate copies the store-assigned fields into the caller's values

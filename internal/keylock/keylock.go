@@ -1,13 +1,16 @@
-package memstore
+// Package keylock is a set of per-key mutexes that can be waited for with a
+// context: the in-process queue in front of each linking store's per-link
+// lock.
+package keylock
 
 import (
 	"context"
 	"sync"
 )
 
-// keyLocks is a set of per-key mutexes that can be waited for with a ctx.
-// An entry lives only while someone holds or waits for it.
-type keyLocks struct {
+// Set is a set of per-key mutexes; the zero value is ready. An entry lives
+// only while someone holds or waits for it.
+type Set struct {
 	mu sync.Mutex
 	m  map[string]*keyLock
 }
@@ -17,7 +20,7 @@ type keyLock struct {
 	refs int           // holders + waiters
 }
 
-func (k *keyLocks) ref(key string) *keyLock {
+func (k *Set) ref(key string) *keyLock {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.m == nil {
@@ -32,7 +35,7 @@ func (k *keyLocks) ref(key string) *keyLock {
 	return l
 }
 
-func (k *keyLocks) unref(key string, l *keyLock) {
+func (k *Set) unref(key string, l *keyLock) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if l.refs--; l.refs == 0 {
@@ -40,8 +43,8 @@ func (k *keyLocks) unref(key string, l *keyLock) {
 	}
 }
 
-// lock waits for key's lock or for ctx to end, and returns the unlock func.
-func (k *keyLocks) lock(ctx context.Context, key string) (func(), error) {
+// Lock waits for key's lock or for ctx to end, and returns the unlock func.
+func (k *Set) Lock(ctx context.Context, key string) (func(), error) {
 	l := k.ref(key)
 	select {
 	case l.ch <- struct{}{}:
@@ -52,8 +55,8 @@ func (k *keyLocks) lock(ctx context.Context, key string) (func(), error) {
 	}
 }
 
-// tryLock takes key's lock if it is free.
-func (k *keyLocks) tryLock(key string) (func(), bool) {
+// TryLock takes key's lock if it is free.
+func (k *Set) TryLock(key string) (func(), bool) {
 	l := k.ref(key)
 	select {
 	case l.ch <- struct{}{}:
