@@ -182,6 +182,17 @@ func (l *Link) Clone() *Link {
 	return &c
 }
 
+// NormalizeTimes sets every time of l to UTC truncated to microseconds, the
+// precision every Store keeps; the zero time stays zero.
+func (l *Link) NormalizeTimes() {
+	for _, t := range []*time.Time{&l.TokenExpiry, &l.RefreshExpiry, &l.PaymentTokenExpiry,
+		&l.CreatedAt, &l.UpdatedAt, &l.NextCheckAt} {
+		if !t.IsZero() {
+			*t = t.UTC().Truncate(time.Microsecond)
+		}
+	}
+}
+
 // Validate checks what every store requires of a link, and reports the
 // first problem as an error wrapping ErrInvalidRecord that names the field.
 func (l *Link) Validate() error {

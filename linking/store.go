@@ -169,3 +169,22 @@ func ValidateUpdate(l *Link, ev *Event) error {
 	}
 	return nil
 }
+
+// PrepareCreate is CreateLink's common part for Store implementations: it
+// validates l and returns the copy to store, with CreatedAt and UpdatedAt
+// set to now when zero, Version 1 and times normalised (NormalizeTimes).
+func PrepareCreate(l *Link, now time.Time) (*Link, error) {
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	c := l.Clone()
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = now
+	}
+	if c.UpdatedAt.IsZero() {
+		c.UpdatedAt = now
+	}
+	c.Version = 1
+	c.NormalizeTimes()
+	return c, nil
+}

@@ -40,19 +40,10 @@ func (s *Store) CreateLink(ctx context.Context, l *linking.Link) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := l.Validate(); err != nil {
+	c, err := linking.PrepareCreate(l, time.Now())
+	if err != nil {
 		return err
 	}
-	c := l.Clone()
-	now := time.Now()
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = now
-	}
-	if c.UpdatedAt.IsZero() {
-		c.UpdatedAt = now
-	}
-	c.Version = 1
-	normLink(c)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -333,7 +324,7 @@ func apply(cur *linking.Link, lastSeq int64, l *linking.Link, ev *linking.Event)
 	stored := l.Clone()
 	stored.CreatedAt = cur.CreatedAt
 	stored.Version = cur.Version + 1
-	normLink(stored)
+	stored.NormalizeTimes()
 	var storedEv *linking.Event
 	if ev != nil {
 		e := *ev
@@ -365,12 +356,6 @@ func writeBack(l, stored *linking.Link) {
 }
 
 // normLink gives l's times the precision of the SQL stores.
-func normLink(l *linking.Link) {
-	for _, t := range []*time.Time{&l.TokenExpiry, &l.RefreshExpiry, &l.PaymentTokenExpiry,
-		&l.CreatedAt, &l.UpdatedAt, &l.NextCheckAt} {
-		*t = normTime(*t)
-	}
-}
 
 // normTime returns t in UTC truncated to microseconds; zero stays zero.
 func normTime(t time.Time) time.Time {

@@ -22,20 +22,11 @@ type querier interface {
 
 // CreateLink implements linking.Store.
 func (s *Store) CreateLink(ctx context.Context, l *linking.Link) error {
-	if err := l.Validate(); err != nil {
+	c, err := linking.PrepareCreate(l, time.Now())
+	if err != nil {
 		return err
 	}
-	c := l.Clone()
-	now := time.Now()
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = now
-	}
-	if c.UpdatedAt.IsZero() {
-		c.UpdatedAt = now
-	}
-	c.Version = 1
-	normLink(c)
-	err := s.inTx(ctx, 0, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, 0, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q.insertLink,
 			c.AccountID, string(c.State), string(c.Reason), c.Environment, c.CRID, c.MID, c.ManifestMID,
 			c.EPSAccount, bytesArg(c.Token), micros(c.TokenExpiry), micros(c.RefreshExpiry),
@@ -91,7 +82,7 @@ func (s *Store) UpdateLink(ctx context.Context, l *linking.Link, ev *linking.Eve
 // was stored without touching l and ev, because tx may still roll back.
 func (s *Store) update(ctx context.Context, q querier, l *linking.Link, ev *linking.Event) (*linking.Link, *linking.Event, error) {
 	c := l.Clone()
-	normLink(c)
+	c.NormalizeTimes()
 	var created int64
 	err := q.QueryRowContext(ctx, s.q.updateLink,
 		string(c.State), string(c.Reason), c.Environment, c.CRID, c.MID, c.ManifestMID, c.EPSAccount,
@@ -395,11 +386,4 @@ func writeBack(l, stored *linking.Link) {
 	l.Version = stored.Version
 	l.CreatedAt, l.UpdatedAt, l.NextCheckAt = stored.CreatedAt, stored.UpdatedAt, stored.NextCheckAt
 	l.TokenExpiry, l.RefreshExpiry, l.PaymentTokenExpiry = stored.TokenExpiry, stored.RefreshExpiry, stored.PaymentTokenExpiry
-}
-
-func normLink(l *linking.Link) {
-	for _, t := range []*time.Time{&l.TokenExpiry, &l.RefreshExpiry, &l.PaymentTokenExpiry,
-		&l.CreatedAt, &l.UpdatedAt, &l.NextCheckAt} {
-		*t = normTime(*t)
-	}
 }
