@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -65,7 +66,7 @@ func ParseCredentials(in CredentialsInput) (ParsedCredentials, error) {
 		var fe *uspsbiz.FieldError
 		msg := err.Error()
 		if errors.As(err, &fe) {
-			msg = fe.Field + " " + fe.Reason
+			msg = fe.Field + ": " + fe.Reason
 		}
 		problems = append(problems, FieldProblem{Field: field, Message: msg, Err: err})
 	}
@@ -98,7 +99,8 @@ func ParseCredentials(in CredentialsInput) (ParsedCredentials, error) {
 // otherwise).
 //
 // A USPS failure that is not about the customer's account (quota, outage)
-// leaves the link pending for the reconciler; that is not an error here.
+// leaves the link pending for the reconciler; that is not an error here:
+// the returned Status has State approval pending and LastError saying why.
 func (l *Linker) SubmitCredentials(ctx context.Context, accountID string, in CredentialsInput) (Status, error) {
 	p, err := ParseCredentials(in)
 	if err != nil {
@@ -125,8 +127,12 @@ func (l *Linker) SubmitCredentials(ctx context.Context, accountID string, in Cre
 		return Status{}, err
 	}
 	lk, err := l.Verify(ctx, accountID)
-	if err != nil {
+	if lk == nil {
 		return Status{}, fmt.Errorf("linking: verifying credentials: %w", err)
+	}
+	if err != nil {
+		// Saved and pending; the reconciler finishes the check.
+		l.logger.LogAttrs(ctx, slog.LevelWarn, "credentials saved, check deferred", slog.String("account_id", accountID), slog.String("error", err.Error()))
 	}
 	return statusOf(lk), nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nsalink/nsalink/linking"
 	"github.com/nsalink/nsalink/uspsbiz"
+	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
 )
 
 func TestCredentialsToActive(t *testing.T) {
@@ -269,4 +270,61 @@ func TestRelinkWithCredentialsOnFileGoesPending(t *testing.T) {
 	lk2, err := e.linker.Verify(t.Context(), account)
 	require.NoError(t, err)
 	assert.Equal(t, linking.StateActive, lk2.State)
+}
+
+func TestACHVerifiedAtUSPSIsPickedUpByTheReconciler(t *testing.T) {
+	e := newEnv(t, nil)
+	e.linkAccount(account)
+	st, err := e.linker.SubmitCredentials(t.Context(), account, creds(epsACH))
+	require.NoError(t, err)
+	require.Equal(t, linking.ReasonEPANotActive, st.Reason)
+	require.False(t, st.NextCheckAt.IsZero(), "a problem fixed at USPS is re-checked")
+
+	view := e.linker.View(st, nil)
+	assert.Equal(t, "action.epa_not_active", view.Banner.Key, "the banner says what to fix")
+	done := map[string]bool{}
+	for _, s := range view.Steps {
+		done[s.Key] = s.Done
+	}
+	assert.Equal(t, map[string]bool{"business_account": true, "payment_account": false, "connect": true, "credentials": true, "approval": false}, done)
+
+	e.srv.Advance(st.NextCheckAt.Sub(e.srv.Now()))
+	res, err := e.linker.Reconcile(t.Context(), linking.ReconcileOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, linking.ReconcileResult{Claimed: 1, ActionRequired: 1}, res, "still not verified")
+
+	require.NoError(t, e.srv.VerifyMicroDebits(epsACH, 17, 42))
+	lk, err := e.store.GetLink(t.Context(), account)
+	require.NoError(t, err)
+	e.srv.Advance(lk.NextCheckAt.Sub(e.srv.Now()))
+	res, err = e.linker.Reconcile(t.Context(), linking.ReconcileOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, linking.ReconcileResult{Claimed: 1, Activated: 1}, res, "no need to save again")
+}
+
+func TestOutageWhileSavingLeavesLinkPending(t *testing.T) {
+	e := newEnv(t, nil)
+	e.linkAccount(account)
+	e.srv.InjectFault(uspsbiztest.Fault{Match: "POST /payments/", Status: 503, Times: -1})
+	st, err := e.linker.SubmitCredentials(t.Context(), account, creds(epsActive))
+	require.NoError(t, err, "the credentials were saved; USPS being down is not the customer's error")
+	assert.Equal(t, linking.StateApprovalPending, st.State)
+	assert.Equal(t, "credentials check: USPS 503", st.LastError)
+
+	e.srv.ClearFaults()
+	e.srv.Advance(st.NextCheckAt.Sub(e.srv.Now()))
+	res, err := e.linker.Reconcile(t.Context(), linking.ReconcileOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Activated)
+}
+
+func TestPopupTextComesWithTheView(t *testing.T) {
+	e := newEnv(t, nil)
+	st, err := e.linker.Status(t.Context(), account)
+	require.NoError(t, err)
+	g := linking.DefaultGuidance
+	g.Popup = linking.Message{Key: "popup.connect", Text: "Verbinden Sie Ihr USPS-Konto mit {platform}."}
+	v := e.linker.View(st, &g)
+	require.True(t, v.ShowPopup)
+	assert.Equal(t, "Verbinden Sie Ihr USPS-Konto mit Acme Ship.", v.Popup.Text)
 }

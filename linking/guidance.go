@@ -29,21 +29,31 @@ type Step struct {
 	Key     string    `json:"key"`
 	Title   string    `json:"title"`
 	Details []Message `json:"details,omitempty"`
-	// Done reports, for a link's state, whether the step is behind the
-	// customer (nil: never marked).
-	Done func(State) bool `json:"-"`
+	// Done reports, for a link's state and reason, whether the step is
+	// behind the customer (nil: never marked).
+	Done func(State, Reason) bool `json:"-"`
 }
 
-func after(states ...State) func(State) bool {
-	return func(s State) bool {
-		for _, x := range states {
-			if s == x {
-				return true
-			}
-		}
-		return false
+// connected: the customer authorized the platform and the grant holds.
+func connected(s State, r Reason) bool {
+	switch s {
+	case StateAwaitingCredentials, StateApprovalPending, StateActive:
+		return true
+	case StateActionRequired:
+		return r != ReasonTokenRevoked
 	}
+	return false
 }
+
+// credentialsIn: the credentials passed USPS's checks, or what is left is
+// for the customer to fix at USPS (their payment account).
+func credentialsIn(s State, r Reason) bool {
+	return s == StateApprovalPending || s == StateActive || s == StateActionRequired && fixedAtUSPS[r]
+}
+
+func paymentAccountIn(s State, _ Reason) bool { return s == StateApprovalPending || s == StateActive }
+
+func active(s State, _ Reason) bool { return s == StateActive }
 
 // DefaultGuidance is the English guidance.
 var DefaultGuidance = Guidance{
@@ -56,13 +66,13 @@ var DefaultGuidance = Guidance{
 				{"business_account.new", "New to USPS? Create a USPS Business Account, validate your email and complete the three-step setup wizard."},
 				{"business_account.existing", "Already have a USPS Business Account and a linked Enterprise Payment Account? Skip to linking your account."},
 			},
-			Done: after(StateAwaitingCredentials, StateApprovalPending, StateActive)},
+			Done: connected},
 		{Key: "payment_account", Title: "Add an Enterprise Payment Account (EPA)",
 			Details: []Message{
 				{"payment_account.add", `On your Business Portal dashboard, under "Add your payment account to get started", agree to the payment account terms, choose Credit Card or ACH Debit, click Continue and complete the setup.`},
 				{"payment_account.ach", "ACH: within 24 to 48 hours USPS makes two micro-debits of less than $1.00 to your bank account. Note both amounts, sign back in to the USPS Business Portal and verify them (My Account, then the link under Payment Account). Until then the account shows as Pending."},
 			},
-			Done: after(StateApprovalPending, StateActive)},
+			Done: paymentAccountIn},
 		{Key: "connect", Title: "Link your business account to {platform}",
 			Details: []Message{
 				{"connect.mandatory", "This step is mandatory, even where the USPS page suggests it is optional. Without it you lose your NSA rates on every label."},
@@ -70,21 +80,21 @@ var DefaultGuidance = Guidance{
 				{"connect.authorize", `On the "Grant {platform} Access" screen, check the agreement box and click Authorize and Continue.`},
 				{"connect.finish", `On the "Successful Integration" screen, click Go to {platform}.`},
 			},
-			Done: after(StateAwaitingCredentials, StateApprovalPending, StateActive)},
+			Done: connected},
 		{Key: "credentials", Title: "Enter your CRID, MID and EPS number",
 			Details: []Message{
 				{"credentials.where", "Find them in the USPS Business Portal, or ask your USPS sales representative: CRID (Customer Registration ID), MID (Mailer ID) and EPS (Enterprise Payment System) account number."},
 			},
-			Done: after(StateApprovalPending, StateActive)},
+			Done: credentialsIn},
 		{Key: "approval", Title: "Wait for USPS approval",
 			Details: []Message{
 				{"approval.pending", "After saving, the banner reads \"USPS business account approval pending\" until USPS confirms your contract rates."},
 			},
-			Done: after(StateActive)},
+			Done: active},
 	},
 	Actions: map[Reason]Message{
 		ReasonEPAMissing:             {"action.epa_missing", "We could not find an Enterprise Payment Account with that EPS number. Check the number, or add a payment account in the USPS Business Portal."},
-		ReasonEPANotActive:           {"action.epa_not_active", "Your Enterprise Payment Account is not active yet. If you chose ACH, verify the two micro-debits in the USPS Business Portal; then we check again automatically."},
+		ReasonEPANotActive:           {"action.epa_not_active", "Your Enterprise Payment Account is not active yet. If you chose ACH, verify the two micro-debits in the USPS Business Portal; we check again automatically."},
 		ReasonNoPaymentMethod:        {"action.no_payment_method", "Your Enterprise Payment Account has no payment method. Add a credit card or ACH debit in the USPS Business Portal."},
 		ReasonPaymentMethodNotActive: {"action.payment_method_not_active", "The payment method of your Enterprise Payment Account is not active. If it is an ACH debit, verify the two micro-debits."},
 		ReasonCardTrouble:            {"action.card_trouble", "USPS could not validate your credit card. Check its details in the USPS Business Portal."},

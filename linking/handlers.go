@@ -31,10 +31,17 @@ type HandlerOptions struct {
 //	GET  /status       the link status, banner, pop-up and guideline steps (JSON)
 //	POST /start        redirects (303) to the USPS COP; JSON {"url"} if Accept is JSON
 //	GET  /callback     the COP redirect target; then 303 to ReturnTo?linked=1
-//	                   or ReturnTo?link_error=<code>
+//	                   or ReturnTo?link_error=<code> (a CallbackError code,
+//	                   or "internal_error")
 //	POST /credentials  CRID, MID, manifest MID, EPS (form or JSON); 200 with
 //	                   the status, or 422 with an error per field
 //	POST /unlink       revokes and unlinks
+//
+// /status and /credentials speak JSON, for a host UI that calls them with
+// fetch; a host rendering HTML forms calls Status, View and
+// SubmitCredentials itself and mounts this Handler for start and callback
+// only (as examples/linkdemo does). A request with no signed-in account
+// (Identify's ok=false) gets a JSON 401, the callback included.
 //
 // POSTs are protected against cross-site requests (net/http's
 // CrossOriginProtection: Sec-Fetch-Site and Origin checks). The callback
@@ -232,6 +239,7 @@ type StatusView struct {
 	Reason        Reason     `json:"reason,omitempty"`
 	NSARatesApply bool       `json:"nsa_rates_apply"`
 	ShowPopup     bool       `json:"show_popup"`
+	Popup         *Message   `json:"popup,omitempty"` // the connection pop-up's text, when ShowPopup
 	Banner        *Message   `json:"banner,omitempty"`
 	Action        *Message   `json:"action,omitempty"`
 	Pending       *Message   `json:"pending,omitempty"`
@@ -272,17 +280,20 @@ func (l *Linker) View(st Status, g *Guidance) StatusView {
 		if m, ok := g.Pending[st.Reason]; ok {
 			v.Pending = msg(m)
 		}
-	default:
+	case StateActionRequired:
 		v.Banner = msg(g.Banner)
-		v.ShowPopup = st.State == StateUnlinked
-	}
-	if st.State == StateActionRequired {
 		if m, ok := g.Actions[st.Reason]; ok {
 			v.Action = msg(m)
+			v.Banner = v.Action // what to fix, not "connect", once connected
+		}
+	default:
+		v.Banner = msg(g.Banner)
+		if st.State == StateUnlinked {
+			v.ShowPopup, v.Popup = true, msg(g.Popup)
 		}
 	}
 	for _, s := range g.Steps {
-		sv := StepView{Key: s.Key, Title: g.Render(s.Title, name), Done: s.Done != nil && s.Done(st.State)}
+		sv := StepView{Key: s.Key, Title: g.Render(s.Title, name), Done: s.Done != nil && s.Done(st.State, st.Reason)}
 		for _, d := range s.Details {
 			sv.Details = append(sv.Details, *msg(d))
 		}

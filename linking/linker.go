@@ -176,6 +176,9 @@ type Status struct {
 	CRID, MID, ManifestMID, EPSLast4 string
 	UpdatedAt                        time.Time
 	NextCheckAt                      time.Time
+	// LastError is a short, secret-free word on the last failed check
+	// (e.g. "credentials check: USPS 503"), empty after success.
+	LastError string
 	// NSARatesApply is true only in StateActive.
 	NSARatesApply bool
 }
@@ -198,7 +201,7 @@ func statusOf(lk *Link) Status {
 		AccountID: lk.AccountID, State: lk.State, Reason: lk.Reason,
 		CRID: lk.CRID, MID: lk.MID, ManifestMID: lk.ManifestMID,
 		EPSLast4:  uspsbiz.EPSAccount(lk.EPSAccount).Last4(),
-		UpdatedAt: lk.UpdatedAt, NextCheckAt: lk.NextCheckAt,
+		UpdatedAt: lk.UpdatedAt, NextCheckAt: lk.NextCheckAt, LastError: lk.LastError,
 		NSARatesApply: lk.State == StateActive,
 	}
 }
@@ -348,12 +351,25 @@ var (
 	ErrExchangeFailed = errors.New("linking: authorization code exchange failed")
 )
 
-// CallbackError is a rejected callback. Code is a fixed word, never text
-// taken from the request.
+// CallbackError is a rejected callback. Code is one fixed word, never text
+// taken from the request: one of the Callback… codes below, or one of RFC
+// 6749's error codes the COP sent back ("access_denied", "server_error" …;
+// anything else is "unknown_error").
 type CallbackError struct {
-	Code string // e.g. "access_denied", "invalid_state"; see callbackCodes
+	Code string
 	Err  error
 }
+
+// Codes of a CallbackError that nsalink itself gives.
+const (
+	CallbackInvalidState   = "invalid_state"   // ErrStateInvalid
+	CallbackStateUsed      = "state_used"      // ErrStateReplayed
+	CallbackStateExpired   = "state_expired"   // ErrStateExpired
+	CallbackStateMismatch  = "state_mismatch"  // ErrStateMismatch
+	CallbackMissingCode    = "missing_code"    // ErrExchangeFailed
+	CallbackExchangeFailed = "exchange_failed" // ErrExchangeFailed
+	CallbackUnknownError   = "unknown_error"   // ErrAuthorizationDenied with an unlisted error=
+)
 
 func (e *CallbackError) Error() string {
 	return fmt.Sprintf("linking: callback: %s: %v", e.Code, e.Err)
@@ -381,16 +397,16 @@ type CallbackParams struct {
 // approval pending when credentials are already on file (a relink).
 func (l *Linker) Callback(ctx context.Context, accountID, sessionID string, p CallbackParams) (*Link, error) {
 	if p.State == "" || len(p.State) > 512 {
-		return nil, &CallbackError{Code: "invalid_state", Err: ErrStateInvalid}
+		return nil, &CallbackError{Code: CallbackInvalidState, Err: ErrStateInvalid}
 	}
 	ar, err := l.store.ConsumeAuthRequest(ctx, hash(p.State), l.now().UTC())
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return nil, &CallbackError{Code: "invalid_state", Err: ErrStateInvalid}
+		return nil, &CallbackError{Code: CallbackInvalidState, Err: ErrStateInvalid}
 	case errors.Is(err, ErrAuthRequestUsed):
-		return nil, &CallbackError{Code: "state_used", Err: ErrStateReplayed}
+		return nil, &CallbackError{Code: CallbackStateUsed, Err: ErrStateReplayed}
 	case errors.Is(err, ErrAuthRequestExpired):
-		return nil, &CallbackError{Code: "state_expired", Err: ErrStateExpired}
+		return nil, &CallbackError{Code: CallbackStateExpired, Err: ErrStateExpired}
 	case err != nil:
 		return nil, err
 	}
@@ -399,17 +415,17 @@ func (l *Linker) Callback(ctx context.Context, accountID, sessionID string, p Ca
 	sameAccount := subtle.ConstantTimeCompare(hash(ar.AccountID), hash(accountID)) == 1
 	sameEnv := ar.Environment == l.environment && ar.RedirectURI == l.redirectURI
 	if !sameSession || !sameAccount || !sameEnv {
-		return nil, &CallbackError{Code: "state_mismatch", Err: ErrStateMismatch}
+		return nil, &CallbackError{Code: CallbackStateMismatch, Err: ErrStateMismatch}
 	}
 	if p.Error != "" {
 		code := p.Error
 		if !oauthErrorCodes[code] {
-			code = "unknown_error"
+			code = CallbackUnknownError
 		}
 		return nil, &CallbackError{Code: code, Err: ErrAuthorizationDenied}
 	}
 	if p.Code == "" {
-		return nil, &CallbackError{Code: "missing_code", Err: ErrExchangeFailed}
+		return nil, &CallbackError{Code: CallbackMissingCode, Err: ErrExchangeFailed}
 	}
 	var verifier string
 	if len(ar.Verifier) > 0 {
@@ -426,7 +442,7 @@ func (l *Linker) Callback(ctx context.Context, accountID, sessionID string, p Ca
 	tok, err := l.usps.Exchange(ctx, p.Code, ar.RedirectURI, verifier)
 	if err != nil {
 		l.logger.LogAttrs(ctx, slog.LevelWarn, "code exchange failed", slog.String("account_id", accountID), slog.String("error", err.Error()))
-		return nil, &CallbackError{Code: "exchange_failed", Err: fmt.Errorf("%w: %w", ErrExchangeFailed, err)}
+		return nil, &CallbackError{Code: CallbackExchangeFailed, Err: fmt.Errorf("%w: %w", ErrExchangeFailed, err)}
 	}
 	sealed, err := l.sealToken(accountID, tok)
 	if err != nil {

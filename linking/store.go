@@ -129,8 +129,11 @@ type Store interface {
 	LockLink(ctx context.Context, accountID string, fn func(ctx context.Context, tx LinkTx) error) error
 
 	// ClaimDue is for reconcilers running on every instance. It returns up
-	// to limit links in StateApprovalPending whose NextCheckAt <= now,
-	// earliest first, and in the same transaction moves their NextCheckAt
+	// to limit due links, earliest first: links in StateApprovalPending
+	// whose NextCheckAt <= now (a zero NextCheckAt is due at once), and
+	// links in StateActionRequired whose NextCheckAt is set and <= now (a
+	// problem the customer fixes at USPS, such as ACH verification, is
+	// re-checked; a zero NextCheckAt means no re-check). It and in the same transaction moves their NextCheckAt
 	// to now+lease, sets UpdatedAt to now and bumps Version, so concurrent
 	// claimers never get the same link until the lease ends. The returned
 	// links carry the new Version. limit <= 0 returns nothing; lease must

@@ -99,32 +99,36 @@ var reasonForEPA = map[uspsbiz.EPAStatus]Reason{
 //     the customer's: still pending, checked again after a backoff, and
 //     the error is returned.
 //
-// Verify is a no-op on links that are not pending.
+// Verify also re-checks links in action required for a reason the customer
+// fixes at USPS (ACH verification, payment method, funds); it is a no-op on
+// other links.
 func (l *Linker) Verify(ctx context.Context, accountID string) (*Link, error) {
 	lk, err := l.store.GetLink(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	if lk.State != StateApprovalPending {
+	if !checkable(lk) {
 		return lk, nil
 	}
 	out := l.check(ctx, lk)
 	now := l.now().UTC()
 	lk, uerr := l.update(ctx, accountID, "verifier", out.cause, func(cur *Link) (State, Reason, error) {
-		if cur.State != StateApprovalPending || cur.EPSAccount != lk.EPSAccount || cur.CRID != lk.CRID {
+		if cur.State != lk.State || cur.Reason != lk.Reason || cur.EPSAccount != lk.EPSAccount || cur.CRID != lk.CRID {
 			return cur.State, cur.Reason, errStale // credentials or state changed meanwhile
 		}
-		switch out.state {
-		case StateActive:
+		cur.LastError = out.cause
+		switch {
+		case out.state == StateActive:
 			cur.PaymentToken, cur.PaymentTokenExpiry = out.paymentToken, out.paymentExpiry.UTC()
 			cur.NextCheckAt, cur.CheckAttempts, cur.LastError = time.Time{}, 0, ""
-		case StateActionRequired:
-			cur.NextCheckAt, cur.CheckAttempts = time.Time{}, 0
-			cur.LastError = out.cause
-		default:
+		case out.state == StateActionRequired && !fixedAtUSPS[out.reason]:
+			cur.NextCheckAt, cur.CheckAttempts = time.Time{}, 0 // waits for the customer
+		default: // still pending, or a problem the customer fixes at USPS: look again later
+			if out.state != cur.State || out.reason != cur.Reason {
+				cur.CheckAttempts = 0
+			}
 			cur.CheckAttempts++
 			cur.NextCheckAt = now.Add(l.backoff.Delay(cur.CheckAttempts))
-			cur.LastError = out.cause
 		}
 		return out.state, out.reason, nil
 	})
@@ -138,6 +142,23 @@ func (l *Linker) Verify(ctx context.Context, accountID string) (*Link, error) {
 }
 
 var errStale = errors.New("linking: link changed during verification")
+
+// fixedAtUSPS are the action-required reasons a customer resolves in the
+// USPS Business Portal, not in the platform (verifying ACH micro-debits,
+// adding a payment method, funding the account): the reconciler keeps
+// re-checking them with backoff, so the link moves on by itself.
+var fixedAtUSPS = map[Reason]bool{
+	ReasonEPANotActive:           true,
+	ReasonNoPaymentMethod:        true,
+	ReasonPaymentMethodNotActive: true,
+	ReasonCardTrouble:            true,
+	ReasonInsufficientFunds:      true,
+}
+
+// checkable reports whether Verify has something to check.
+func checkable(lk *Link) bool {
+	return lk.State == StateApprovalPending || lk.State == StateActionRequired && fixedAtUSPS[lk.Reason]
+}
 
 type verdict struct {
 	state         State

@@ -103,7 +103,7 @@ func TestBrowserJourney(t *testing.T) {
 	shot("08-credentials-form.png")
 
 	do("save a bad MID", typeIn("crid", demoCRID), typeIn("mid", "90123"), typeIn("eps", epaPendingACH), click("save-credentials"), visible("err-mid"))
-	assert.Equal(t, "MID must be 6 or 9 digits, not 5", text("err-mid"))
+	assert.Equal(t, "MID: must be 6 or 9 digits, not 5", text("err-mid"))
 	shot("09-credentials-bad-mid.png")
 
 	do("save the ACH-pending EPA", setValue("mid", demoMID), typeIn("eps", epaPendingACH), click("save-credentials"), visible("action"))

@@ -60,19 +60,20 @@ func (n *nsa) mount(mux *http.ServeMux, identify func(*http.Request) (account, s
 	return err
 }
 
-// saveCredentials stores CRID, MID and EPS and checks them with USPS; bad
-// input comes back as a message per field (crid, mid, manifest_mid, eps).
-func (n *nsa) saveCredentials(ctx context.Context, account string, in linking.CredentialsInput) (map[string]string, error) {
-	_, err := n.linker.SubmitCredentials(ctx, account, in)
+// saveCredentials stores CRID, MID and EPS and checks them with USPS. Bad
+// input comes back as a message per field (crid, mid, manifest_mid, eps);
+// a USPS outage leaves the link pending with Status.LastError set.
+func (n *nsa) saveCredentials(ctx context.Context, account string, in linking.CredentialsInput) (linking.Status, map[string]string, error) {
+	st, err := n.linker.SubmitCredentials(ctx, account, in)
 	var bad *linking.CredentialsError
 	if !errors.As(err, &bad) {
-		return nil, err
+		return st, nil, err
 	}
 	problems := map[string]string{}
 	for _, f := range bad.Fields {
 		problems[f.Field] = f.Message
 	}
-	return problems, nil
+	return st, problems, nil
 }
 
 // view is what the pages show: state, banner, pop-up, steps, action needed.

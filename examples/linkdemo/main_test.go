@@ -35,7 +35,7 @@ func TestWalkthrough(t *testing.T) {
 		`"Grant Acme Ship Access"`,
 		`"Successful Integration"`,
 		`Clicked "Go to Acme Ship" → back at Acme Ship`,
-		`Saved MID "90123" → rejected with "MID must be 6 or 9 digits, not 5"`,
+		`Saved MID "90123" → rejected with "MID: must be 6 or 9 digits, not 5"`,
 		"(ACH pending) → Action required: Your Enterprise Payment Account is not active yet.",
 		"verified the micro-debits",
 		`Saved again → banner "USPS business account approval pending"`,
@@ -147,9 +147,9 @@ func TestBadInputGetsClearMessages(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusUnprocessableEntity, p.status)
 	assert.Equal(t, "Please correct the fields marked below; nothing was saved.", p.text("error"))
-	assert.Equal(t, "CRID must contain only digits", p.text("err-crid"))
-	assert.Equal(t, "MID must be 6 or 9 digits, not 5", p.text("err-mid"))
-	assert.Equal(t, "manifest MID a 9-digit MID must start with 9", p.text("err-manifest_mid"))
+	assert.Equal(t, "CRID: must contain only digits", p.text("err-crid"))
+	assert.Equal(t, "MID: must be 6 or 9 digits, not 5", p.text("err-mid"))
+	assert.Equal(t, "manifest MID: a 9-digit MID must start with 9", p.text("err-manifest_mid"))
 	assert.Contains(t, p.text("err-eps"), "EPS account")
 	assert.Contains(t, p.body, `id="mid" name="mid" value="90123"`, "what was typed stays in the form")
 	assert.NotContains(t, p.body, `value="12345"`, "the EPS number is never echoed")

@@ -239,7 +239,7 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request, s *session) {
 	dismissed := s.popupDismissed
 	a.mu.Unlock()
 	if d.View.ShowPopup && !dismissed {
-		d.Popup = linking.DefaultGuidance.Render(linking.DefaultGuidance.Popup.Text, platformName)
+		d.Popup = d.View.Popup.Text
 	}
 	a.render(w, r, http.StatusOK, "dashboard", d)
 }
@@ -283,16 +283,17 @@ func (a *app) settings(w http.ResponseWriter, r *http.Request, s *session) {
 func (a *app) credentials(w http.ResponseWriter, r *http.Request, s *session) {
 	in := linking.CredentialsInput{CRID: r.PostFormValue("crid"), MID: r.PostFormValue("mid"),
 		ManifestMID: r.PostFormValue("manifest_mid"), EPS: r.PostFormValue("eps")}
-	problems, err := a.nsa.saveCredentials(r.Context(), s.accountID, in)
+	st, problems, err := a.nsa.saveCredentials(r.Context(), s.accountID, in)
 	status := http.StatusUnprocessableEntity
 	var msg string
 	switch {
 	case errors.Is(err, linking.ErrNotLinked) || errors.Is(err, linking.ErrIllegalTransition):
 		status, msg = http.StatusConflict, "Link your USPS business account first, then enter your CRID, MID and EPS number."
 	case err != nil:
-		// The credentials are saved; a USPS hiccup leaves the link pending
-		// for the reconciler.
-		a.logger.Warn("linkdemo: saving credentials", slog.String("error", err.Error()))
+		a.fail(w, r, err)
+		return
+	case problems == nil && st.LastError != "":
+		// Saved; a USPS hiccup left the link pending for the reconciler.
 		status, msg = http.StatusOK, "Saved. We could not finish checking with USPS and will try again automatically."
 	case problems == nil:
 		http.Redirect(w, r, "/settings/usps", http.StatusSeeOther)
@@ -372,7 +373,7 @@ func (a *app) portal(w http.ResponseWriter, r *http.Request, _ *session) {
 	d := &pageData{Title: "USPS Business Portal (demo stand-in)"}
 	switch r.URL.Query().Get("done") {
 	case "verified":
-		d.Notice = "Micro-debits confirmed: the payment account is active at USPS. Back in " + platformName + ", save your CRID, MID and EPS number again so it is checked."
+		d.Notice = "Micro-debits confirmed: the payment account is active at USPS. " + platformName + " checks again automatically; saving your CRID, MID and EPS number again checks at once."
 	case "contract":
 		d.Notice = "USPS approved the contract. " + platformName + " checks pending links every few seconds; the settings page shows the result."
 	}

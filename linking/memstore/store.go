@@ -247,7 +247,9 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 	defer s.mu.Unlock()
 	var due []*linking.Link
 	for _, l := range s.links {
-		if l.State == linking.StateApprovalPending && !l.NextCheckAt.After(now) {
+		scheduled := l.State == linking.StateApprovalPending ||
+			l.State == linking.StateActionRequired && !l.NextCheckAt.IsZero()
+		if scheduled && !l.NextCheckAt.After(now) {
 			due = append(due, l)
 		}
 	}

@@ -72,7 +72,7 @@ func newQueries(d Dialect) queries {
 	q.authUsed = q.rebind(`SELECT used_at_us FROM nsalink_auth_requests WHERE state_hash = ?`)
 	q.deleteExpiredAuth = q.rebind(`DELETE FROM nsalink_auth_requests WHERE expires_at_us < ?`)
 	q.selectDue = q.rebind(`SELECT account_id FROM nsalink_links
-		WHERE state = ? AND next_check_at_us <= ?
+		WHERE next_check_at_us <= ? AND (state = ? OR (state = ? AND next_check_at_us <> ?))
 		ORDER BY next_check_at_us, account_id
 		LIMIT ?` + skipLocked)
 	return q

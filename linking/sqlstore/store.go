@@ -254,7 +254,8 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 	var out []*linking.Link
 	err := s.inTx(ctx, 0, func(tx *sql.Tx) error {
 		out = nil
-		rows, err := tx.QueryContext(ctx, s.q.selectDue, string(linking.StateApprovalPending), micros(now), limit)
+		rows, err := tx.QueryContext(ctx, s.q.selectDue, micros(now), string(linking.StateApprovalPending),
+			string(linking.StateActionRequired), zeroMicros, limit)
 		if err != nil {
 			return err
 		}

@@ -836,13 +836,19 @@ var claimTests = []test{
 		active := pending("x1", now.Add(-10*time.Minute))
 		active.State = linking.StateActive
 		create(t, s, active)
-		ar := pending("x2", now.Add(-10*time.Minute))
-		ar.State = linking.StateActionRequired
-		create(t, s, ar)
+		unscheduled := pending("x2", time.Time{}) // action required, no re-check
+		unscheduled.State = linking.StateActionRequired
+		create(t, s, unscheduled)
+		recheck := pending("r1", now.Add(-2*time.Minute)) // action required, re-check scheduled
+		recheck.State = linking.StateActionRequired
+		create(t, s, recheck)
+		later := pending("x3", now.Add(time.Minute))
+		later.State = linking.StateActionRequired
+		create(t, s, later)
 
-		got, err := s.ClaimDue(ctx(t), now, 2, lease)
+		got, err := s.ClaimDue(ctx(t), now, 3, lease)
 		require.NoError(t, err)
-		require.Equal(t, []string{"p3", "p1"}, ids(got), "earliest NextCheckAt first, up to limit")
+		require.Equal(t, []string{"p3", "p1", "r1"}, ids(got), "earliest NextCheckAt first, up to limit")
 		for _, l := range got {
 			require.Equal(t, utcMicro(now.Add(lease)), l.NextCheckAt)
 			require.Equal(t, int64(2), l.Version)
@@ -863,7 +869,7 @@ var claimTests = []test{
 		// After the lease, they are due again.
 		got, err = s.ClaimDue(ctx(t), now.Add(lease), 10, lease)
 		require.NoError(t, err)
-		require.ElementsMatch(t, []string{"p1", "p2", "p3", "p4", "p5"}, ids(got))
+		require.ElementsMatch(t, []string{"p1", "p2", "p3", "p4", "p5", "r1", "x3"}, ids(got))
 
 		got, err = s.ClaimDue(ctx(t), now.Add(time.Hour), 0, lease)
 		require.NoError(t, err)
