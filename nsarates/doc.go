@@ -79,5 +79,5 @@
 // a quote does no map lookup, string work or allocation. Each account's
 // compiled table sits behind an atomic pointer: [Pricer.SetContract] swaps it
 // while quotes run, and each quote reads one consistent table.
-// BENCHMARKS.part.md gives the measured cost per quote and per table.
+// BENCHMARKS.md at the module root gives the measured cost per quote and per table.
 package nsarates
