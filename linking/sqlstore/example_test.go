@@ -1,0 +1,38 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/nsalink/nsalink/linking"
+	"github.com/nsalink/nsalink/linking/sqlstore"
+)
+
+// OpenSQLite is the embedded default: one file, created and migrated on
+// first open. For fleets, OpenPostgres takes a DSN instead.
+func ExampleOpenSQLite() {
+	dir, _ := os.MkdirTemp("", "nsalink")
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "links.db"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer store.Close()
+
+	_ = store.CreateLink(ctx, &linking.Link{AccountID: "acct-1", State: linking.StateUnlinked})
+	lk, _ := store.GetLink(ctx, "acct-1")
+	lk.State = linking.StateAuthorizing
+	err = store.UpdateLink(ctx, lk, &linking.Event{From: linking.StateUnlinked, To: linking.StateAuthorizing, Cause: "start"})
+	fmt.Println(lk.Version, err)
+
+	stale, _ := store.GetLink(ctx, "acct-1")
+	stale.Version = 1 // someone else's older copy
+	fmt.Println(store.UpdateLink(ctx, stale, nil))
+	// Output:
+	// 2 <nil>
+	// sqlstore: link "acct-1" version 1: linking: version conflict
+}
