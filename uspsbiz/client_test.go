@@ -324,3 +324,18 @@ func TestCancelledContextReturnsPromptly(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, time.Since(start), time.Second, "a slow USPS does not outlast the deadline")
 }
+
+func TestAPIErrorBodyIsCapped(t *testing.T) {
+	srv := newPaymentsFake(t)
+	c := newClient(t, srv)
+	big := `{"apiVersion":"/payments/v3","error":{"code":"400","message":"` + strings.Repeat("x", 900<<10) + `"}}` + strings.Repeat(" ", 2<<20)
+	srv.InjectFault(uspsbiztest.Fault{Match: "POST /payments/", Status: 400, Body: big})
+	roles := uspsbiz.NewRoles().Payer(testCRID, eps(t, epsActive)).LabelOwner(testCRID, testMID, testManifestMID)
+	_, err := c.AuthorizePayment(t.Context(), roles)
+	var ae *uspsbiz.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, 400, ae.StatusCode)
+	assert.Len(t, ae.Body, 1<<20, "raw body kept up to 1 MiB")
+	assert.Len(t, ae.Message, 900<<10, "the decoded message is whole")
+	assert.Less(t, len(err.Error()), 300, "the error text stays short")
+}

@@ -80,7 +80,7 @@ func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "uspsbiz: %s %s: %d", e.Method, e.Route, e.StatusCode)
 	if e.Message != "" {
-		fmt.Fprintf(&b, " %s", e.Message)
+		fmt.Fprintf(&b, " %s", truncate(e.Message, 200))
 	}
 	for i, d := range e.Errors {
 		if i == 3 {
@@ -89,7 +89,7 @@ func (e *APIError) Error() string {
 		}
 		fmt.Fprintf(&b, " [%s", d.Code)
 		if d.Title != "" {
-			fmt.Fprintf(&b, " %s", d.Title)
+			fmt.Fprintf(&b, " %s", truncate(d.Title, 100))
 		}
 		b.WriteString("]")
 	}
