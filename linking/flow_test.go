@@ -328,3 +328,17 @@ func TestPopupTextComesWithTheView(t *testing.T) {
 	require.True(t, v.ShowPopup)
 	assert.Equal(t, "Verbinden Sie Ihr USPS-Konto mit Acme Ship.", v.Popup.Text)
 }
+
+func TestStartKeepsALinkWithTokens(t *testing.T) {
+	e := newEnv(t, nil)
+	e.linkAccount(account)
+	st, err := e.linker.SubmitCredentials(t.Context(), account, creds(epsACH))
+	require.NoError(t, err)
+	require.Equal(t, linking.StateActionRequired, st.State)
+	_, err = e.linker.Start(t.Context(), account, session) // an unneeded relink, abandoned
+	require.NoError(t, err)
+	after, err := e.linker.Status(t.Context(), account)
+	require.NoError(t, err)
+	assert.Equal(t, linking.StateActionRequired, after.State)
+	assert.Equal(t, st.NextCheckAt, after.NextCheckAt, "the re-check stays scheduled")
+}

@@ -211,9 +211,10 @@ func statusOf(lk *Link) Status {
 // state is random (256 bits), single-use, bound to the session, the
 // account and the environment, and expires after the state TTL.
 //
-// A link that already has tokens (awaiting credentials, pending, active)
-// keeps its state until the new callback arrives, so an abandoned relink
-// never costs a customer their NSA rates.
+// A link that already has a customer token (awaiting credentials, pending,
+// active, or action required over its payment account) keeps its state
+// until the new callback arrives, so an abandoned relink never costs a
+// customer their NSA rates or their pending re-checks.
 func (l *Linker) Start(ctx context.Context, accountID, sessionID string) (string, error) {
 	if sessionID == "" {
 		return "", errors.New("linking: Start: empty session id")
@@ -247,9 +248,9 @@ func (l *Linker) Start(ctx context.Context, accountID, sessionID string) (string
 	if err := l.store.PutAuthRequest(ctx, ar); err != nil {
 		return "", err
 	}
-	if lk.State == StateUnlinked || lk.State == StateActionRequired {
+	if len(lk.Token) == 0 {
 		err = l.transition(ctx, accountID, "user", "start", func(lk *Link) (State, Reason, error) {
-			if lk.State == StateUnlinked || lk.State == StateActionRequired {
+			if len(lk.Token) == 0 && CanTransition(lk.State, StateAuthorizing) {
 				return StateAuthorizing, ReasonNone, nil
 			}
 			return lk.State, lk.Reason, nil
