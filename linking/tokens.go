@@ -19,6 +19,9 @@ import (
 // and callback fix it.
 var ErrRelinkRequired = errors.New("linking: customer must link again")
 
+// refreshCallTimeout bounds one refresh call made under the per-link lock.
+const refreshCallTimeout = 10 * time.Second
+
 // TokenSource returns an oauth2.TokenSource of the account's customer token,
 // for uspsbiz.Client.ForMerchant. It is meant to be long-lived: ctx is kept
 // for its refreshes (detached from cancellation; each refresh is bounded).
@@ -89,7 +92,11 @@ func (l *Linker) freshToken(ctx context.Context, accountID string) (*uspsbiz.Tok
 			fresh = cur // a peer refreshed while we waited: adopt it
 			return nil
 		}
-		next, err := l.usps.Refresh(ctx, cur.RefreshToken)
+		// The lock holds a database connection (and on SQLite every
+		// writer): keep the token call well inside the store's hold limit.
+		rctx, cancel := context.WithTimeout(ctx, refreshCallTimeout)
+		next, err := l.usps.Refresh(rctx, cur.RefreshToken)
+		cancel()
 		if errors.Is(err, uspsbiz.ErrReauthorizationRequired) {
 			from := lk.State
 			if err := CheckTransition(from, StateActionRequired); err != nil {
