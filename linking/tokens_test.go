@@ -2,6 +2,7 @@ package linking_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -136,4 +137,43 @@ func TestTokenSourceAdoptsPeerRefresh(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, a.AccessToken, b.AccessToken)
 	assert.Equal(t, calls, e.srv.Count("POST /oauth2/v3/token"), "read, not refreshed again")
+}
+
+func TestNoPlaintextTokenInStoredRows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "links.db")
+	store, err := sqlstore.OpenSQLite(t.Context(), path)
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	e := newEnv(t, store)
+	e.linkAccount(account)
+	_, err = e.linker.SubmitCredentials(t.Context(), account, creds(epsActive))
+	require.NoError(t, err)
+	pay, _, err := e.linker.PaymentToken(t.Context(), account)
+	require.NoError(t, err)
+	tok, err := e.linker.TokenSource(t.Context(), account).Token()
+	require.NoError(t, err)
+
+	rows, err := store.DB().QueryContext(t.Context(), "SELECT * FROM nsalink_links")
+	require.NoError(t, err)
+	defer rows.Close()
+	cols, err := rows.Columns()
+	require.NoError(t, err)
+	var dump []byte
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		require.NoError(t, rows.Scan(ptrs...))
+		for _, v := range vals {
+			dump = fmt.Appendf(dump, "%v|%s|", v, v)
+		}
+	}
+	require.NoError(t, rows.Err())
+	require.NotEmpty(t, dump)
+	for _, secret := range []string{tok.AccessToken, tok.RefreshToken, pay.Reveal()} {
+		require.NotEmpty(t, secret)
+		assert.NotContains(t, string(dump), secret)
+	}
 }
