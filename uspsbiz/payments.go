@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/google/go-querystring/query"
+
 	"github.com/nsalink/nsalink/internal/httpx"
 )
 
@@ -91,6 +93,12 @@ func EPAStatusOf(err error) (EPAStatus, bool) {
 	return "", false
 }
 
+// paymentAccountQuery is the query string of GET /payments/v3/payment-account/{n}.
+type paymentAccountQuery struct {
+	AccountType string `url:"accountType"`
+	Amount      string `url:"amount,omitempty"` // dollars, for sufficientFunds
+}
+
 // EPA is the answer of a payment-account lookup.
 type EPA struct {
 	Account EPSAccount
@@ -134,9 +142,13 @@ func (c *Client) lookupEPA(ctx context.Context, eps EPSAccount, amount *Cents) (
 		}
 		return nil, err
 	}
-	q := url.Values{"accountType": {"EPS"}}
+	wq := paymentAccountQuery{AccountType: "EPS"}
 	if amount != nil {
-		q.Set("amount", amount.String())
+		wq.Amount = amount.String()
+	}
+	q, err := query.Values(wq)
+	if err != nil {
+		return nil, fmt.Errorf("uspsbiz: payment account: %w", err)
 	}
 	var wire struct {
 		AccountType     string `json:"accountType"`
@@ -144,7 +156,7 @@ func (c *Client) lookupEPA(ctx context.Context, eps EPSAccount, amount *Cents) (
 		NonProfitStatus bool   `json:"nonProfitStatus"`
 		SufficientFunds *bool  `json:"sufficientFunds"`
 	}
-	_, err := c.asPlatform().do(ctx, call{
+	_, err = c.asPlatform().do(ctx, call{
 		method: http.MethodGet,
 		path:   "/payments/v3/payment-account/" + url.PathEscape(eps.Reveal()),
 		route:  routePaymentAccount,

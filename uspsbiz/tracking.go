@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-querystring/query"
+
 	"github.com/nsalink/nsalink/internal/httpx"
 )
 
@@ -39,6 +41,13 @@ type TrackingOptions struct {
 	// ForwardedFor is sent as X-Forwarded-For: the end user's IP address
 	// when the lookup is made on their behalf.
 	ForwardedFor string
+}
+
+// trackingQuery is the query string of GET /tracking/v3/tracking/{n}.
+type trackingQuery struct {
+	Expand             TrackingExpand `url:"expand,omitempty"`
+	DestinationZIPCode string         `url:"destinationZIPCode,omitempty"`
+	MailingDate        string         `url:"mailingDate,omitempty"` // RFC 3339 full-date
 }
 
 // TrackingEvent is one scan of a package (expand=DETAIL).
@@ -94,22 +103,21 @@ func (c *Client) TrackPackage(ctx context.Context, trackingNumber string, opt Tr
 	if err != nil {
 		return nil, err
 	}
-	q := url.Values{}
+	wq := trackingQuery{Expand: opt.Expand, DestinationZIPCode: opt.DestinationZIP}
 	switch opt.Expand {
-	case "":
-	case ExpandSummary, ExpandDetail:
-		q.Set("expand", string(opt.Expand))
+	case "", ExpandSummary, ExpandDetail:
 	default:
 		return nil, fmt.Errorf("uspsbiz: tracking: expand %q is not SUMMARY or DETAIL", truncate(string(opt.Expand), 20))
 	}
-	if opt.DestinationZIP != "" {
-		if len(opt.DestinationZIP) != 5 || !allDigits(opt.DestinationZIP) {
-			return nil, fmt.Errorf("uspsbiz: tracking: destination ZIP %q must be 5 digits", truncate(opt.DestinationZIP, 12))
-		}
-		q.Set("destinationZIPCode", opt.DestinationZIP)
+	if opt.DestinationZIP != "" && (len(opt.DestinationZIP) != 5 || !allDigits(opt.DestinationZIP)) {
+		return nil, fmt.Errorf("uspsbiz: tracking: destination ZIP %q must be 5 digits", truncate(opt.DestinationZIP, 12))
 	}
 	if !opt.MailingDate.IsZero() {
-		q.Set("mailingDate", opt.MailingDate.Format(time.DateOnly))
+		wq.MailingDate = opt.MailingDate.Format(time.DateOnly)
+	}
+	q, err := query.Values(wq)
+	if err != nil {
+		return nil, fmt.Errorf("uspsbiz: tracking: %w", err)
 	}
 	var h http.Header
 	if opt.ForwardedFor != "" {
