@@ -158,6 +158,7 @@ func TestBadInputGetsClearMessages(t *testing.T) {
 	p, err = w.saveCredentials(demoMID, epaNoPayment)
 	require.NoError(t, err)
 	assert.Equal(t, "Your Enterprise Payment Account has no payment method. Add a credit card or ACH debit in the USPS Business Portal.", p.text("action-text"))
+	assert.Empty(t, p.text("error"), "a verdict is not an outage: no 'could not finish checking'")
 
 	// Wrong micro-debits.
 	p, err = w.post(d.URL+"/demo/usps-portal/verify", url.Values{"epa": {epaPendingACH}, "amount1": {"0.00"}, "amount2": {"abc"}})

@@ -292,7 +292,7 @@ func (a *app) credentials(w http.ResponseWriter, r *http.Request, s *session) {
 	case err != nil:
 		a.fail(w, r, err)
 		return
-	case problems == nil && st.LastError != "":
+	case problems == nil && st.State == linking.StateApprovalPending && st.LastError != "" && st.Reason == linking.ReasonNone:
 		// Saved; a USPS hiccup left the link pending for the reconciler.
 		status, msg = http.StatusOK, "Saved. We could not finish checking with USPS and will try again automatically."
 	case problems == nil:
