@@ -176,8 +176,11 @@ type Status struct {
 	CRID, MID, ManifestMID, EPSLast4 string
 	UpdatedAt                        time.Time
 	NextCheckAt                      time.Time
-	// LastError is a short, secret-free word on the last failed check
-	// (e.g. "credentials check: USPS 503"), empty after success.
+	// LastError is a short, secret-free word on the last check that did not
+	// activate the link: the verdict's cause ("credentials check: EPA
+	// not_active") or why the check could not finish ("credentials check:
+	// USPS 503"; the link then stays pending with Reason none). Empty once
+	// active.
 	LastError string
 	// NSARatesApply is true only in StateActive.
 	NSARatesApply bool
