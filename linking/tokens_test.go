@@ -177,3 +177,35 @@ func TestNoPlaintextTokenInStoredRows(t *testing.T) {
 		assert.NotContains(t, string(dump), secret)
 	}
 }
+
+// TestFlowOnEveryStore runs the whole journey on real SQLite and PostgreSQL
+// as well as memory: link, credentials with ACH pending, the reconciler
+// activating it once USPS verifies, the payment token, unlink.
+func TestFlowOnEveryStore(t *testing.T) {
+	for name, open := range storeKinds(t, 1) {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, open(t)[0])
+			e.linkAccount(account)
+			st, err := e.linker.SubmitCredentials(t.Context(), account, creds(epsACH))
+			require.NoError(t, err)
+			require.Equal(t, linking.ReasonEPANotActive, st.Reason)
+			require.NoError(t, e.srv.VerifyMicroDebits(epsACH, 17, 42))
+			e.srv.Advance(st.NextCheckAt.Sub(e.srv.Now()))
+			res, err := e.linker.Reconcile(t.Context(), linking.ReconcileOptions{})
+			require.NoError(t, err)
+			require.Equal(t, 1, res.Activated)
+			_, _, err = e.linker.PaymentToken(t.Context(), account)
+			require.NoError(t, err)
+			require.NoError(t, e.linker.Unlink(t.Context(), account, "user"))
+			evs, err := e.linker.Events(t.Context(), account)
+			require.NoError(t, err)
+			var trail []linking.State
+			for _, ev := range evs {
+				trail = append(trail, ev.To)
+				require.Equal(t, time.UTC, ev.At.Location())
+			}
+			require.Equal(t, []linking.State{linking.StateAuthorizing, linking.StateAwaitingCredentials,
+				linking.StateApprovalPending, linking.StateActionRequired, linking.StateActive, linking.StateUnlinked}, trail)
+		})
+	}
+}
