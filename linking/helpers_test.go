@@ -43,6 +43,7 @@ type env struct {
 	usps   *uspsbiz.Client
 	store  linking.Store
 	sealer *linking.AESGCMSealer
+	key    []byte // the sealer's key, "k1"
 	linker *linking.Linker
 	logs   *syncBuffer
 }
@@ -81,7 +82,7 @@ func newEnv(t *testing.T, store linking.Store, opts ...linking.Option) *env {
 	_, _ = rand.Read(key)
 	sealer, err := linking.NewAESGCMSealer("k1", map[string][]byte{"k1": key})
 	require.NoError(t, err)
-	e.sealer = sealer
+	e.sealer, e.key = sealer, key
 	e.linker = e.newLinker(store, opts...)
 	return e
 }

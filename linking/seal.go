@@ -143,6 +143,29 @@ func RewrapLinks(ctx context.Context, store Store, r Rewrapper, accountIDs ...st
 	return n, nil
 }
 
+// RewrapAll runs RewrapLinks over every link of store, a page at a time:
+// after making a new key primary, this migrates all sealed tokens so that
+// the old key can be retired. It returns how many links it rewrote.
+func RewrapAll(ctx context.Context, store Store, r Rewrapper) (int, error) {
+	const page = 500
+	total, after := 0, ""
+	for {
+		ids, err := store.ListAccountIDs(ctx, after, page)
+		if err != nil {
+			return total, fmt.Errorf("linking: rewrap: listing links: %w", err)
+		}
+		if len(ids) == 0 {
+			return total, nil
+		}
+		n, err := RewrapLinks(ctx, store, r, ids...)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
 func rewrapLink(ctx context.Context, store Store, r Rewrapper, id string) (bool, error) {
 	const attempts = 10
 	for range attempts {

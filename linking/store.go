@@ -139,6 +139,13 @@ type Store interface {
 	// links carry the new Version. limit <= 0 returns nothing; lease must
 	// be positive.
 	ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*Link, error)
+
+	// ListAccountIDs pages through every link's account id in ascending
+	// order (the store's collation): up to limit ids greater than after
+	// ("" starts at the beginning). Pass the last id of a page as the next
+	// after; an empty page is the end. For fleet-wide jobs such as
+	// RewrapAll. limit <= 0 returns nothing.
+	ListAccountIDs(ctx context.Context, after string, limit int) ([]string, error)
 }
 
 // LinkTx reads and writes one locked link inside Store.LockLink. It is bound

@@ -1,6 +1,7 @@
 package linking_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -207,5 +208,43 @@ func TestFlowOnEveryStore(t *testing.T) {
 			require.Equal(t, []linking.State{linking.StateAuthorizing, linking.StateAwaitingCredentials,
 				linking.StateApprovalPending, linking.StateActionRequired, linking.StateActive, linking.StateUnlinked}, trail)
 		})
+	}
+}
+
+// TestKeyRotationOverAFleet rotates the sealing key of every link of a
+// SQLite store with RewrapAll, then retires the old key: linked accounts
+// keep working.
+func TestKeyRotationOverAFleet(t *testing.T) {
+	store, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "links.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	e := newEnv(t, store)
+	for i := range 7 {
+		acct := fmt.Sprintf("acct-%d", i)
+		e.linkAccount(acct)
+		_, err := e.linker.SubmitCredentials(t.Context(), acct, creds(epsActive))
+		require.NoError(t, err)
+	}
+	newKey := bytes.Repeat([]byte{7}, 32)
+	rotated, err := linking.NewAESGCMSealer("k2", map[string][]byte{"k1": e.key, "k2": newKey})
+	require.NoError(t, err)
+	n, err := linking.RewrapAll(t.Context(), store, rotated)
+	require.NoError(t, err)
+	assert.Equal(t, 7, n, "every link's tokens moved to the new key")
+	n, err = linking.RewrapAll(t.Context(), store, rotated)
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing left under the old key")
+
+	retired, err := linking.NewAESGCMSealer("k2", map[string][]byte{"k2": newKey})
+	require.NoError(t, err)
+	l, err := linking.New(e.client(), store, retired, linking.WithRedirectURI(redirectURI),
+		linking.WithPlatform("Acme Ship", platformCRID), linking.WithClock(e.srv.Now))
+	require.NoError(t, err)
+	for i := range 7 {
+		acct := fmt.Sprintf("acct-%d", i)
+		_, err := l.TokenSource(t.Context(), acct).Token()
+		require.NoError(t, err)
+		_, _, err = l.PaymentToken(t.Context(), acct)
+		require.NoError(t, err)
 	}
 }

@@ -177,6 +177,26 @@ func (s *Store) ConsumeAuthRequest(ctx context.Context, stateHash []byte, now ti
 	return a.Clone(), nil
 }
 
+// ListAccountIDs implements linking.Store, in byte order.
+func (s *Store) ListAccountIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	s.mu.Lock()
+	ids := make([]string, 0, len(s.links))
+	for id := range s.links {
+		if id > after {
+			ids = append(ids, id)
+		}
+	}
+	s.mu.Unlock()
+	slices.Sort(ids)
+	return ids[:min(limit, len(ids))], nil
+}
+
 // DeleteExpiredAuthRequests implements linking.Store.
 func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, before time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {

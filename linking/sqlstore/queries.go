@@ -26,6 +26,7 @@ type queries struct {
 	deleteAuthOfLink, deleteEvents, deleteLink            string
 	insertEvent, events                                   string
 	insertAuth, consumeAuth, authUsed, deleteExpiredAuth  string
+	listAccountIDs                                        string
 	selectDue                                             string
 	setLockTimeout, setLockHold                           string
 }
@@ -71,6 +72,7 @@ func newQueries(d Dialect) queries {
 		RETURNING ` + authCols)
 	q.authUsed = q.rebind(`SELECT used_at_us FROM nsalink_auth_requests WHERE state_hash = ?`)
 	q.deleteExpiredAuth = q.rebind(`DELETE FROM nsalink_auth_requests WHERE expires_at_us < ?`)
+	q.listAccountIDs = q.rebind(`SELECT account_id FROM nsalink_links WHERE account_id > ? ORDER BY account_id LIMIT ?`)
 	q.selectDue = q.rebind(`SELECT account_id FROM nsalink_links
 		WHERE next_check_at_us <= ? AND (state = ? OR (state = ? AND next_check_at_us <> ?))
 		ORDER BY next_check_at_us, account_id

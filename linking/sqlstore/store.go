@@ -227,6 +227,30 @@ func (s *Store) ConsumeAuthRequest(ctx context.Context, stateHash []byte, now ti
 	return a, nil
 }
 
+// ListAccountIDs implements linking.Store, in the database's collation.
+func (s *Store) ListAccountIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.rdb.QueryContext(ctx, s.q.listAccountIDs, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list links: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("sqlstore: list links: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: list links: %w", err)
+	}
+	return ids, nil
+}
+
 // DeleteExpiredAuthRequests implements linking.Store.
 func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, before time.Time) (int, error) {
 	var n int64

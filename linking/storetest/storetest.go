@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"AuthRequest", authTests},
 		{"LockLink", lockTests},
 		{"ClaimDue", claimTests},
+		{"ListAccountIDs", listTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -925,4 +926,38 @@ func ids(ls []*linking.Link) []string {
 		out[i] = l.AccountID
 	}
 	return out
+}
+
+var listTests = []test{
+	{"PagesThroughEveryLinkOnce", func(t *testing.T, s linking.Store) {
+		want := []string{}
+		for i := range 23 {
+			id := fmt.Sprintf("acct-%02d", i)
+			create(t, s, newLink(id))
+			want = append(want, id)
+		}
+		var got []string
+		after := ""
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 10, "paging must end")
+			ids, err := s.ListAccountIDs(ctx(t), after, 5)
+			require.NoError(t, err)
+			require.LessOrEqual(t, len(ids), 5)
+			if len(ids) == 0 {
+				break
+			}
+			require.True(t, slices.IsSorted(ids), "ascending: %v", ids)
+			got = append(got, ids...)
+			after = ids[len(ids)-1]
+		}
+		require.Equal(t, want, got)
+		ids, err := s.ListAccountIDs(ctx(t), "", 0)
+		require.NoError(t, err)
+		require.Empty(t, ids)
+	}},
+	{"Empty", func(t *testing.T, s linking.Store) {
+		ids, err := s.ListAccountIDs(ctx(t), "", 10)
+		require.NoError(t, err)
+		require.Empty(t, ids)
+	}},
 }
