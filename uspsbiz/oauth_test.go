@@ -295,10 +295,23 @@ func TestMerchantTokenSourceSurvivesCancelledContext(t *testing.T) {
 }
 
 func TestForMerchantUsesCustomerToken(t *testing.T) {
-	srv := newFake(t)
+	srv := newPaymentsFake(t)
 	c := newClient(t, srv)
 	tok := link(t, srv, c, "")
 	m := c.ForMerchant(oauth2.StaticTokenSource(tok.OAuth2()))
-	require.NotNil(t, m)
 	assert.Equal(t, c.BaseURL(), m.BaseURL())
+	lastAuth := func() string {
+		reqs := srv.Requests()
+		return reqs[len(reqs)-1].Header.Get("Authorization")
+	}
+	q := uspsbiz.BaseRatesQuery{Package: uspsbiz.Package{OriginZIP: "10001", DestinationZIP: "94105", Weight: 1, Length: 6, Width: 4, Height: 2}, MailClass: "PRIORITY_MAIL"}
+	_, _ = m.BaseRates(t.Context(), q)
+	assert.Equal(t, "Bearer "+tok.AccessToken.Reveal(), lastAuth(), "prices on the customer's behalf")
+	_, _ = c.BaseRates(t.Context(), q)
+	platform, err := c.PlatformToken(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, "Bearer "+platform.AccessToken.Reveal(), lastAuth(), "the platform client keeps its own token")
+	_, err = m.LookupEPA(t.Context(), eps(t, epsActive))
+	require.NoError(t, err)
+	assert.Equal(t, "Bearer "+platform.AccessToken.Reveal(), lastAuth(), "Payments take only client credentials")
 }
