@@ -28,7 +28,7 @@ type BusinessAccount struct {
 	EPAs []EPA
 }
 
-// AddBusinessAccount seeds (or replaces) a business account and its EPAs.
+// AddBusinessAccount seeds (or replaces, EPAs and all) a business account.
 func (s *Server) AddBusinessAccount(a BusinessAccount) {
 	if a.MFACode == "" {
 		a.MFACode = "123456"
@@ -38,6 +38,13 @@ func (s *Server) AddBusinessAccount(a BusinessAccount) {
 	a.EPAs = slices.Clone(a.EPAs)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// A replaced account takes its old EPAs with it.
+	for number, owner := range s.res.epaOwner {
+		if owner == a.Username {
+			delete(s.res.epas, number)
+			delete(s.res.epaOwner, number)
+		}
+	}
 	s.accounts[a.Username] = &a
 	for _, e := range a.EPAs {
 		s.res.addEPA(a.Username, e)

@@ -222,3 +222,13 @@ func TestZone(t *testing.T) {
 	assert.Equal(t, "09", uspsbiztest.Zone("02540", "99501"))
 	assert.Equal(t, "09", uspsbiztest.Zone("", "99501"))
 }
+
+func TestReplacingAnAccountDropsItsOldEPAs(t *testing.T) {
+	srv := uspsbiztest.NewServer(t, uspsbiztest.WithBusinessAccount(uspsbiztest.BusinessAccount{
+		Username: "u", EPAs: []uspsbiztest.EPA{{AccountNumber: "1000000001"}, {AccountNumber: "1000000002"}}}))
+	srv.AddBusinessAccount(uspsbiztest.BusinessAccount{Username: "u", EPAs: []uspsbiztest.EPA{{AccountNumber: "1000000002"}}})
+	_, ok := srv.EPA("1000000001")
+	require.False(t, ok, "the replaced account's EPA is gone")
+	_, ok = srv.EPA("1000000002")
+	require.True(t, ok)
+}
