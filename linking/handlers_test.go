@@ -158,3 +158,43 @@ func TestHandlerOptionsValidate(t *testing.T) {
 		assert.Error(t, err, bad)
 	}
 }
+
+func TestHandlersStartAsJSONAndUnlink(t *testing.T) {
+	e := newEnv(t, nil)
+	srv := host(t, e)
+	c := browser(t, srv)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/usps/start", nil)
+	req.Header.Set("Accept", "application/json")
+	res, err := c.Do(req)
+	require.NoError(t, err)
+	var started map[string]string
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&started))
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	assert.True(t, strings.HasPrefix(started["url"], e.srv.COPURL()))
+	assert.Equal(t, "no-store", res.Header.Get("Cache-Control"))
+
+	back, err := e.srv.Authorize(started["url"], uspsbiztest.Consent{Username: username, Password: password, MFACode: mfaCode})
+	require.NoError(t, err)
+	res, err = c.Get(srv.URL + "/usps/callback?" + back.RawQuery)
+	require.NoError(t, err)
+	res.Body.Close()
+
+	res, err = c.PostForm(srv.URL+"/usps/unlink", nil)
+	require.NoError(t, err)
+	var body map[string]any
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, "unlinked", body["state"])
+	assert.Equal(t, 1, e.srv.Count("POST /oauth2/v3/revoke"), "the grant is revoked at USPS")
+
+	res, err = c.Post(srv.URL+"/usps/credentials", "application/json", strings.NewReader(`{"crid":"56781234","mid":"901234567","eps":"1000000001"}`))
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusConflict, res.StatusCode, "no credentials without a link")
+	res, err = c.Post(srv.URL+"/usps/credentials", "application/json", strings.NewReader(`{"crid":1} trailing`))
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+}

@@ -273,3 +273,14 @@ func TestErrorKind(t *testing.T) {
 	assert.Equal(t, "connection closed", errorKind(io.ErrUnexpectedEOF))
 	assert.Equal(t, "transport error", errorKind(errors.New("https://secret@host/")))
 }
+
+func TestUntrustedCertificateIsNotRetried(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.Add(1) }))
+	defer srv.Close()
+	d := New(Config{Policy: fastPolicy}) // default transport: the test CA is not trusted
+	res, err := send(t, d, t.Context(), http.MethodGet, srv.URL, Idempotent)
+	require.Error(t, err)
+	assert.Equal(t, 1, res.Attempts, "a retry cannot fix an untrusted certificate")
+	assert.Zero(t, n.Load())
+}
