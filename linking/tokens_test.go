@@ -15,12 +15,14 @@ import (
 	"github.com/nsalink/nsalink/linking"
 	"github.com/nsalink/nsalink/linking/memstore"
 	"github.com/nsalink/nsalink/linking/sqlstore"
-	"github.com/nsalink/nsalink/linking/storetest"
+	"github.com/nsalink/nsalink/linking/sqlstore/postgres"
+	"github.com/nsalink/nsalink/linking/sqlstore/postgres/pgtest"
+	"github.com/nsalink/nsalink/linking/sqlstore/sqlite"
 )
 
 // storeKinds opens n handles on one fresh database of each kind, as n
 // processes would. PostgreSQL runs when NSALINK_TEST_POSTGRES_DSN is set
-// (and must be under CI=true).
+// (and must be under NSALINK_TEST_STRICT=1).
 func storeKinds(t *testing.T, n int) map[string]func(t *testing.T) []linking.Store {
 	kinds := map[string]func(t *testing.T) []linking.Store{
 		"memory": func(t *testing.T) []linking.Store {
@@ -35,7 +37,7 @@ func storeKinds(t *testing.T, n int) map[string]func(t *testing.T) []linking.Sto
 			path := filepath.Join(t.TempDir(), "links.db")
 			out := make([]linking.Store, n)
 			for i := range out {
-				s, err := sqlstore.OpenSQLite(t.Context(), path)
+				s, err := sqlite.Open(t.Context(), path)
 				require.NoError(t, err)
 				t.Cleanup(func() { s.Close() })
 				out[i] = s
@@ -44,11 +46,11 @@ func storeKinds(t *testing.T, n int) map[string]func(t *testing.T) []linking.Sto
 		},
 	}
 	kinds["postgres"] = func(t *testing.T) []linking.Store {
-		dsn := storetest.PostgresDSN(t)
+		dsn := pgtest.DSN(t)
 		out := make([]linking.Store, n)
 		for i := range out {
 			// 8 pools of 8 stay under PostgreSQL's default 100 connections.
-			s, err := sqlstore.OpenPostgres(t.Context(), dsn, sqlstore.WithMaxConns(8))
+			s, err := postgres.Open(t.Context(), dsn, sqlstore.WithMaxConns(8))
 			require.NoError(t, err)
 			t.Cleanup(func() { s.Close() })
 			out[i] = s
@@ -142,7 +144,7 @@ func TestTokenSourceAdoptsPeerRefresh(t *testing.T) {
 
 func TestNoPlaintextTokenInStoredRows(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "links.db")
-	store, err := sqlstore.OpenSQLite(t.Context(), path)
+	store, err := sqlite.Open(t.Context(), path)
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
 	e := newEnv(t, store)
@@ -215,7 +217,7 @@ func TestFlowOnEveryStore(t *testing.T) {
 // SQLite store with RewrapAll, then retires the old key: linked accounts
 // keep working.
 func TestKeyRotationOverAFleet(t *testing.T) {
-	store, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "links.db"))
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "links.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
 	e := newEnv(t, store)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nsalink/nsalink/linking"
 	"github.com/nsalink/nsalink/linking/sqlstore"
+	"github.com/nsalink/nsalink/linking/sqlstore/sqlite"
 	"github.com/nsalink/nsalink/nsarates"
 	"github.com/nsalink/nsalink/uspsbiz"
 )
@@ -37,7 +38,7 @@ func newNSA(ctx context.Context, app uspsbiz.Credentials, uspsURL, copURL, callb
 	if err != nil {
 		return nil, err
 	}
-	store, err := sqlstore.OpenSQLite(ctx, dbPath)
+	store, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return nil, err
 	}

@@ -4,9 +4,12 @@
 //
 // # Opening
 //
-// OpenSQLite and OpenPostgres open, configure and migrate a database and own
-// it (Close closes it). New wraps a *sql.DB the caller opened and keeps
-// owning (Close leaves it open); for SQLite open it with SQLiteDSN.
+// sqlstore imports no database driver, so a program links only the one it
+// opens: the package linking/sqlstore/sqlite (sqlite.Open) imports
+// modernc.org/sqlite, and linking/sqlstore/postgres (postgres.Open) imports
+// pgx. Both open, configure and migrate a database and own it (Close closes
+// it). New wraps a *sql.DB the caller opened and keeps owning (Close leaves
+// it open); for SQLite open it with sqlite.DSN.
 //
 // # Schema and migrations
 //
@@ -23,7 +26,7 @@
 //
 // # SQLite
 //
-// OpenSQLite opens two pools on the file, with the DSN of SQLiteDSN
+// sqlite.Open opens two pools on the file, with the DSN of sqlite.DSN
 // (busy_timeout 5000 ms, WAL, foreign keys, synchronous NORMAL, and
 // _txlock=immediate so that every transaction is BEGIN IMMEDIATE):
 //
@@ -48,6 +51,6 @@
 // the lock loses its session instead of blocking the link forever. In one
 // process, LockLink callers of the same link first queue on an in-process
 // lock, so a link never ties up more than one connection per process.
-// ClaimDue uses FOR UPDATE SKIP LOCKED. OpenPostgres limits the pool to 16
-// connections; tune it with DB().
+// ClaimDue uses FOR UPDATE SKIP LOCKED. postgres.Open limits the pool to 16
+// connections (WithMaxConns); tune it further with DB().
 package sqlstore

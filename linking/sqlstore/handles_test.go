@@ -16,6 +16,7 @@ import (
 
 	"github.com/nsalink/nsalink/linking"
 	"github.com/nsalink/nsalink/linking/sqlstore"
+	"github.com/nsalink/nsalink/linking/sqlstore/sqlite"
 )
 
 // twoHandles opens two independent Stores ("processes") on one database.
@@ -23,7 +24,7 @@ func twoHandles(t *testing.T, dialect string, opts ...sqlstore.Option) (a, b *sq
 	t.Helper()
 	if dialect == "SQLite" {
 		a, path := openSQLite(t, opts...)
-		b, err := sqlstore.OpenSQLite(t.Context(), path, opts...)
+		b, err := sqlite.Open(t.Context(), path, opts...)
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, b.Close()) })
 		return a, b

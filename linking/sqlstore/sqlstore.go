@@ -10,12 +10,17 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
-
 	"github.com/nsalink/nsalink/internal/keylock"
 	"github.com/nsalink/nsalink/linking"
+	"github.com/nsalink/nsalink/linking/sqlstore/internal/opener"
 )
+
+// The driver packages sqlite and postgres reach openSQLite and openPostgres
+// through opener; sqlstore itself imports no database/sql driver.
+func init() {
+	opener.SQLite = openSQLite
+	opener.Postgres = openPostgres
+}
 
 // Dialect selects the SQL flavour of a database.
 type Dialect string
@@ -42,7 +47,7 @@ type Store struct {
 
 	lockTimeout time.Duration
 	maxLockHold time.Duration
-	maxConns    int         // PostgreSQL pool size of OpenPostgres
+	maxConns    int         // PostgreSQL pool size of postgres.Open
 	locks       keylock.Set // in-process queue in front of the database lock
 }
 
@@ -77,7 +82,7 @@ func WithMaxLockHold(d time.Duration) Option {
 	}
 }
 
-// WithMaxConns sets the connection pool size of OpenPostgres (default 16).
+// WithMaxConns sets the connection pool size of postgres.Open (default 16).
 // Each LockLink holds one connection while its callback runs, so size it for
 // the refreshes an instance may run at once; across a fleet the sum must
 // stay under the server's max_connections.
@@ -91,29 +96,13 @@ func WithMaxConns(n int) Option {
 	}
 }
 
-// SQLiteDSN returns the modernc.org/sqlite DSN sqlstore needs for the
-// database file at path: busy_timeout 5000 ms (first, so that switching to
-// WAL also waits), WAL journal, foreign keys on, synchronous NORMAL (durable
-// with WAL except on power loss of the last commits), and _txlock=immediate
-// (every transaction starts with BEGIN IMMEDIATE).
-func SQLiteDSN(path string) string {
-	return path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-}
-
-// sqliteReaderDSN is the DSN of the reader pool: no writes, no WAL switch.
-func sqliteReaderDSN(path string) string {
-	return path + "?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=query_only(1)"
-}
-
-// OpenSQLite opens (creating it if needed) and migrates the SQLite database
-// file at path. Close the Store when done. For an in-memory store use
-// linking/memstore: an SQLite in-memory database is per connection.
-func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error) {
+// openSQLite is sqlite.Open, which documents it. It needs the "sqlite"
+// driver of modernc.org/sqlite, registered by the package sqlite.
+func openSQLite(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("sqlstore: OpenSQLite: want a plain file path without '?' or '#', got %q", path)
+		return nil, fmt.Errorf("sqlstore: sqlite.Open: want a plain file path without '?' or '#', got %q", path)
 	}
-	db, err := sql.Open("sqlite", SQLiteDSN(path))
+	db, err := sql.Open("sqlite", opener.SQLiteDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
 	}
@@ -128,7 +117,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 		return nil, err
 	}
 	// Readers open after the migration, so the file is already in WAL mode.
-	rdb, err := sql.Open("sqlite", sqliteReaderDSN(path))
+	rdb, err := sql.Open("sqlite", opener.SQLiteReaderDSN(path))
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlstore: open sqlite readers: %w", err)
@@ -145,10 +134,10 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 	return s, nil
 }
 
-// OpenPostgres opens and migrates the PostgreSQL database at dsn (a pgx
-// connection string, URL or key=value form; set search_path in it to use a
-// schema other than public). Close the Store when done.
-func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+// openPostgres is postgres.Open, which documents it. It needs the "pgx"
+// driver of github.com/jackc/pgx/v5/stdlib, registered by the package
+// postgres.
+func openPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
@@ -170,10 +159,13 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 }
 
 // New migrates db and returns a Store on it. The caller keeps owning db:
-// Store.Close does not close it. A SQLite db must be opened with
-// modernc.org/sqlite and SQLiteDSN (New checks busy_timeout and WAL; it
-// cannot check _txlock=immediate), should have SetMaxOpenConns(1), and
-// then serves reads too, so reads wait behind a LockLink callback.
+// Store.Close does not close it. A SQLite db must be opened with the
+// "sqlite" driver of modernc.org/sqlite (registered by the package
+// linking/sqlstore/sqlite) and sqlite.DSN (New checks busy_timeout and WAL;
+// it cannot check _txlock=immediate), should have SetMaxOpenConns(1), and
+// then serves reads too, so reads wait behind a LockLink callback. A
+// PostgreSQL db is typically opened with the "pgx" driver, registered by the
+// package linking/sqlstore/postgres.
 func New(ctx context.Context, db *sql.DB, dialect Dialect, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlstore: New: nil *sql.DB")
@@ -236,19 +228,19 @@ func checkSQLitePragmas(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("sqlstore: read journal_mode: %w", err)
 	}
 	if busy <= 0 || !strings.EqualFold(mode, "wal") {
-		return fmt.Errorf("sqlstore: SQLite needs busy_timeout > 0 and WAL (got %d, %q): open it with SQLiteDSN", busy, mode)
+		return fmt.Errorf("sqlstore: SQLite needs busy_timeout > 0 and WAL (got %d, %q): open it with sqlite.DSN", busy, mode)
 	}
 	return nil
 }
 
 // DB returns the database the Store writes to, e.g. to tune its pool.
-// On a Store from OpenSQLite it is the single-connection writer pool.
+// On a Store from sqlite.Open it is the single-connection writer pool.
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Dialect returns the Store's SQL dialect.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// Close closes the databases opened by OpenSQLite or OpenPostgres. It does
+// Close closes the databases opened by sqlite.Open or postgres.Open. It does
 // nothing for a Store from New.
 func (s *Store) Close() error {
 	if !s.owned {

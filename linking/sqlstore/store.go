@@ -356,7 +356,7 @@ func (s *Store) begin(ctx context.Context, hold time.Duration) (*sql.Tx, func(),
 		}
 		return nil, nil, fmt.Errorf("sqlstore: %w", err)
 	}
-	tx, err := conn.BeginTx(ctx, nil) // SQLite: BEGIN IMMEDIATE (see SQLiteDSN)
+	tx, err := conn.BeginTx(ctx, nil) // SQLite: BEGIN IMMEDIATE (see sqlite.DSN)
 	if err != nil {
 		_ = conn.Close()
 		return nil, nil, fmt.Errorf("sqlstore: begin: %w", lockErr(err))

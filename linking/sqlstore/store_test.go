@@ -11,6 +11,9 @@ import (
 
 	"github.com/nsalink/nsalink/linking"
 	"github.com/nsalink/nsalink/linking/sqlstore"
+	"github.com/nsalink/nsalink/linking/sqlstore/postgres"
+	"github.com/nsalink/nsalink/linking/sqlstore/postgres/pgtest"
+	"github.com/nsalink/nsalink/linking/sqlstore/sqlite"
 	"github.com/nsalink/nsalink/linking/storetest"
 )
 
@@ -18,17 +21,17 @@ import (
 func openSQLite(t testing.TB, opts ...sqlstore.Option) (*sqlstore.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "links.db")
-	s, err := sqlstore.OpenSQLite(context.Background(), path, opts...)
+	s, err := sqlite.Open(context.Background(), path, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	return s, path
 }
 
-func postgresDSN(t testing.TB) string { return storetest.PostgresDSN(t) }
+func postgresDSN(t testing.TB) string { return pgtest.DSN(t) }
 
 func openPostgres(t testing.TB, dsn string, opts ...sqlstore.Option) *sqlstore.Store {
 	t.Helper()
-	s, err := sqlstore.OpenPostgres(context.Background(), dsn, opts...)
+	s, err := postgres.Open(context.Background(), dsn, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	return s
@@ -62,7 +65,7 @@ func TestSQLitePragmas(t *testing.T) {
 	require.Equal(t, 1, w.Stats().MaxOpenConnections, "one writer connection")
 
 	// A plain connection with the store's DSN gets the same settings.
-	db, err := sql.Open("sqlite", sqlstore.SQLiteDSN(path))
+	db, err := sql.Open("sqlite", sqlite.DSN(path))
 	require.NoError(t, err)
 	defer db.Close()
 	require.Equal(t, "5000", pragma(db, "busy_timeout"))
@@ -76,16 +79,16 @@ func TestSQLitePragmas(t *testing.T) {
 	require.ErrorContains(t, err, "busy_timeout")
 }
 
-func TestOpenSQLiteRejectsOddPaths(t *testing.T) {
+func TestSQLiteOpenRejectsOddPaths(t *testing.T) {
 	for _, p := range []string{"", ":memory:", "file:x.db", "x.db?mode=memory", "a#b"} {
-		_, err := sqlstore.OpenSQLite(t.Context(), p)
+		_, err := sqlite.Open(t.Context(), p)
 		require.Error(t, err, p)
 	}
 }
 
 func TestNewKeepsCallersDB(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "own.db")
-	db, err := sql.Open("sqlite", sqlstore.SQLiteDSN(path))
+	db, err := sql.Open("sqlite", sqlite.DSN(path))
 	require.NoError(t, err)
 	defer db.Close()
 	db.SetMaxOpenConns(1)
@@ -109,11 +112,11 @@ func TestMigrationsConcurrentAndIdempotent(t *testing.T) {
 	opens := map[string]func(t *testing.T) func() (*sqlstore.Store, error){
 		"SQLite": func(t *testing.T) func() (*sqlstore.Store, error) {
 			path := filepath.Join(t.TempDir(), "links.db")
-			return func() (*sqlstore.Store, error) { return sqlstore.OpenSQLite(t.Context(), path) }
+			return func() (*sqlstore.Store, error) { return sqlite.Open(t.Context(), path) }
 		},
 		"Postgres": func(t *testing.T) func() (*sqlstore.Store, error) {
 			dsn := postgresDSN(t)
-			return func() (*sqlstore.Store, error) { return sqlstore.OpenPostgres(t.Context(), dsn) }
+			return func() (*sqlstore.Store, error) { return postgres.Open(t.Context(), dsn) }
 		},
 	}
 	for name, opener := range opens {

@@ -1,4 +1,4 @@
-package sqlstore_test
+package sqlite_test
 
 import (
 	"context"
@@ -7,16 +7,16 @@ import (
 	"path/filepath"
 
 	"github.com/nsalink/nsalink/linking"
-	"github.com/nsalink/nsalink/linking/sqlstore"
+	"github.com/nsalink/nsalink/linking/sqlstore/sqlite"
 )
 
-// OpenSQLite is the embedded default: one file, created and migrated on
-// first open. For fleets, OpenPostgres takes a DSN instead.
-func ExampleOpenSQLite() {
+// SQLite is the embedded default: one file, created and migrated on first
+// open. For fleets, postgres.Open takes a DSN instead.
+func ExampleOpen() {
 	dir, _ := os.MkdirTemp("", "nsalink")
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "links.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "links.db"))
 	if err != nil {
 		fmt.Println(err)
 		return
