@@ -19,7 +19,8 @@
 //   - linking: the linking flow as a state machine per platform account, its
 //     stores (memory, SQLite, PostgreSQL), sealed tokens, HTTP handlers for
 //     the host and a reconciler for pending links.
-//   - examples: runnable programs, starting with examples/linkdemo.
+//   - examples (a module of its own, so its dependencies stay out of this
+//     one): runnable programs, starting with examples/linkdemo.
 //
 // This root package holds no code; see README.md for the five-minute guide.
 package nsalink
