@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nsalink/nsalink/uspsbiz"
+	"github.com/nsalink/nsalink/usps"
 )
 
 // CredentialsInput is what the customer typed after authorizing.
@@ -24,7 +24,7 @@ type CredentialsInput struct {
 type FieldProblem struct {
 	Field   string // "crid", "mid", "manifest_mid" or "eps"
 	Message string
-	Err     error // the *uspsbiz.FieldError
+	Err     error // the *usps.FieldError
 }
 
 // CredentialsError lists every malformed field of a CredentialsInput. Nothing
@@ -41,7 +41,7 @@ func (e *CredentialsError) Error() string {
 	return "linking: invalid credentials: " + strings.Join(parts, "; ")
 }
 
-// Unwrap gives the field errors (each matches uspsbiz.ErrInvalidIdentifier).
+// Unwrap gives the field errors (each matches usps.ErrInvalidIdentifier).
 func (e *CredentialsError) Unwrap() []error {
 	errs := make([]error, len(e.Fields))
 	for i, f := range e.Fields {
@@ -52,10 +52,10 @@ func (e *CredentialsError) Unwrap() []error {
 
 // ParsedCredentials are validated identifiers.
 type ParsedCredentials struct {
-	CRID        uspsbiz.CRID
-	MID         uspsbiz.MID
-	ManifestMID uspsbiz.MID
-	EPS         uspsbiz.EPSAccount
+	CRID        usps.CRID
+	MID         usps.MID
+	ManifestMID usps.MID
+	EPS         usps.EPSAccount
 }
 
 // ParseCredentials checks every field and reports all problems at once.
@@ -63,7 +63,7 @@ func ParseCredentials(in CredentialsInput) (ParsedCredentials, error) {
 	var p ParsedCredentials
 	var problems []FieldProblem
 	add := func(field string, err error) {
-		var fe *uspsbiz.FieldError
+		var fe *usps.FieldError
 		msg := err.Error()
 		if errors.As(err, &fe) {
 			msg = fe.Field + ": " + fe.Reason
@@ -71,18 +71,18 @@ func ParseCredentials(in CredentialsInput) (ParsedCredentials, error) {
 		problems = append(problems, FieldProblem{Field: field, Message: msg, Err: err})
 	}
 	var err error
-	if p.CRID, err = uspsbiz.ParseCRID(in.CRID); err != nil {
+	if p.CRID, err = usps.ParseCRID(in.CRID); err != nil {
 		add("crid", err)
 	}
-	if p.MID, err = uspsbiz.ParseMID(in.MID); err != nil {
+	if p.MID, err = usps.ParseMID(in.MID); err != nil {
 		add("mid", err)
 	}
 	if strings.TrimSpace(in.ManifestMID) == "" {
 		p.ManifestMID = p.MID
-	} else if p.ManifestMID, err = uspsbiz.ParseManifestMID(in.ManifestMID); err != nil {
+	} else if p.ManifestMID, err = usps.ParseManifestMID(in.ManifestMID); err != nil {
 		add("manifest_mid", err)
 	}
-	if p.EPS, err = uspsbiz.ParseEPSAccount(in.EPS); err != nil {
+	if p.EPS, err = usps.ParseEPSAccount(in.EPS); err != nil {
 		add("eps", err)
 	}
 	if len(problems) > 0 {
@@ -115,7 +115,7 @@ func (l *Linker) SubmitCredentials(ctx context.Context, accountID string, in Cre
 		default:
 			return "", "", &TransitionError{From: lk.State, To: StateApprovalPending}
 		}
-		lk.CRID, lk.MID, lk.ManifestMID, lk.EPSAccount = string(p.CRID), string(p.MID), string(p.ManifestMID), string(p.EPS)
+		lk.CRID, lk.MID, lk.ManifestMID, lk.EPSAccount = p.CRID, p.MID, p.ManifestMID, p.EPS
 		lk.PaymentToken, lk.PaymentTokenExpiry = nil, time.Time{}
 		lk.NextCheckAt, lk.CheckAttempts, lk.LastError = l.now().UTC(), 0, ""
 		return StateApprovalPending, ReasonNone, nil

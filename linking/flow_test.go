@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsalink/nsalink/linking"
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
 )
@@ -76,7 +77,7 @@ func TestMalformedCredentialsChangeNothing(t *testing.T) {
 	assert.Contains(t, got["mid"], "cannot start with 9")
 	assert.Contains(t, got["manifest_mid"], "6 or 9 digits")
 	assert.Contains(t, got["eps"], "only digits")
-	assert.ErrorIs(t, err, uspsbiz.ErrInvalidIdentifier)
+	assert.ErrorIs(t, err, usps.ErrInvalidIdentifier)
 	assert.Equal(t, before, len(e.srv.Requests()), "no USPS call")
 	st, _ := e.state(account)
 	assert.Equal(t, linking.StateAwaitingCredentials, st)

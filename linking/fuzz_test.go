@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/nsalink/nsalink/linking"
-	"github.com/nsalink/nsalink/uspsbiz"
+	"github.com/nsalink/nsalink/usps"
 )
 
 // FuzzParseCredentials: any input either parses to canonical digits that
@@ -23,7 +23,7 @@ func FuzzParseCredentials(f *testing.F) {
 				t.Fatalf("want a CredentialsError naming fields, got %v", err)
 			}
 			for _, fp := range ce.Fields {
-				if fp.Field == "" || fp.Message == "" || !errors.Is(fp.Err, uspsbiz.ErrInvalidIdentifier) {
+				if fp.Field == "" || fp.Message == "" || !errors.Is(fp.Err, usps.ErrInvalidIdentifier) {
 					t.Fatalf("field problem incomplete: %+v", fp)
 				}
 			}

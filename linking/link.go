@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/nsalink/nsalink/usps"
 )
 
 // State is the linking state of one platform account. The zero value is not
@@ -148,10 +150,12 @@ type Link struct {
 	Reason      Reason
 	Environment string // "production", "testing", or a named USPS base URL
 
-	CRID        string
-	MID         string
-	ManifestMID string
-	EPSAccount  string // EPS account number; treated as secret in output
+	// The customer's identifiers, as ParseCredentials returns them. Stores
+	// keep them as text.
+	CRID        usps.CRID
+	MID         usps.MID
+	ManifestMID usps.MID
+	EPSAccount  usps.EPSAccount // redacted by its own String and by Link's
 
 	Token         []byte    // sealed customer OAuth token
 	TokenExpiry   time.Time // access token expiry
@@ -209,8 +213,8 @@ func (l *Link) Validate() error {
 		return fmt.Errorf("%w: Reason %q is not a known reason", ErrInvalidRecord, l.Reason)
 	}
 	for _, f := range []struct{ name, v string }{
-		{"Environment", l.Environment}, {"CRID", l.CRID}, {"MID", l.MID},
-		{"ManifestMID", l.ManifestMID}, {"EPSAccount", l.EPSAccount}, {"LastError", l.LastError},
+		{"Environment", l.Environment}, {"CRID", string(l.CRID)}, {"MID", string(l.MID)},
+		{"ManifestMID", string(l.ManifestMID)}, {"EPSAccount", l.EPSAccount.Reveal()}, {"LastError", l.LastError},
 	} {
 		if err := checkText(f.name, f.v); err != nil {
 			return err
@@ -227,7 +231,7 @@ func (l Link) redacted() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "linking.Link{AccountID: %q, State: %q, Reason: %q, Environment: %q, CRID: %q, MID: %q, ManifestMID: %q, EPSAccount: %s, Token: %s, TokenExpiry: %s, RefreshExpiry: %s, PaymentToken: %s, PaymentTokenExpiry: %s, Version: %d, CreatedAt: %s, UpdatedAt: %s, NextCheckAt: %s, CheckAttempts: %d, LastError: %q}",
 		l.AccountID, l.State, l.Reason, l.Environment, l.CRID, l.MID, l.ManifestMID,
-		redactString(l.EPSAccount), redactBytes(l.Token), fmtTime(l.TokenExpiry), fmtTime(l.RefreshExpiry),
+		redactString(l.EPSAccount.Reveal()), redactBytes(l.Token), fmtTime(l.TokenExpiry), fmtTime(l.RefreshExpiry),
 		redactBytes(l.PaymentToken), fmtTime(l.PaymentTokenExpiry), l.Version,
 		fmtTime(l.CreatedAt), fmtTime(l.UpdatedAt), fmtTime(l.NextCheckAt), l.CheckAttempts, l.LastError)
 	return b.String()
@@ -250,7 +254,7 @@ func (l Link) LogValue() slog.Value {
 		slog.String("reason", string(l.Reason)),
 		slog.String("environment", l.Environment),
 		slog.Int64("version", l.Version),
-		slog.String("eps_account", redactString(l.EPSAccount)),
+		slog.String("eps_account", redactString(l.EPSAccount.Reveal())),
 		slog.String("token", redactBytes(l.Token)),
 		slog.String("payment_token", redactBytes(l.PaymentToken)),
 	)

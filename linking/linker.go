@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 )
 
@@ -28,7 +29,7 @@ type Linker struct {
 
 	redirectURI  string
 	platformName string
-	platformCRID uspsbiz.CRID
+	platformCRID usps.CRID
 	environment  string
 	pkce         bool
 	stateTTL     time.Duration
@@ -63,7 +64,7 @@ func WithRedirectURI(u string) Option {
 // the PLATFORM role of payment authorizations. Required.
 func WithPlatform(name, crid string) Option {
 	return func(l *Linker) error {
-		c, err := uspsbiz.ParseCRID(crid)
+		c, err := usps.ParseCRID(crid)
 		if err != nil {
 			return fmt.Errorf("linking: WithPlatform: %w", err)
 		}
@@ -202,8 +203,8 @@ func (l *Linker) Status(ctx context.Context, accountID string) (Status, error) {
 func statusOf(lk *Link) Status {
 	return Status{
 		AccountID: lk.AccountID, State: lk.State, Reason: lk.Reason,
-		CRID: lk.CRID, MID: lk.MID, ManifestMID: lk.ManifestMID,
-		EPSLast4:  uspsbiz.EPSAccount(lk.EPSAccount).Last4(),
+		CRID: string(lk.CRID), MID: string(lk.MID), ManifestMID: string(lk.ManifestMID),
+		EPSLast4:  lk.EPSAccount.Last4(),
 		UpdatedAt: lk.UpdatedAt, NextCheckAt: lk.NextCheckAt, LastError: lk.LastError,
 		NSARatesApply: lk.State == StateActive,
 	}

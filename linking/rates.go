@@ -47,7 +47,7 @@ func (r *Rates) Quote(ctx context.Context, accountID string, s nsarates.Shipment
 	}
 	s.Account = 0
 	if state == StateActive {
-		if s.Account, err = r.pricer.Account(lk.EPSAccount); err != nil {
+		if s.Account, err = r.pricer.Account(lk.EPSAccount.Reveal()); err != nil {
 			return Quote{}, errors.New("linking: active link without a valid EPS account")
 		}
 	}

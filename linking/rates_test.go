@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsalink/nsalink/nsarates"
+	"github.com/nsalink/nsalink/usps"
 )
 
 const ratesCSV = nsarates.CSVHeader + `
@@ -34,15 +35,15 @@ func TestNSARatesOnlyWhileActive(t *testing.T) {
 	priority, err := p.Product(nsarates.ProductKey{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE"})
 	require.NoError(t, err)
 	rates := e.linker.NewRates(p)
-	ship := nsarates.Shipment{Product: priority, Zone: 5, Weight: 2 * nsarates.Pound,
-		Length: 10 * nsarates.Inch, Width: 8 * nsarates.Inch, Height: 6 * nsarates.Inch,
+	ship := nsarates.Shipment{Product: priority, Zone: 5, Weight: 2 * usps.Pound,
+		Length: 10 * usps.Inch, Width: 8 * usps.Inch, Height: 6 * usps.Inch,
 		Date: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)}
 
 	q, err := rates.Quote(t.Context(), account, ship)
 	require.NoError(t, err)
 	assert.Equal(t, nsarates.SourceCommercial, q.Source, "never linked: published rates")
 	assert.True(t, q.LinkNotActive)
-	assert.Equal(t, nsarates.Cents(1140), q.Price)
+	assert.Equal(t, usps.Cents(1140), q.Price)
 
 	e.linkAccount(account)
 	_, err = e.linker.SubmitCredentials(t.Context(), account, creds(epsNoNSA))
@@ -58,7 +59,7 @@ func TestNSARatesOnlyWhileActive(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, nsarates.SourceContract, q.Source)
 	assert.False(t, q.LinkNotActive)
-	assert.Equal(t, nsarates.Cents(935), q.Price)
+	assert.Equal(t, usps.Cents(935), q.Price)
 
 	require.NoError(t, e.linker.Unlink(t.Context(), account, "user"))
 	q, err = rates.Quote(t.Context(), account, ship)

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 )
 
@@ -18,23 +19,23 @@ type ContractProbe struct {
 	MailClass      string
 	OriginZIP      string
 	DestinationZIP string
-	WeightLB       float64
-	LengthIn       float64
-	WidthIn        float64
-	HeightIn       float64
+	Weight         usps.Weight
+	Length         usps.Dimension
+	Width          usps.Dimension
+	Height         usps.Dimension
 }
 
 // DefaultContractProbe is a 1 lb Priority Mail parcel across the country.
 var DefaultContractProbe = ContractProbe{
 	MailClass: "PRIORITY_MAIL", OriginZIP: "10001", DestinationZIP: "94105",
-	WeightLB: 1, LengthIn: 10, WidthIn: 8, HeightIn: 4,
+	Weight: usps.Pound, Length: 10 * usps.Inch, Width: 8 * usps.Inch, Height: 4 * usps.Inch,
 }
 
 // WithContractProbe replaces DefaultContractProbe: choose a product the
 // platform's NSA customers have contract prices for.
 func WithContractProbe(p ContractProbe) Option {
 	return func(l *Linker) error {
-		if p.MailClass == "" || p.WeightLB <= 0 {
+		if p.MailClass == "" || p.Weight <= 0 {
 			return errors.New("linking: WithContractProbe: mail class and weight are required")
 		}
 		l.probe = p
@@ -175,7 +176,7 @@ func (l *Linker) check(ctx context.Context, lk *Link) verdict {
 		return verdict{state: StateApprovalPending, reason: reason, cause: cause, err: err}
 	}
 	v, err := l.usps.ValidateCredentials(ctx, uspsbiz.AccountCredentials{
-		CRID: lk.CRID, MID: lk.MID, ManifestMID: lk.ManifestMID, EPS: lk.EPSAccount,
+		CRID: string(lk.CRID), MID: string(lk.MID), ManifestMID: string(lk.ManifestMID), EPS: lk.EPSAccount.Reveal(),
 	}, l.platformCRID)
 	if err != nil {
 		var ae *uspsbiz.APIError
@@ -203,9 +204,9 @@ func (l *Linker) check(ctx context.Context, lk *Link) verdict {
 	merchant := l.usps.ForMerchant(l.TokenSource(ctx, lk.AccountID))
 	res, err := merchant.BaseRates(ctx, uspsbiz.BaseRatesQuery{
 		Package: uspsbiz.Package{OriginZIP: l.probe.OriginZIP, DestinationZIP: l.probe.DestinationZIP,
-			Weight: l.probe.WeightLB, Length: l.probe.LengthIn, Width: l.probe.WidthIn, Height: l.probe.HeightIn},
+			Weight: l.probe.Weight, Length: l.probe.Length, Width: l.probe.Width, Height: l.probe.Height},
 		MailClass: l.probe.MailClass,
-		EPS:       uspsbiz.EPSAccount(lk.EPSAccount),
+		EPS:       usps.EPSAccount(lk.EPSAccount),
 	})
 	switch {
 	case errors.Is(err, ErrRelinkRequired):
@@ -239,9 +240,9 @@ func errorClass(err error) string {
 // EPS account pays and holds the contract rates, their CRID and MIDs own
 // the labels, and the platform is PLATFORM.
 func (l *Linker) roles(lk *Link) *uspsbiz.Roles {
-	crid, eps := uspsbiz.CRID(lk.CRID), uspsbiz.EPSAccount(lk.EPSAccount)
+	crid, eps := lk.CRID, lk.EPSAccount
 	return uspsbiz.NewRoles().Payer(crid, eps).RateHolder(crid, eps).
-		LabelOwner(crid, uspsbiz.MID(lk.MID), uspsbiz.MID(lk.ManifestMID)).
+		LabelOwner(crid, lk.MID, lk.ManifestMID).
 		Platform(l.platformCRID)
 }
 

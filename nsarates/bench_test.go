@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/nsalink/nsalink/usps"
 )
 
 // The benchmark model follows reliability-and-performance.md §5.1: products
@@ -38,15 +40,15 @@ func benchProducts(n int) []ProductKey {
 }
 
 func benchTiers() []Tier {
-	tiers := []Tier{WeightTier(4 * Ounce), WeightTier(8 * Ounce), WeightTier(12 * Ounce)}
+	tiers := []Tier{WeightTier(4 * usps.Ounce), WeightTier(8 * usps.Ounce), WeightTier(12 * usps.Ounce)}
 	for lb := 1; lb <= 70; lb++ {
-		tiers = append(tiers, WeightTier(Weight(lb)*Pound))
+		tiers = append(tiers, WeightTier(usps.Weight(lb)*usps.Pound))
 	}
 	return tiers
 }
 
 // benchTable has every product × zone 00–09 × 73 tiers priced.
-func benchTable(tb testing.TB, info TableInfo, keys []ProductKey, level Cents) *Table {
+func benchTable(tb testing.TB, info TableInfo, keys []ProductKey, level usps.Cents) *Table {
 	b := NewBuilder(info)
 	for pi, k := range keys {
 		for z := range Zone(numZones) {
@@ -81,10 +83,10 @@ func benchShipmentsFor(p *Pricer, keys []ProductKey, accounts []AccountID) []Shi
 			Account: accounts[rng.IntN(len(accounts))],
 			Product: ids[rng.IntN(len(ids))],
 			Zone:    Zone(rng.IntN(numZones)),
-			Weight:  Weight(1 + rng.IntN(int(40*Pound))),
-			Length:  Dimension(100 + rng.IntN(int(18*Inch))),
-			Width:   Dimension(100 + rng.IntN(int(14*Inch))),
-			Height:  Dimension(100 + rng.IntN(int(12*Inch))),
+			Weight:  usps.Weight(1 + rng.IntN(int(40*usps.Pound))),
+			Length:  usps.Dimension(int(usps.Inch) + rng.IntN(int(18*usps.Inch))),
+			Width:   usps.Dimension(int(usps.Inch) + rng.IntN(int(14*usps.Inch))),
+			Height:  usps.Dimension(int(usps.Inch) + rng.IntN(int(12*usps.Inch))),
 			Date:    shipDay,
 		}
 	}
@@ -117,7 +119,7 @@ func benchPricer(tb testing.TB) (*Pricer, []Shipment) {
 func BenchmarkQuote(b *testing.B) {
 	p, ships := benchPricer(b)
 	b.ReportAllocs()
-	var total Cents
+	var total usps.Cents
 	i := 0
 	for b.Loop() {
 		q, err := p.Quote(ships[i&(benchShipments-1)])
@@ -186,9 +188,9 @@ func (n *naiveEngine) quote(account string, k ProductKey, s Shipment) (int64, st
 			dimClass = true
 		}
 	}
-	if dimClass && vol > n.rules.DimOverCubicInches*microCubicInches {
-		div := n.rules.DimDivisor * microCubicInches
-		w = max(w, (vol+div-1)/div*int64(Pound))
+	if dimClass && vol > n.rules.DimOverCubicInches*cubicInch {
+		div := n.rules.DimDivisor * cubicInch
+		w = max(w, (vol+div-1)/div*int64(usps.Pound))
 	}
 	var tier int64 = -1
 	for _, t := range n.tiers[product] {
@@ -289,7 +291,7 @@ func BenchmarkQuote2000Customers(b *testing.B) {
 	// Spread the shipments' accounts over all customers: 4096 shipments,
 	// 2000 tables, so nearly every quote touches a cold table.
 	b.ReportAllocs()
-	var total Cents
+	var total usps.Cents
 	i := 0
 	for b.Loop() {
 		q, err := p.Quote(ships[i&(benchShipments-1)])
@@ -355,7 +357,7 @@ func BenchmarkBatch1M(b *testing.B) {
 	p, ships, _ := multiTenant(b, 2000)
 	b.ReportAllocs()
 	for b.Loop() {
-		var total Cents
+		var total usps.Cents
 		for i := range 1_000_000 {
 			q, err := p.Quote(ships[i&(benchShipments-1)])
 			if err != nil {

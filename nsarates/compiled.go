@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"math"
 	"slices"
+
+	"github.com/nsalink/nsalink/usps"
 )
 
 // compiled is a table laid out for quoting: every product, zone and tier is a
@@ -28,14 +30,14 @@ type cproduct struct {
 	ntiers   int
 	offset   int // of zone 00, tier 0 in prices
 
-	maxWeight      Weight
-	maxLengthGirth Dimension
-	maxLength      Dimension
-	cubicMaxWeight Weight
+	maxWeight      usps.Weight
+	maxLengthGirth usps.Dimension
+	maxLength      usps.Dimension
+	cubicMaxWeight usps.Weight
 	cubicMaxTenths int64
-	quantum        Dimension // cubic: sides round down to a multiple of it
-	dimDivisor     int64     // micro cubic inches per pound
-	dimOverVolume  int64     // micro cubic inches
+	quantum        usps.Dimension // cubic: sides round down to a multiple of it
+	dimDivisor     int64          // (1/1000 in)³ per pound
+	dimOverVolume  int64          // (1/1000 in)³
 
 	tierIndex // shared by every table with the same tiers
 }
@@ -57,7 +59,7 @@ func newTierIndex(tiers []Tier) tierIndex {
 	}
 	step := int64(1)
 	if tiers[0].Kind == WeightTiers {
-		step = int64(Pound)
+		step = int64(usps.Pound)
 	}
 	x.start = make([]uint8, x.bounds[len(x.bounds)-1]/step+1)
 	j := 0
@@ -89,12 +91,14 @@ func (tc tierCache) get(tiers []Tier) tierIndex {
 
 type cfee struct {
 	kind   FeeKind
-	over   int64 // Dimension units, or micro cubic inches ((1/100 in)³)
-	amount Cents
+	over   int64 // usps.Dimension units, or (1/1000 in)³ (see cubicInch)
+	amount usps.Cents
 }
 
-// microCubicInches is one cubic inch in (1/100 in)³, the unit of L×W×H.
-const microCubicInches = int64(Inch) * int64(Inch) * int64(Inch)
+// cubicInch is one cubic inch in (1/1000 in)³, the unit of L×W×H. Sides
+// are at most usps.MaxDimension (10⁶ units), so a volume is at most 10¹⁸:
+// inside int64, with room for the thresholds below.
+const cubicInch = int64(usps.Inch) * int64(usps.Inch) * int64(usps.Inch)
 
 // compile lays t out for quoting under rules, with product ids and tier
 // indexes from ids and tiers (both by product of t).
@@ -112,7 +116,7 @@ func compile(t *Table, rules *Rules, ids []ProductID, tiers []tierIndex) *compil
 	for _, f := range fees {
 		over := f.Over
 		if f.Kind == FeeVolume {
-			over *= microCubicInches
+			over *= cubicInch
 		}
 		c.fees = append(c.fees, cfee{kind: f.Kind, over: over, amount: f.Amount})
 	}
@@ -138,8 +142,8 @@ func compile(t *Table, rules *Rules, ids []ProductID, tiers []tierIndex) *compil
 			cubicMaxWeight: rules.CubicMaxWeight,
 			cubicMaxTenths: rules.CubicMaxTenths,
 			quantum:        rules.CubicQuantum,
-			dimDivisor:     rules.DimDivisor * microCubicInches,
-			dimOverVolume:  rules.DimOverCubicInches * microCubicInches,
+			dimDivisor:     rules.DimDivisor * cubicInch,
+			dimOverVolume:  rules.DimOverCubicInches * cubicInch,
 			tierIndex:      tiers[i],
 		}
 		p.dim = !p.cubic && rules.dimApplies(tp.key)
@@ -158,9 +162,9 @@ func compile(t *Table, rules *Rules, ids []ProductID, tiers []tierIndex) *compil
 
 // parcel is a shipment with its derived measures, computed once per quote.
 type parcel struct {
-	weight                Weight
-	length, width, height Dimension // sorted: length is the longest side
-	volume                int64     // L×W×H in micro cubic inches, exact
+	weight                usps.Weight
+	length, width, height usps.Dimension // sorted: length is the longest side
+	volume                int64          // L×W×H in (1/1000 in)³, exact
 	date                  int64
 	zone                  Zone
 }
@@ -170,11 +174,11 @@ type parcel struct {
 //
 // Worked example: 20 × 12 × 10 in = 2,400 in³ > 1,728 → 2400/166 = 14.46 →
 // 15 lb.
-func (p *cproduct) dimWeight(pc *parcel) Weight {
+func (p *cproduct) dimWeight(pc *parcel) usps.Weight {
 	if pc.volume <= p.dimOverVolume {
 		return 0
 	}
-	return Weight((pc.volume+p.dimDivisor-1)/p.dimDivisor) * Pound
+	return usps.Weight((pc.volume+p.dimDivisor-1)/p.dimDivisor) * usps.Pound
 }
 
 // cubicTenths is the cubic tier of pc in tenths of a cubic foot, from sides
@@ -184,14 +188,14 @@ func (p *cproduct) dimWeight(pc *parcel) Weight {
 // 0.3034 ft³ → tier 0.4.
 func (p *cproduct) cubicTenths(pc *parcel) int64 {
 	l, w, h := roundDown(pc.length, p.quantum), roundDown(pc.width, p.quantum), roundDown(pc.height, p.quantum)
-	v := int64(l) * int64(w) * int64(h) * 10
-	const cubicFoot = 1728 * microCubicInches
-	return (v + cubicFoot - 1) / cubicFoot
+	v := int64(l) * int64(w) * int64(h)
+	const tenthCubicFoot = 1728 * cubicInch / 10 // 172.8 in³, a whole number of units
+	return (v + tenthCubicFoot - 1) / tenthCubicFoot
 }
 
-func roundDown(d, q Dimension) Dimension {
-	if q == QuarterInch { // constant divisor: a multiply, not a division
-		return d / QuarterInch * QuarterInch
+func roundDown(d, q usps.Dimension) usps.Dimension {
+	if q == usps.QuarterInch { // constant divisor: a multiply, not a division
+		return d / usps.QuarterInch * usps.QuarterInch
 	}
 	return d / q * q
 }
@@ -200,7 +204,7 @@ func roundDown(d, q Dimension) Dimension {
 // the postage. A Reason other than ReasonNone means this table does not
 // apply; an error means no table may price pc. It returns scalars, not a
 // struct, so that results stay in registers on the hot path.
-func (c *compiled) lookup(id ProductID, pc *parcel) (p *cproduct, tier int, postage Cents, reason Reason, err error) {
+func (c *compiled) lookup(id ProductID, pc *parcel) (p *cproduct, tier int, postage usps.Cents, reason Reason, err error) {
 	if pc.date < c.from || pc.date >= c.to {
 		return nil, 0, 0, ReasonOutsideDates, nil
 	}
@@ -222,7 +226,7 @@ func (c *compiled) lookup(id ProductID, pc *parcel) (p *cproduct, tier int, post
 			w = max(w, p.dimWeight(pc))
 		}
 		key = int64(w)
-		k = key / int64(Pound)
+		k = key / int64(usps.Pound)
 	}
 	if k >= int64(len(p.start)) {
 		return nil, 0, 0, ReasonBeyondTable, nil
@@ -238,7 +242,7 @@ func (c *compiled) lookup(id ProductID, pc *parcel) (p *cproduct, tier int, post
 	if cents < 0 {
 		return nil, 0, 0, ReasonMissingCell, nil
 	}
-	return p, i, Cents(cents), ReasonNone, nil
+	return p, i, usps.Cents(cents), ReasonNone, nil
 }
 
 // checkLimits checks pc against the product's limits; tenths is its cubic
@@ -267,8 +271,8 @@ func (p *cproduct) checkLimits(pc *parcel, tenths int64) error {
 
 // feesFor adds, for each fee kind, the applicable fee with the highest
 // exceeded threshold.
-func (c *compiled) feesFor(mask uint16, pc *parcel) Cents {
-	var total Cents
+func (c *compiled) feesFor(mask uint16, pc *parcel) usps.Cents {
+	var total usps.Cents
 	var charged [3]bool // by FeeKind
 	for i := range c.fees {
 		f := &c.fees[i]

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/nsalink/nsalink/usps"
 )
 
 // CSVHeader is the first line of a rate-table CSV file. Every record has all
@@ -72,7 +74,7 @@ var (
 
 // ReadCSV reads a table in the format of [CSVHeader]. Every error is a
 // *[ParseError] giving the line, column and column name; its Err is a
-// *[NumberError], a *[ValidationError] or one of the Err… values above.
+// *[usps.NumberError], a *[ValidationError] or one of the Err… values above.
 func ReadCSV(r io.Reader) (*Table, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = numCols
@@ -207,22 +209,22 @@ func readFee(cr *csv.Reader, rec []string, b *Builder) error {
 	}
 	over := rec[colOver]
 	if n, ok := strings.CutSuffix(over, "cuin"); ok {
-		v, err := parseFixed(n, 0)
+		v, err := usps.ParseDecimal(n, 0)
 		if err != nil {
-			return fieldError(cr, colOver, &NumberError{Input: over, Err: err})
+			return fieldError(cr, colOver, &usps.NumberError{Input: over, Err: errors.Unwrap(err)})
 		}
 		f.Kind, f.Over = FeeVolume, v
 	} else if n, ok := strings.CutSuffix(over, "in"); ok {
-		d, err := ParseDimension(n)
+		d, err := usps.ParseDimension(n)
 		if err != nil {
-			return fieldError(cr, colOver, &NumberError{Input: over, Err: errors.Unwrap(err)})
+			return fieldError(cr, colOver, &usps.NumberError{Input: over, Err: errors.Unwrap(err)})
 		}
 		f.Kind, f.Over = FeeLength, int64(d)
 	} else {
-		return fieldError(cr, colOver, &NumberError{Input: over, Err: ErrSyntax})
+		return fieldError(cr, colOver, &usps.NumberError{Input: over, Err: usps.ErrSyntax})
 	}
 	var err error
-	if f.Amount, err = ParseCents(rec[colPrice]); err != nil {
+	if f.Amount, err = usps.ParseCents(rec[colPrice]); err != nil {
 		return fieldError(cr, colPrice, err)
 	}
 	if err := b.AddFee(f); err != nil {
@@ -244,7 +246,7 @@ func readCell(cr *csv.Reader, rec []string, b *Builder) error {
 	if k.Tier, err = ParseTier(rec[colTier]); err != nil {
 		return fieldError(cr, colTier, err)
 	}
-	price, err := ParseCents(rec[colPrice])
+	price, err := usps.ParseCents(rec[colPrice])
 	if err != nil {
 		return fieldError(cr, colPrice, err)
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nsalink/nsalink/usps"
 )
 
 const tableLine = "table,1000000001,Priority Mail Contract 629,v1,2026-01-18,2027-01-17,,,,,,,,"
@@ -22,8 +24,8 @@ func csvDoc(lines ...string) string {
 
 func fullTable(t *testing.T) *Table {
 	b := NewBuilderFrom(buildTable(t, contractInfo("v1"), 500, 70, allKeys...))
-	require.NoError(t, b.SetCell(CellKey{keyPM, ZoneDestinationEntry, WeightTier(Pound)}, 0))
-	require.NoError(t, b.AddFee(Fee{Name: "nonstandard length 22", Kind: FeeLength, Over: 2200, Amount: 400}))
+	require.NoError(t, b.SetCell(CellKey{keyPM, ZoneDestinationEntry, WeightTier(usps.Pound)}, 0))
+	require.NoError(t, b.AddFee(Fee{Name: "nonstandard length 22", Kind: FeeLength, Over: 22 * int64(usps.Inch), Amount: 400}))
 	require.NoError(t, b.AddFee(Fee{Name: "nonstandard volume", MailClass: MailClassGroundAdvantage, Kind: FeeVolume, Over: 3456, Amount: 1500}))
 	tbl, err := b.Build()
 	require.NoError(t, err)
@@ -88,13 +90,13 @@ func TestReadCSVErrors(t *testing.T) {
 		{"two table records", csvDoc(tableLine, tableLine), 3, "record", ErrTableRecord, 0},
 		{"unknown record", csvDoc(tableLine, strings.Replace(good, "cell", "cel", 1)), 3, "record", ErrRecordKind, 0},
 		{"unused column", csvDoc(tableLine, strings.Replace(good, ",,,9.35", ",fee name,,9.35", 1)), 3, "fee", ErrColumnUnused, 0},
-		{"three decimals", csvDoc(tableLine, strings.Replace(good, "9.35", "9.351", 1)), 3, "price", ErrPrecision, 0},
-		{"negative", csvDoc(tableLine, strings.Replace(good, "9.35", "-9.35", 1)), 3, "price", ErrNegative, 0},
-		{"exponent", csvDoc(tableLine, strings.Replace(good, "9.35", "9e2", 1)), 3, "price", ErrSyntax, 0},
-		{"NaN", csvDoc(tableLine, strings.Replace(good, "9.35", "NaN", 1)), 3, "price", ErrSyntax, 0},
-		{"too big", csvDoc(tableLine, strings.Replace(good, "9.35", "10000000", 1)), 3, "price", ErrRange, 0},
-		{"zone", csvDoc(tableLine, strings.Replace(good, ",01,", ",10,", 1)), 3, "zone", ErrSyntax, 0},
-		{"tier", csvDoc(tableLine, strings.Replace(good, "1lb", "1kg", 1)), 3, "tier", ErrSyntax, 0},
+		{"three decimals", csvDoc(tableLine, strings.Replace(good, "9.35", "9.351", 1)), 3, "price", usps.ErrPrecision, 0},
+		{"negative", csvDoc(tableLine, strings.Replace(good, "9.35", "-9.35", 1)), 3, "price", usps.ErrNegative, 0},
+		{"exponent", csvDoc(tableLine, strings.Replace(good, "9.35", "9e2", 1)), 3, "price", usps.ErrSyntax, 0},
+		{"NaN", csvDoc(tableLine, strings.Replace(good, "9.35", "NaN", 1)), 3, "price", usps.ErrSyntax, 0},
+		{"too big", csvDoc(tableLine, strings.Replace(good, "9.35", "10000000", 1)), 3, "price", usps.ErrRange, 0},
+		{"zone", csvDoc(tableLine, strings.Replace(good, ",01,", ",10,", 1)), 3, "zone", usps.ErrSyntax, 0},
+		{"tier", csvDoc(tableLine, strings.Replace(good, "1lb", "1kg", 1)), 3, "tier", usps.ErrSyntax, 0},
 		{"mail class", csvDoc(tableLine, strings.Replace(good, "PRIORITY_MAIL", "Priority", 1)), 3, "mail_class", nil, 0},
 		{"rate indicator", csvDoc(tableLine, strings.Replace(good, ",SP,", ",SPX,", 1)), 3, "rate_indicator", nil, 0},
 		{"category", csvDoc(tableLine, strings.Replace(good, "MACHINABLE", "", 1)), 3, "processing_category", nil, 0},
@@ -104,10 +106,10 @@ func TestReadCSVErrors(t *testing.T) {
 		{"end before start", csvDoc(strings.Replace(tableLine, "2027-01-17", "2025-01-17", 1)), 2, "effective_to", nil, 0},
 		{"account", csvDoc(strings.Replace(tableLine, "1000000001", "10000-0001", 1)), 2, "eps_account", nil, 0},
 		{"table id", csvDoc(strings.Replace(tableLine, "Priority Mail Contract 629", "", 1)), 2, "table_id", nil, 0},
-		{"fee threshold", csvDoc(tableLine, "fee,,,,,,,,,,,long,22cm,4.00"), 3, "over", ErrSyntax, 0},
-		{"fee threshold negative", csvDoc(tableLine, "fee,,,,,,,,,,,long,-22in,4.00"), 3, "over", ErrNegative, 0},
-		{"fee volume", csvDoc(tableLine, "fee,,,,,,,,,,,big,34.5cuin,4.00"), 3, "over", ErrPrecision, 0},
-		{"fee amount", csvDoc(tableLine, "fee,,,,,,,,,,,long,22in,4.001"), 3, "price", ErrPrecision, 0},
+		{"fee threshold", csvDoc(tableLine, "fee,,,,,,,,,,,long,22cm,4.00"), 3, "over", usps.ErrSyntax, 0},
+		{"fee threshold negative", csvDoc(tableLine, "fee,,,,,,,,,,,long,-22in,4.00"), 3, "over", usps.ErrNegative, 0},
+		{"fee volume", csvDoc(tableLine, "fee,,,,,,,,,,,big,34.5cuin,4.00"), 3, "over", usps.ErrPrecision, 0},
+		{"fee amount", csvDoc(tableLine, "fee,,,,,,,,,,,long,22in,4.001"), 3, "price", usps.ErrPrecision, 0},
 		{"fee name", csvDoc(tableLine, "fee,,,,,,,,,,,,22in,4.00"), 3, "fee", nil, 0},
 		{"fee mail class", csvDoc(tableLine, "fee,,,,,,priority,,,,,long,22in,4.00"), 3, "mail_class", nil, 0},
 		{"fee zero threshold", csvDoc(tableLine, "fee,,,,,,,,,,,long,0in,4.00"), 3, "over", nil, 0},
@@ -155,7 +157,7 @@ func fieldStart(doc string, line int, field string) int {
 func TestErrorMessages(t *testing.T) {
 	assert.Equal(t, "nsarates: csv line 3, column 9 (price): x", (&ParseError{Line: 3, Column: 9, Field: "price", Err: assertErr("x")}).Error())
 	assert.Equal(t, "nsarates: csv line 1, column 1: x", (&ParseError{Line: 1, Column: 1, Err: assertErr("x")}).Error())
-	assert.Equal(t, `nsarates: "9.351": too many decimals`, (&NumberError{Input: "9.351", Err: ErrPrecision}).Error())
+	assert.Equal(t, `usps: "9.351": too many decimals`, (&usps.NumberError{Input: "9.351", Err: usps.ErrPrecision}).Error())
 	assert.Equal(t, "nsarates: Weight 71lb exceeds the limit of 70lb", (&LimitError{Field: "Weight", Value: "71lb", Limit: "70lb"}).Error())
 	assert.Equal(t, `nsarates: invalid Zone "10": want 00 to 09`, (&ValidationError{Field: "Zone", Value: "10", Reason: "want 00 to 09"}).Error())
 	assert.Equal(t, "Source(9)", Source(9).String())

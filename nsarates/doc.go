@@ -23,15 +23,18 @@
 //
 // # Units
 //
-// Nothing is a float and no map is keyed by one.
+// Nothing is a float and no map is keyed by one. The units are package
+// [usps]'s:
 //
-//   - Money: [Cents] (int64). Dollar strings are parsed exactly; more than two
-//     decimals, signs, exponents and NaN are errors.
-//   - Weight: [Weight] in hundredths of an ounce (1 lb = 1600), which holds
-//     0.1 oz, 0.01 oz, 0.01 lb and the 15.99 oz tier exactly.
-//   - Size: [Dimension] in hundredths of an inch (1 in = 100), which holds
-//     quarter inches and two-decimal inches exactly. Volumes are computed in
-//     (1/100 in)³ so that no division happens before a comparison.
+//   - Money: [usps.Cents] (int64), read with [usps.ParseCents]: dollar strings
+//     are parsed exactly; more than two decimals, signs, exponents and NaN
+//     are errors. A table cell is at most [usps.MaxCents].
+//   - Weight: [usps.Weight] in hundredths of an ounce (1 lb = 1600), which
+//     holds 0.1 oz, 0.01 oz, 0.01 lb and the 15.99 oz tier exactly.
+//   - Size: [usps.Dimension] in thousandths of an inch (1 in = 1000), which
+//     holds eighths, quarter inches and two-decimal inches exactly. Volumes
+//     are computed in (1/1000 in)³ so that no division happens before a
+//     comparison.
 //
 // # Billable weight and tiers
 //

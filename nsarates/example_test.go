@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nsalink/nsalink/nsarates"
+	"github.com/nsalink/nsalink/usps"
 )
 
 // A contract rate file as a platform would import it: one table record, a
@@ -48,13 +49,13 @@ func ExamplePricer_Quote() {
 
 	for _, s := range []nsarates.Shipment{
 		// 1 lb 8 oz in a 10×8×6 in box: the 2 lb contract price.
-		{Account: account, Product: priority, Zone: 5, Weight: 24 * nsarates.Ounce, Length: 10 * nsarates.Inch, Width: 8 * nsarates.Inch, Height: 6 * nsarates.Inch, Date: date},
+		{Account: account, Product: priority, Zone: 5, Weight: 24 * usps.Ounce, Length: 10 * usps.Inch, Width: 8 * usps.Inch, Height: 6 * usps.Inch, Date: date},
 		// 24×6×4 in: over 22 in, so the nonstandard length fee is added.
-		{Account: account, Product: priority, Zone: 5, Weight: 2 * nsarates.Pound, Length: 24 * nsarates.Inch, Width: 6 * nsarates.Inch, Height: 4 * nsarates.Inch, Date: date},
+		{Account: account, Product: priority, Zone: 5, Weight: 2 * usps.Pound, Length: 24 * usps.Inch, Width: 6 * usps.Inch, Height: 4 * usps.Inch, Date: date},
 		// 20×12×10 in at 2 lb: DIM weight 2400/166 → 15 lb, beyond the contract.
-		{Account: account, Product: priority, Zone: 5, Weight: 2 * nsarates.Pound, Length: 20 * nsarates.Inch, Width: 12 * nsarates.Inch, Height: 10 * nsarates.Inch, Date: date},
+		{Account: account, Product: priority, Zone: 5, Weight: 2 * usps.Pound, Length: 20 * usps.Inch, Width: 12 * usps.Inch, Height: 10 * usps.Inch, Date: date},
 		// No account: published rates.
-		{Product: priority, Zone: 5, Weight: 2 * nsarates.Pound, Length: 10 * nsarates.Inch, Width: 8 * nsarates.Inch, Height: 6 * nsarates.Inch, Date: date},
+		{Product: priority, Zone: 5, Weight: 2 * usps.Pound, Length: 10 * usps.Inch, Width: 8 * usps.Inch, Height: 6 * usps.Inch, Date: date},
 	} {
 		q, err := p.Quote(s)
 		if err != nil {
@@ -69,19 +70,6 @@ func ExamplePricer_Quote() {
 	// $13.35 (9.35 + 4.00 fees) contract Priority Mail Contract 629/2026-01, billable 2lb, tier 2lb, fallback: none
 	// $150.00 (150.00 + 0.00 fees) commercial Commercial/2026-01, billable 70lb, tier 70lb, fallback: beyond the table
 	// $11.40 (11.40 + 0.00 fees) commercial Commercial/2026-01, billable 2lb, tier 2lb, fallback: no table
-}
-
-func ExampleParseCents() {
-	for _, s := range []string{"9.35", "9.5", "9.351", "-1", "1e3"} {
-		c, err := nsarates.ParseCents(s)
-		fmt.Println(int64(c), err)
-	}
-	// Output:
-	// 935 <nil>
-	// 950 <nil>
-	// 0 nsarates: "9.351": too many decimals
-	// 0 nsarates: "-1": negative
-	// 0 nsarates: "1e3": not a plain decimal number
 }
 
 func ExampleTable_Derive() {
@@ -105,18 +93,18 @@ func ExampleReadCSV_error() {
 	_, err := nsarates.ReadCSV(strings.NewReader(bad))
 	var pe *nsarates.ParseError
 	if errors.As(err, &pe) {
-		fmt.Println(pe.Line, pe.Column, pe.Field, errors.Is(err, nsarates.ErrPrecision))
+		fmt.Println(pe.Line, pe.Column, pe.Field, errors.Is(err, usps.ErrPrecision))
 	}
 	fmt.Println(err)
 	// Output:
 	// 5 48 price true
-	// nsarates: csv line 5, column 48 (price): nsarates: "9.355": too many decimals
+	// nsarates: csv line 5, column 48 (price): usps: "9.355": too many decimals
 }
 
 func ExampleTable_WriteCSV() {
 	b := nsarates.NewBuilder(nsarates.TableInfo{ID: "Commercial", Version: "2026-01"})
 	ga := nsarates.ProductKey{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE"}
-	_ = b.SetCell(nsarates.CellKey{Product: ga, Zone: 1, Tier: nsarates.WeightTier(4 * nsarates.Ounce)}, 550)
+	_ = b.SetCell(nsarates.CellKey{Product: ga, Zone: 1, Tier: nsarates.WeightTier(4 * usps.Ounce)}, 550)
 	_ = b.SetCell(nsarates.CellKey{Product: ga, Zone: 1, Tier: nsarates.WeightTier(1599)}, 780)
 	t, _ := b.Build()
 	_ = t.WriteCSV(os.Stdout)
@@ -132,7 +120,7 @@ func ExampleCompare() {
 	b := nsarates.NewBuilderFrom(ours)
 	k := nsarates.CellKey{
 		Product: nsarates.ProductKey{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE"},
-		Zone:    5, Tier: nsarates.WeightTier(2 * nsarates.Pound),
+		Zone:    5, Tier: nsarates.WeightTier(2 * usps.Pound),
 	}
 	_ = b.SetCell(k, 940) // what USPS answered for this cell
 	usps, _ := b.Build()

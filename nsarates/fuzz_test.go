@@ -3,7 +3,6 @@ package nsarates
 import (
 	"bytes"
 	"errors"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -54,48 +53,6 @@ func FuzzReadCSV(f *testing.F) {
 		}
 		if !bytes.Equal(first.Bytes(), second.Bytes()) {
 			t.Fatalf("export not stable:\n%s\n---\n%s", first.String(), second.String())
-		}
-	})
-}
-
-var plainMoney = regexp.MustCompile(`^[0-9]+(\.[0-9]{1,2})?$`)
-
-// FuzzParseCents: ParseCents accepts exactly the plain decimal forms with at
-// most two decimals (within MaxCents), and String inverts it.
-func FuzzParseCents(f *testing.F) {
-	for _, s := range []string{"9.35", "0", "0.05", "9.351", "-1", "NaN", "1e3", "9999999.99", "10000000", ".5", "9.", "007.10"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		c, err := ParseCents(s)
-		if !plainMoney.MatchString(s) {
-			if err == nil {
-				t.Fatalf("accepted %q as %d", s, c)
-			}
-			return
-		}
-		if err != nil {
-			if !errors.Is(err, ErrRange) {
-				t.Fatalf("rejected plain %q: %v", s, err)
-			}
-			return
-		}
-		if c < 0 || c > MaxCents {
-			t.Fatalf("%q → %d out of range", s, c)
-		}
-		back, err := ParseCents(c.String())
-		if err != nil || back != c {
-			t.Fatalf("%q → %d → %q → %d, %v", s, c, c.String(), back, err)
-		}
-		// Independent check: digits with the point removed, padded to two
-		// decimals, are the cents.
-		whole, frac, _ := strings.Cut(s, ".")
-		want := strings.TrimLeft(whole+frac+strings.Repeat("0", 2-len(frac)), "0")
-		if want == "" {
-			want = "0"
-		}
-		if got := strings.TrimLeft(strings.Replace(c.String(), ".", "", 1), "0"); got != want && !(got == "" && want == "0") {
-			t.Fatalf("%q → %s, want digits %s", s, c, want)
 		}
 	})
 }

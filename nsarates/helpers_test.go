@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/nsalink/nsalink/usps"
 )
 
 var (
@@ -33,24 +35,24 @@ func tiersOf(k ProductKey, maxLb int) []Tier {
 		}
 		return tiers
 	case keyFlat:
-		return []Tier{WeightTier(70 * Pound)}
+		return []Tier{WeightTier(70 * usps.Pound)}
 	case keyGA:
-		tiers = append(tiers, WeightTier(4*Ounce), WeightTier(8*Ounce), WeightTier(12*Ounce), WeightTier(1599))
+		tiers = append(tiers, WeightTier(4*usps.Ounce), WeightTier(8*usps.Ounce), WeightTier(12*usps.Ounce), WeightTier(1599))
 	}
 	for lb := 1; lb <= maxLb; lb++ {
-		tiers = append(tiers, WeightTier(Weight(lb)*Pound))
+		tiers = append(tiers, WeightTier(usps.Weight(lb)*usps.Pound))
 	}
 	return tiers
 }
 
 // testPrice is the price of a test cell: rising with product, zone and tier.
-func testPrice(level Cents, product, zone, tier int) Cents {
-	return level + Cents(100*product+40*zone+75*tier)
+func testPrice(level usps.Cents, product, zone, tier int) usps.Cents {
+	return level + usps.Cents(100*product+40*zone+75*tier)
 }
 
 // buildTable builds a table of the given products over zones 01–09 with
 // weight tiers to maxLb pounds.
-func buildTable(tb testing.TB, info TableInfo, level Cents, maxLb int, keys ...ProductKey) *Table {
+func buildTable(tb testing.TB, info TableInfo, level usps.Cents, maxLb int, keys ...ProductKey) *Table {
 	tb.Helper()
 	b := NewBuilder(info)
 	for pi, k := range keys {
@@ -105,6 +107,6 @@ func newTestPricer(tb testing.TB, opts ...Option) *testPricer {
 }
 
 // ship is a contract shipment of product k in zone 5 on shipDay.
-func (tp *testPricer) ship(k ProductKey, w Weight, l, wd, h Dimension) Shipment {
+func (tp *testPricer) ship(k ProductKey, w usps.Weight, l, wd, h usps.Dimension) Shipment {
 	return Shipment{Account: tp.account, Product: tp.ids[k], Zone: 5, Weight: w, Length: l, Width: wd, Height: h, Date: shipDay}
 }

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nsalink/nsalink/usps"
 )
 
 // ProductID is a pricer's handle for a [ProductKey], from [Pricer.Product].
@@ -23,10 +25,10 @@ type Shipment struct {
 	Account AccountID
 	Product ProductID
 	Zone    Zone
-	Weight  Weight
+	Weight  usps.Weight
 	// Length, Width and Height may come in any order; the pricer sorts them
 	// (USPS: length is the longest side). All three are required.
-	Length, Width, Height Dimension
+	Length, Width, Height usps.Dimension
 	// Date is the mailing date, checked against each table's effective dates
 	// at one-second resolution.
 	Date time.Time
@@ -34,9 +36,9 @@ type Shipment struct {
 
 // Quote is a priced shipment and where its price came from.
 type Quote struct {
-	Price   Cents // Postage + Fees
-	Postage Cents
-	Fees    Cents
+	Price   usps.Cents // Postage + Fees
+	Postage usps.Cents
+	Fees    usps.Cents
 	Source  Source
 	// Fallback says why the contract table did not price the shipment;
 	// ReasonNone when Source is SourceContract.
@@ -48,7 +50,7 @@ type Quote struct {
 	// BillableWeight is the weight the price is for: the larger of actual and
 	// dimensional weight, rounded up to the tier. For cubic tiers it is the
 	// actual weight (the price depends on volume only).
-	BillableWeight Weight
+	BillableWeight usps.Weight
 }
 
 // Pricer quotes shipments from per-customer contract tables, falling back to
@@ -252,11 +254,11 @@ func (p *Pricer) Quote(s Shipment) (Quote, error) {
 	if err != nil {
 		return Quote{}, err
 	}
-	var fees Cents
+	var fees usps.Cents
 	if prod.feeMask != 0 {
 		fees = c.feesFor(prod.feeMask, &pc)
 	}
-	billable := Weight(prod.bounds[tier]) // actual (or DIM) weight rounded up to the tier
+	billable := usps.Weight(prod.bounds[tier]) // actual (or DIM) weight rounded up to the tier
 	if prod.cubic {
 		billable = pc.weight // cubic prices do not depend on weight
 	}
@@ -277,7 +279,7 @@ func (p *Pricer) Quote(s Shipment) (Quote, error) {
 
 // find walks the tables in order (contract, commercial, retail) and returns
 // the first that prices pc, with the contract's fallback reason.
-func (p *Pricer) find(s *Shipment, pc *parcel) (c *compiled, src Source, fallback Reason, prod *cproduct, tier int, postage Cents, err error) {
+func (p *Pricer) find(s *Shipment, pc *parcel) (c *compiled, src Source, fallback Reason, prod *cproduct, tier int, postage usps.Cents, err error) {
 	var reasons [3]Reason // contract, commercial, retail
 	for i, src := range [...]Source{SourceContract, SourceCommercial, SourceRetail} {
 		reasons[i] = ReasonNoTable
@@ -327,7 +329,7 @@ func (p *Pricer) parcel(s *Shipment, pc *parcel) error {
 	return nil
 }
 
-func validSide(d Dimension) bool { return d > 0 && d <= maxDimension }
+func validSide(d usps.Dimension) bool { return d > 0 && d <= usps.MaxDimension }
 
 // invalidShipment names the first bad field of s. It is off the quote's fast
 // path.
@@ -344,7 +346,7 @@ func invalidShipment(s *Shipment) error {
 	}
 	for _, d := range []struct {
 		name string
-		v    Dimension
+		v    usps.Dimension
 	}{{"Length", s.Length}, {"Width", s.Width}, {"Height", s.Height}} {
 		if !validSide(d.v) {
 			return &ValidationError{Field: d.name, Value: d.v.String(), Reason: "want a positive size up to 1000 in"}

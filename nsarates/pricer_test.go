@@ -2,6 +2,7 @@ package nsarates
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,18 +10,20 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nsalink/nsalink/usps"
 )
 
 func TestQuoteContract(t *testing.T) {
 	tp := newTestPricer(t)
-	q, err := tp.Quote(tp.ship(keyPM, 2*Pound+1, 1000, 800, 600))
+	q, err := tp.Quote(tp.ship(keyPM, 2*usps.Pound+1, 10000, 8000, 6000))
 	require.NoError(t, err)
 	// keyPM is product 0 of the contract; zone 5; 3 lb is tier index 2.
 	want := testPrice(500, 0, 5, 2)
 	assert.Equal(t, Quote{
 		Price: want, Postage: want, Source: SourceContract, Fallback: ReasonNone,
 		TableID: "Priority Mail Contract 629", TableVersion: "v1",
-		Zone: 5, Tier: WeightTier(3 * Pound), BillableWeight: 3 * Pound,
+		Zone: 5, Tier: WeightTier(3 * usps.Pound), BillableWeight: 3 * usps.Pound,
 	}, q)
 }
 
@@ -57,7 +60,7 @@ func TestQuoteFallbackReasons(t *testing.T) {
 		{"on the end date (exclusive)", func(_ *testing.T, _ *testPricer, s *Shipment) {
 			s.Date = time.Date(2027, 1, 17, 0, 0, 0, 0, time.UTC)
 		}, SourceCommercial, ReasonOutsideDates},
-		{"beyond the table", func(_ *testing.T, _ *testPricer, s *Shipment) { s.Weight = 20*Pound + 1 }, SourceCommercial, ReasonBeyondTable},
+		{"beyond the table", func(_ *testing.T, _ *testPricer, s *Shipment) { s.Weight = 20*usps.Pound + 1 }, SourceCommercial, ReasonBeyondTable},
 		{"missing cell (zone 00)", func(_ *testing.T, _ *testPricer, s *Shipment) { s.Zone = ZoneDestinationEntry }, SourceRetail, ReasonMissingCell},
 	}
 	for _, tc := range cases {
@@ -65,12 +68,12 @@ func TestQuoteFallbackReasons(t *testing.T) {
 			tp := newTestPricer(t)
 			// Retail covers zone 00, which the other tables lack.
 			rb := NewBuilderFrom(buildTable(t, publishedInfo("retail"), 900, 70, keyPM))
-			require.NoError(t, rb.SetCell(CellKey{keyPM, ZoneDestinationEntry, WeightTier(3 * Pound)}, 999))
+			require.NoError(t, rb.SetCell(CellKey{keyPM, ZoneDestinationEntry, WeightTier(3 * usps.Pound)}, 999))
 			retail, err := rb.Build()
 			require.NoError(t, err)
 			require.NoError(t, tp.SetPublished(SourceRetail, retail))
 
-			s := tp.ship(keyPM, 2*Pound+1, 1000, 800, 600)
+			s := tp.ship(keyPM, 2*usps.Pound+1, 10000, 8000, 6000)
 			tc.setup(t, tp, &s)
 			q, err := tp.Quote(s)
 			require.NoError(t, err)
@@ -83,7 +86,7 @@ func TestQuoteFallbackReasons(t *testing.T) {
 
 func TestQuoteNoRate(t *testing.T) {
 	tp := newTestPricer(t)
-	s := tp.ship(keyPM, 70*Pound, 1000, 800, 600)
+	s := tp.ship(keyPM, 70*usps.Pound, 10000, 8000, 6000)
 	s.Zone = ZoneDestinationEntry // no table has zone 00
 	_, err := tp.Quote(s)
 	var nr *NoRateError
@@ -94,7 +97,7 @@ func TestQuoteNoRate(t *testing.T) {
 	// A product no table has ever seen.
 	id, err := tp.Product(ProductKey{"USPS_CONNECT_LOCAL", "LC", "MACHINABLE"})
 	require.NoError(t, err)
-	s = tp.ship(keyPM, Pound, 1000, 800, 600)
+	s = tp.ship(keyPM, usps.Pound, 10000, 8000, 6000)
 	s.Product = id
 	_, err = tp.Quote(s)
 	require.ErrorAs(t, err, &nr)
@@ -110,11 +113,11 @@ func TestQuoteValidation(t *testing.T) {
 		"Date":    func(s *Shipment) { s.Date = time.Time{} },
 		"Length":  func(s *Shipment) { s.Length = 0 },
 		"Width":   func(s *Shipment) { s.Width = -1 },
-		"Height":  func(s *Shipment) { s.Height = 1001 * Inch },
+		"Height":  func(s *Shipment) { s.Height = 1001 * usps.Inch },
 	}
 	tp := newTestPricer(t)
 	for field, mutate := range cases {
-		s := tp.ship(keyPM, Pound, 1000, 800, 600)
+		s := tp.ship(keyPM, usps.Pound, 10000, 8000, 6000)
 		mutate(&s)
 		_, err := tp.Quote(s)
 		var ve *ValidationError
@@ -169,10 +172,10 @@ func TestPricerHandles(t *testing.T) {
 func TestFees(t *testing.T) {
 	b := NewBuilderFrom(buildTable(t, contractInfo("fees"), 500, 20, allKeys...))
 	for _, f := range []Fee{
-		{Name: "nonstandard length 22", Kind: FeeLength, Over: 22 * int64(Inch), Amount: 400},
-		{Name: "nonstandard length 30", Kind: FeeLength, Over: 30 * int64(Inch), Amount: 1500},
+		{Name: "nonstandard length 22", Kind: FeeLength, Over: 22 * int64(usps.Inch), Amount: 400},
+		{Name: "nonstandard length 30", Kind: FeeLength, Over: 30 * int64(usps.Inch), Amount: 1500},
 		{Name: "nonstandard volume", Kind: FeeVolume, Over: 3456, Amount: 1500},
-		{Name: "priority only", MailClass: MailClassPriorityExpress, Kind: FeeLength, Over: 10 * int64(Inch), Amount: 100},
+		{Name: "priority only", MailClass: MailClassPriorityExpress, Kind: FeeLength, Over: 10 * int64(usps.Inch), Amount: 100},
 	} {
 		require.NoError(t, b.AddFee(f))
 	}
@@ -184,25 +187,25 @@ func TestFees(t *testing.T) {
 	cases := []struct {
 		name    string
 		product ProductKey
-		l, w, h Dimension
-		fees    Cents
+		l, w, h usps.Dimension
+		fees    usps.Cents
 	}{
-		{"no fee", keyGA, 2200, 500, 500, 0}, // 22 in is not over 22 in
-		{"over 22 in", keyGA, 2201, 500, 500, 400},
-		{"over 30 in replaces over 22 in", keyGA, 3001, 500, 500, 1500},
+		{"no fee", keyGA, 22000, 5000, 5000, 0}, // 22 in is not over 22 in
+		{"over 22 in", keyGA, 22010, 5000, 5000, 400},
+		{"over 30 in replaces over 22 in", keyGA, 30010, 5000, 5000, 1500},
 		// 31×12×10 = 3,720 in³ > 3,456 in³ (2 cu ft): both kinds add up.
-		{"length and volume", keyGA, 3100, 1200, 1000, 1500 + 1500},
-		{"mail-class fee", keyPME, 1100, 500, 500, 100},
+		{"length and volume", keyGA, 31000, 12000, 10000, 1500 + 1500},
+		{"mail-class fee", keyPME, 11000, 5000, 5000, 100},
 	}
 	for _, tc := range cases {
-		q, err := tp.Quote(tp.ship(tc.product, Pound, tc.l, tc.w, tc.h))
+		q, err := tp.Quote(tp.ship(tc.product, usps.Pound, tc.l, tc.w, tc.h))
 		require.NoError(t, err, tc.name)
 		assert.Equal(t, tc.fees, q.Fees, tc.name)
 		assert.Equal(t, q.Postage+q.Fees, q.Price, tc.name)
 	}
 
 	var ve *ValidationError
-	require.ErrorAs(t, b.AddFee(Fee{Name: "again", Kind: FeeLength, Over: 22 * int64(Inch), Amount: 1}), &ve)
+	require.ErrorAs(t, b.AddFee(Fee{Name: "again", Kind: FeeLength, Over: 22 * int64(usps.Inch), Amount: 1}), &ve)
 	assert.Equal(t, "Fee", ve.Field)
 	require.ErrorAs(t, b.AddFee(Fee{Name: "bad", Kind: FeeVolume, Over: 0, Amount: 1}), &ve)
 	assert.Equal(t, "Fee.Over", ve.Field)
@@ -218,11 +221,11 @@ func TestFees(t *testing.T) {
 func TestQuoteAllocs(t *testing.T) {
 	tp := newTestPricer(t)
 	ships := []Shipment{
-		tp.ship(keyPM, 5*Pound, 2000, 1200, 1000),   // contract, DIM
-		tp.ship(keyCubic, 3*Pound, 1190, 860, 530),  // contract, cubic
-		tp.ship(keyGA, 30*Pound, 1000, 800, 600),    // commercial: beyond the contract
-		tp.ship(keyGA, 350, 600, 400, 100),          // ounce tier
-		tp.ship(keyPME, 10*Pound, 3100, 1200, 1000), // DIM
+		tp.ship(keyPM, 5*usps.Pound, 20000, 12000, 10000),   // contract, DIM
+		tp.ship(keyCubic, 3*usps.Pound, 11900, 8600, 5300),  // contract, cubic
+		tp.ship(keyGA, 30*usps.Pound, 10000, 8000, 6000),    // commercial: beyond the contract
+		tp.ship(keyGA, 350, 6000, 4000, 1000),               // ounce tier
+		tp.ship(keyPME, 10*usps.Pound, 31000, 12000, 10000), // DIM
 	}
 	for _, s := range ships {
 		allocs := testing.AllocsPerRun(100, func() {
@@ -239,7 +242,7 @@ func TestQuoteAllocs(t *testing.T) {
 // version it reports (no torn reads). Run with -race.
 func TestHotSwap(t *testing.T) {
 	tp := newTestPricer(t)
-	versions := map[string]Cents{"swap-a": 1000, "swap-b": 5000}
+	versions := map[string]usps.Cents{"swap-a": 1000, "swap-b": 5000}
 	tables := map[string]*Table{}
 	for v, level := range versions {
 		tables[v] = buildTable(t, contractInfo(v), level, 20, allKeys...)
@@ -261,7 +264,7 @@ func TestHotSwap(t *testing.T) {
 		}
 	}()
 
-	s := tp.ship(keyPM, 2*Pound+1, 1000, 800, 600)
+	s := tp.ship(keyPM, 2*usps.Pound+1, 10000, 8000, 6000)
 	seen := map[string]int{}
 	var mu sync.Mutex
 	var readers sync.WaitGroup
@@ -303,21 +306,21 @@ func TestHotSwap(t *testing.T) {
 func TestQuoteProperties(t *testing.T) {
 	tp := newTestPricer(t)
 	rng := rand.New(rand.NewPCG(1, 2))
-	dim := func() Dimension { return Dimension(1 + rng.IntN(int(30*Inch))) }
+	dim := func() usps.Dimension { return usps.Dimension(1 + rng.IntN(int(30*usps.Inch))) }
 
 	for range 5000 {
 		k := allKeys[rng.IntN(len(allKeys))]
-		s := tp.ship(k, Weight(1+rng.IntN(int(72*Pound))), dim(), dim(), dim())
+		s := tp.ship(k, usps.Weight(1+rng.IntN(int(72*usps.Pound))), dim(), dim(), dim())
 		s.Zone = Zone(1 + rng.IntN(9))
 		q, err := tp.Quote(s)
 
 		if k == keyCubic {
-			sides := []Dimension{s.Length, s.Width, s.Height}
+			sides := []usps.Dimension{s.Length, s.Width, s.Height}
 			vol := int64(1)
 			for _, d := range sides {
-				vol *= int64(d / QuarterInch * QuarterInch)
+				vol *= int64(d / usps.QuarterInch * usps.QuarterInch)
 			}
-			eligible := s.Weight <= 20*Pound && vol*10 <= 5*1728*microCubicInches && withinLengthGirth(s, 108*Inch)
+			eligible := s.Weight <= 20*usps.Pound && vol*10 <= 5*1728*cubicInch && withinLengthGirth(s, 108*usps.Inch)
 			assert.Equal(t, eligible, err == nil, "cubic %+v: %v", s, err)
 			continue
 		}
@@ -329,7 +332,7 @@ func TestQuoteProperties(t *testing.T) {
 		assert.GreaterOrEqual(t, q.BillableWeight, s.Weight, "%+v", s)
 
 		heavier := s
-		heavier.Weight += Weight(rng.IntN(int(5 * Pound)))
+		heavier.Weight += usps.Weight(rng.IntN(int(5 * usps.Pound)))
 		q2, err := tp.Quote(heavier)
 		if err == nil {
 			assert.GreaterOrEqual(t, q2.Price, q.Price, "heavier %+v", heavier)
@@ -338,7 +341,7 @@ func TestQuoteProperties(t *testing.T) {
 	}
 }
 
-func withinLengthGirth(s Shipment, limit Dimension) bool {
+func withinLengthGirth(s Shipment, limit usps.Dimension) bool {
 	l := max(s.Length, s.Width, s.Height)
 	return l+2*(s.Length+s.Width+s.Height-l) <= limit
 }
@@ -346,9 +349,9 @@ func withinLengthGirth(s Shipment, limit Dimension) bool {
 func TestHandlesSurviveGrowth(t *testing.T) {
 	// Registering many accounts while quoting must not lose an installed table.
 	tp := newTestPricer(t)
-	s := tp.ship(keyPM, Pound, 1000, 800, 600)
+	s := tp.ship(keyPM, usps.Pound, 10000, 8000, 6000)
 	for i := range 300 {
-		_, err := tp.Account(formatFixed(int64(3000000000+i), 0))
+		_, err := tp.Account(strconv.Itoa(3000000000 + i))
 		require.NoError(t, err)
 	}
 	q, err := tp.Quote(s)

@@ -1,8 +1,11 @@
 package nsarates
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/nsalink/nsalink/usps"
 )
 
 // Mail classes used by the default rules (USPS spelling, REFERENCE.md §5.2).
@@ -80,8 +83,8 @@ const (
 )
 
 // Tier is one price column of a product: an inclusive upper bound, in
-// [Weight] units for weight tiers and in tenths of a cubic foot for cubic
-// tiers. Tier{WeightTiers, 4 * Ounce} is the "up to 4 oz" tier;
+// [usps.Weight] units for weight tiers and in tenths of a cubic foot for cubic
+// tiers. Tier{WeightTiers, 4 * usps.Ounce} is the "up to 4 oz" tier;
 // Tier{CubicTiers, 3} is the 0.3 cubic-foot tier.
 type Tier struct {
 	Kind TierKind
@@ -90,13 +93,13 @@ type Tier struct {
 
 // Tier limits accepted in tables.
 const (
-	maxTierWeight = 150 * Pound // generous: rules cap shipments at 70 lb by default
-	maxTierCubic  = 100         // tenths of a cubic foot
-	maxTiers      = 255         // tiers per product; the compiled index is a byte
+	maxTierWeight = 150 * usps.Pound // generous: rules cap shipments at 70 lb by default
+	maxTierCubic  = 100              // tenths of a cubic foot
+	maxTiers      = 255              // tiers per product; the compiled index is a byte
 )
 
 // WeightTier is the weight tier with upper bound w.
-func WeightTier(w Weight) Tier { return Tier{Kind: WeightTiers, Max: int64(w)} }
+func WeightTier(w usps.Weight) Tier { return Tier{Kind: WeightTiers, Max: int64(w)} }
 
 // CubicTier is the cubic tier with upper bound tenths/10 cubic feet.
 func CubicTier(tenths int) Tier { return Tier{Kind: CubicTiers, Max: int64(tenths)} }
@@ -105,7 +108,7 @@ func CubicTier(tenths int) Tier { return Tier{Kind: CubicTiers, Max: int64(tenth
 func (t Tier) String() string {
 	switch t.Kind {
 	case WeightTiers:
-		return Weight(t.Max).String()
+		return usps.Weight(t.Max).String()
 	case CubicTiers:
 		return fmt.Sprintf("%d.%dcuft", t.Max/10, t.Max%10)
 	}
@@ -118,20 +121,20 @@ func (t Tier) String() string {
 func ParseTier(s string) (Tier, error) {
 	var t Tier
 	if num, ok := strings.CutSuffix(s, "cuft"); ok {
-		v, err := parseFixed(num, 1)
+		v, err := usps.ParseDecimal(num, 1)
 		if err != nil {
-			return Tier{}, &NumberError{Input: s, Err: err}
+			return Tier{}, &usps.NumberError{Input: s, Err: errors.Unwrap(err)}
 		}
 		t = Tier{Kind: CubicTiers, Max: v}
 	} else {
-		w, err := ParseWeight(s)
+		w, err := usps.ParseWeight(s)
 		if err != nil {
 			return Tier{}, err
 		}
 		t = WeightTier(w)
 	}
 	if err := t.validate(); err != nil {
-		return Tier{}, &NumberError{Input: s, Err: ErrRange}
+		return Tier{}, &usps.NumberError{Input: s, Err: usps.ErrRange}
 	}
 	return t, nil
 }

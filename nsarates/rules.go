@@ -2,6 +2,9 @@ package nsarates
 
 import (
 	"slices"
+	"strconv"
+
+	"github.com/nsalink/nsalink/usps"
 )
 
 // Rules are the billable-weight and size rules, kept as data so that a
@@ -21,12 +24,12 @@ type Rules struct {
 	DimRateIndicators []string
 
 	// CubicMaxWeight is the heaviest parcel cubic pricing accepts.
-	CubicMaxWeight Weight
+	CubicMaxWeight usps.Weight
 	// CubicMaxTenths is the largest cubic tier, in tenths of a cubic foot.
 	CubicMaxTenths int64
 	// CubicQuantum: each side is rounded down to a multiple of it before the
 	// cubic volume is computed.
-	CubicQuantum Dimension
+	CubicQuantum usps.Dimension
 
 	// Limits are the size and weight limits per mail class. The entry with an
 	// empty MailClass applies to classes without their own entry.
@@ -36,9 +39,9 @@ type Rules struct {
 // Limit is the size and weight limit of a mail class. Zero means no limit.
 type Limit struct {
 	MailClass          string
-	MaxWeight          Weight
-	MaxLengthPlusGirth Dimension // length (longest side) + 2 × (width + height)
-	MaxLength          Dimension // longest side
+	MaxWeight          usps.Weight
+	MaxLengthPlusGirth usps.Dimension // length (longest side) + 2 × (width + height)
+	MaxLength          usps.Dimension // longest side
 }
 
 // DefaultRules returns the rules nsarates uses unless told otherwise.
@@ -71,13 +74,13 @@ func DefaultRules() Rules {
 		DimOverCubicInches: 1728,
 		DimMailClasses:     []string{MailClassPriority, MailClassPriorityExpress},
 		DimRateIndicators:  []string{"SP", "PA", "DR", "DN"},
-		CubicMaxWeight:     20 * Pound,
+		CubicMaxWeight:     20 * usps.Pound,
 		CubicMaxTenths:     5,
-		CubicQuantum:       QuarterInch,
+		CubicQuantum:       usps.QuarterInch,
 		Limits: []Limit{
-			{MaxWeight: 70 * Pound, MaxLengthPlusGirth: 108 * Inch},
-			{MailClass: MailClassGroundAdvantage, MaxWeight: 70 * Pound, MaxLengthPlusGirth: 130 * Inch},
-			{MailClass: MailClassParcelSelect, MaxWeight: 70 * Pound, MaxLengthPlusGirth: 130 * Inch},
+			{MaxWeight: 70 * usps.Pound, MaxLengthPlusGirth: 108 * usps.Inch},
+			{MailClass: MailClassGroundAdvantage, MaxWeight: 70 * usps.Pound, MaxLengthPlusGirth: 130 * usps.Inch},
+			{MailClass: MailClassParcelSelect, MaxWeight: 70 * usps.Pound, MaxLengthPlusGirth: 130 * usps.Inch},
 		},
 	}
 }
@@ -85,13 +88,13 @@ func DefaultRules() Rules {
 func (r Rules) validate() error {
 	switch {
 	case r.DimDivisor <= 0 || r.DimDivisor > 1_000_000:
-		return &ValidationError{Field: "Rules.DimDivisor", Value: formatFixed(r.DimDivisor, 0), Reason: "want 1 to 1000000"}
+		return &ValidationError{Field: "Rules.DimDivisor", Value: strconv.FormatInt(r.DimDivisor, 10), Reason: "want 1 to 1000000"}
 	case r.DimOverCubicInches < 0 || r.DimOverCubicInches > 1_000_000_000:
-		return &ValidationError{Field: "Rules.DimOverCubicInches", Value: formatFixed(r.DimOverCubicInches, 0), Reason: "want 0 to 1000000000"}
+		return &ValidationError{Field: "Rules.DimOverCubicInches", Value: strconv.FormatInt(r.DimOverCubicInches, 10), Reason: "want 0 to 1000000000"}
 	case r.CubicMaxWeight < 0:
 		return &ValidationError{Field: "Rules.CubicMaxWeight", Value: r.CubicMaxWeight.String(), Reason: "must not be negative"}
 	case r.CubicMaxTenths < 0 || r.CubicMaxTenths > maxTierCubic:
-		return &ValidationError{Field: "Rules.CubicMaxTenths", Value: formatFixed(r.CubicMaxTenths, 0), Reason: "want 0 to 100"}
+		return &ValidationError{Field: "Rules.CubicMaxTenths", Value: strconv.FormatInt(r.CubicMaxTenths, 10), Reason: "want 0 to 100"}
 	case r.CubicQuantum <= 0:
 		return &ValidationError{Field: "Rules.CubicQuantum", Value: r.CubicQuantum.String(), Reason: "must be positive"}
 	}

@@ -4,8 +4,11 @@ import (
 	"cmp"
 	"iter"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nsalink/nsalink/usps"
 )
 
 // TableInfo identifies a rate table and when it applies.
@@ -60,7 +63,7 @@ type FeeKind uint8
 
 // Fee kinds.
 const (
-	// FeeLength applies when the longest side is over Fee.Over ([Dimension]
+	// FeeLength applies when the longest side is over Fee.Over ([usps.Dimension]
 	// units), e.g. the nonstandard length fees over 22 in and over 30 in.
 	FeeLength FeeKind = iota + 1
 	// FeeVolume applies when length × width × height is over Fee.Over whole
@@ -76,7 +79,7 @@ type Fee struct {
 	MailClass string // the mail class it applies to; empty for every product of the table
 	Kind      FeeKind
 	Over      int64 // exclusive threshold; unit depends on Kind
-	Amount    Cents
+	Amount    usps.Cents
 }
 
 // maxProducts bounds the products of one table (the compiled form names them
@@ -93,12 +96,12 @@ func (f Fee) validate() error {
 		return &ValidationError{Field: "Fee.MailClass", Value: f.MailClass, Reason: "want upper-case USPS spelling or empty"}
 	}
 	switch {
-	case f.Kind == FeeLength && f.Over > 0 && f.Over <= int64(maxDimension):
+	case f.Kind == FeeLength && f.Over > 0 && f.Over <= int64(usps.MaxDimension):
 	case f.Kind == FeeVolume && f.Over > 0 && f.Over <= 1_000_000_000:
 	default:
 		return &ValidationError{Field: "Fee.Over", Value: f.overString(), Reason: "want a positive length (in) or volume (cuin) threshold"}
 	}
-	if f.Amount < 0 || f.Amount > MaxCents {
+	if f.Amount < 0 || f.Amount > usps.MaxCents {
 		return &ValidationError{Field: "Fee.Amount", Value: f.Amount.String(), Reason: "want 0 to MaxCents"}
 	}
 	return nil
@@ -108,11 +111,11 @@ func (f Fee) validate() error {
 func (f Fee) overString() string {
 	switch f.Kind {
 	case FeeLength:
-		return Dimension(f.Over).String() + "in"
+		return usps.Dimension(f.Over).String() + "in"
 	case FeeVolume:
-		return formatFixed(f.Over, 0) + "cuin"
+		return strconv.FormatInt(f.Over, 10) + "cuin"
 	}
-	return formatFixed(f.Over, 0)
+	return strconv.FormatInt(f.Over, 10)
 }
 
 // CellKey locates one price: product, zone and tier.
@@ -125,7 +128,7 @@ type CellKey struct {
 // Cell is one price of a table.
 type Cell struct {
 	CellKey
-	Price Cents
+	Price usps.Cents
 }
 
 type cellPos struct {
@@ -136,7 +139,7 @@ type cellPos struct {
 type builderProduct struct {
 	kind  TierKind
 	tiers map[Tier]struct{}
-	cells map[cellPos]Cents
+	cells map[cellPos]usps.Cents
 }
 
 // Builder assembles a [Table] cell by cell. It is what the CSV reader and the
@@ -169,7 +172,7 @@ func (b *Builder) SetInfo(info TableInfo) { b.info = info }
 
 // SetCell sets one price, replacing any earlier price for the same cell. All
 // tiers of a product must be of one kind.
-func (b *Builder) SetCell(k CellKey, price Cents) error {
+func (b *Builder) SetCell(k CellKey, price usps.Cents) error {
 	if err := k.Product.validate(); err != nil {
 		return err
 	}
@@ -179,7 +182,7 @@ func (b *Builder) SetCell(k CellKey, price Cents) error {
 	if err := k.Tier.validate(); err != nil {
 		return err
 	}
-	if price < 0 || price > MaxCents {
+	if price < 0 || price > usps.MaxCents {
 		return &ValidationError{Field: "Price", Value: price.String(), Reason: "want 0 to MaxCents"}
 	}
 	p := b.products[k.Product]
@@ -187,7 +190,7 @@ func (b *Builder) SetCell(k CellKey, price Cents) error {
 		if len(b.products) == maxProducts {
 			return &ValidationError{Field: "Product", Value: k.Product.String(), Reason: "a table holds at most 4096 products"}
 		}
-		p = &builderProduct{kind: k.Tier.Kind, tiers: map[Tier]struct{}{}, cells: map[cellPos]Cents{}}
+		p = &builderProduct{kind: k.Tier.Kind, tiers: map[Tier]struct{}{}, cells: map[cellPos]usps.Cents{}}
 		b.products[k.Product] = p
 	}
 	if p.kind != k.Tier.Kind {
@@ -208,7 +211,7 @@ func (b *Builder) SetCell(k CellKey, price Cents) error {
 }
 
 // Cell returns the price set for k, if any.
-func (b *Builder) Cell(k CellKey) (Cents, bool) {
+func (b *Builder) Cell(k CellKey) (usps.Cents, bool) {
 	p := b.products[k.Product]
 	if p == nil {
 		return 0, false
@@ -251,7 +254,7 @@ func (b *Builder) Build() (*Table, error) {
 			tiers = append(tiers, tier)
 		}
 		slices.SortFunc(tiers, func(a, b Tier) int { return cmp.Compare(a.Max, b.Max) })
-		prices := make([]Cents, numZones*len(tiers))
+		prices := make([]usps.Cents, numZones*len(tiers))
 		for i := range prices {
 			prices[i] = absent
 		}
@@ -284,7 +287,7 @@ func sortFees(fees []Fee) {
 }
 
 // absent marks a zone/tier position without a price.
-const absent Cents = -1
+const absent usps.Cents = -1
 
 // Table is an immutable rate table: products × zones × tiers, and fees. Build
 // one with a [Builder], [ReadCSV] or [Table.Derive]; install it in a [Pricer]
@@ -298,8 +301,8 @@ type Table struct {
 
 type tableProduct struct {
 	key    ProductKey
-	tiers  []Tier  // ascending, one kind
-	prices []Cents // [zone*len(tiers)+tier]; absent where unset
+	tiers  []Tier       // ascending, one kind
+	prices []usps.Cents // [zone*len(tiers)+tier]; absent where unset
 }
 
 // Info returns the table's identity and effective dates.
@@ -329,7 +332,7 @@ func (t *Table) Tiers(p ProductKey) []Tier {
 func (t *Table) Fees() []Fee { return slices.Clone(t.fees) }
 
 // Price returns the price of one cell, if the table has it.
-func (t *Table) Price(k CellKey) (Cents, bool) {
+func (t *Table) Price(k CellKey) (usps.Cents, bool) {
 	tp := t.product(k.Product)
 	if tp == nil || k.Zone >= numZones {
 		return 0, false
@@ -392,7 +395,7 @@ func (t *Table) Grid() iter.Seq[CellKey] {
 // cell is priced in each; A/B are the prices where it is.
 type CellDiff struct {
 	CellKey
-	A, B     Cents
+	A, B     usps.Cents
 	InA, InB bool
 }
 
@@ -422,7 +425,7 @@ type Discount struct {
 	// BasisPoints off every base price, 0–10000 (1250 = 12.5 % off).
 	BasisPoints int64
 	// MinPrice is the lowest price any derived cell may have.
-	MinPrice Cents
+	MinPrice usps.Cents
 	// Floor, if set, is a table no derived cell may go below, cell by cell
 	// (cells the floor lacks impose nothing).
 	Floor *Table
@@ -436,9 +439,9 @@ type Discount struct {
 // copied unchanged. info gives the new table's identity.
 func (t *Table) Derive(info TableInfo, d Discount) (*Table, error) {
 	if d.BasisPoints < 0 || d.BasisPoints > 10000 {
-		return nil, &ValidationError{Field: "BasisPoints", Value: formatFixed(d.BasisPoints, 0), Reason: "want 0 to 10000"}
+		return nil, &ValidationError{Field: "BasisPoints", Value: strconv.FormatInt(d.BasisPoints, 10), Reason: "want 0 to 10000"}
 	}
-	if d.MinPrice < 0 || d.MinPrice > MaxCents {
+	if d.MinPrice < 0 || d.MinPrice > usps.MaxCents {
 		return nil, &ValidationError{Field: "MinPrice", Value: d.MinPrice.String(), Reason: "want 0 to MaxCents"}
 	}
 	if err := info.validate(); err != nil {
@@ -446,7 +449,7 @@ func (t *Table) Derive(info TableInfo, d Discount) (*Table, error) {
 	}
 	out := &Table{info: info, fees: slices.Clone(t.fees), n: t.n, products: make([]tableProduct, len(t.products))}
 	for i, p := range t.products {
-		q := tableProduct{key: p.key, tiers: p.tiers, prices: make([]Cents, len(p.prices))}
+		q := tableProduct{key: p.key, tiers: p.tiers, prices: make([]usps.Cents, len(p.prices))}
 		for j, c := range p.prices {
 			if c == absent {
 				q.prices[j] = absent
@@ -468,6 +471,15 @@ func (t *Table) Derive(info TableInfo, d Discount) (*Table, error) {
 
 // discount applies bp basis points off c, rounding half a cent up. c ≤
 // MaxCents keeps c × 10000 far below the int64 limit.
-func discount(c Cents, bp int64) Cents {
-	return Cents((int64(c)*(10000-bp) + 5000) / 10000)
+func discount(c usps.Cents, bp int64) usps.Cents {
+	return usps.Cents((int64(c)*(10000-bp) + 5000) / 10000)
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -7,14 +7,16 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nsalink/nsalink/usps"
 )
 
 func TestBuilderErrors(t *testing.T) {
-	pm3 := CellKey{keyPM, 1, WeightTier(3 * Pound)}
+	pm3 := CellKey{keyPM, 1, WeightTier(3 * usps.Pound)}
 	cases := []struct {
 		field string
 		key   CellKey
-		price Cents
+		price usps.Cents
 	}{
 		{"MailClass", CellKey{ProductKey{"", "SP", "MACHINABLE"}, 1, pm3.Tier}, 1},
 		{"RateIndicator", CellKey{ProductKey{MailClassPriority, "S", "MACHINABLE"}, 1, pm3.Tier}, 1},
@@ -26,7 +28,7 @@ func TestBuilderErrors(t *testing.T) {
 		{"Tier", CellKey{keyPM, 1, CubicTier(101)}, 1},
 		{"Tier", CellKey{keyPM, 1, CubicTier(1)}, 1}, // mixes kinds with the 3 lb tier
 		{"Price", pm3, -1},
-		{"Price", pm3, MaxCents + 1},
+		{"Price", pm3, usps.MaxCents + 1},
 	}
 	b := NewBuilder(contractInfo("v1"))
 	require.NoError(t, b.SetCell(pm3, 100))
@@ -40,7 +42,7 @@ func TestBuilderErrors(t *testing.T) {
 
 	// At most 255 tiers per product.
 	for i := 1; i <= 255; i++ {
-		require.NoError(t, b.SetCell(CellKey{keyGA, 1, WeightTier(Weight(i))}, 1))
+		require.NoError(t, b.SetCell(CellKey{keyGA, 1, WeightTier(usps.Weight(i))}, 1))
 	}
 	var ve *ValidationError
 	require.ErrorAs(t, b.SetCell(CellKey{keyGA, 1, WeightTier(256)}, 1), &ve)
@@ -66,7 +68,7 @@ func TestTableInfoErrors(t *testing.T) {
 func TestTableAccessors(t *testing.T) {
 	tbl := buildTable(t, contractInfo("v1"), 500, 3, keyGA, keyCubic)
 	assert.Equal(t, []ProductKey{keyPM.with("CP"), keyGA}, tbl.Products(), "canonical order")
-	assert.Equal(t, []Tier{WeightTier(400), WeightTier(800), WeightTier(1200), WeightTier(1599), WeightTier(Pound), WeightTier(2 * Pound), WeightTier(3 * Pound)}, tbl.Tiers(keyGA))
+	assert.Equal(t, []Tier{WeightTier(400), WeightTier(800), WeightTier(1200), WeightTier(1599), WeightTier(usps.Pound), WeightTier(2 * usps.Pound), WeightTier(3 * usps.Pound)}, tbl.Tiers(keyGA))
 	assert.Nil(t, tbl.Tiers(keyPM))
 	assert.Equal(t, 9*7+9*5, tbl.Len())
 
@@ -109,13 +111,13 @@ func cmpKeyZoneTier(a, b CellKey) int {
 
 func TestDerive(t *testing.T) {
 	b := NewBuilder(publishedInfo("commercial"))
-	prices := map[Tier]Cents{
-		WeightTier(1 * Pound): 1001, // 50 % → 500.5 → 501 (half up)
-		WeightTier(2 * Pound): 935,  // 50 % → 467.5 → 468
-		WeightTier(3 * Pound): 1,    // 50 % → 0.5 → 1
-		WeightTier(4 * Pound): 998,  // 50 % → 499
-		WeightTier(5 * Pound): 300,  // 50 % → 150, raised to MinPrice 200
-		WeightTier(6 * Pound): 2000, // 50 % → 1000, raised to the floor 1200
+	prices := map[Tier]usps.Cents{
+		WeightTier(1 * usps.Pound): 1001, // 50 % → 500.5 → 501 (half up)
+		WeightTier(2 * usps.Pound): 935,  // 50 % → 467.5 → 468
+		WeightTier(3 * usps.Pound): 1,    // 50 % → 0.5 → 1
+		WeightTier(4 * usps.Pound): 998,  // 50 % → 499
+		WeightTier(5 * usps.Pound): 300,  // 50 % → 150, raised to MinPrice 200
+		WeightTier(6 * usps.Pound): 2000, // 50 % → 1000, raised to the floor 1200
 	}
 	for tier, c := range prices {
 		require.NoError(t, b.SetCell(CellKey{keyPM, 1, tier}, c))
@@ -123,20 +125,20 @@ func TestDerive(t *testing.T) {
 	base, err := b.Build()
 	require.NoError(t, err)
 	fb := NewBuilder(publishedInfo("floor"))
-	require.NoError(t, fb.SetCell(CellKey{keyPM, 1, WeightTier(6 * Pound)}, 1200))
+	require.NoError(t, fb.SetCell(CellKey{keyPM, 1, WeightTier(6 * usps.Pound)}, 1200))
 	floor, err := fb.Build()
 	require.NoError(t, err)
 
 	d, err := base.Derive(contractInfo("derived"), Discount{BasisPoints: 5000, MinPrice: 200, Floor: floor})
 	require.NoError(t, err)
 	assert.Equal(t, contractInfo("derived"), d.Info())
-	want := map[Tier]Cents{
-		WeightTier(1 * Pound): 501,
-		WeightTier(2 * Pound): 468,
-		WeightTier(3 * Pound): 200,
-		WeightTier(4 * Pound): 499,
-		WeightTier(5 * Pound): 200,
-		WeightTier(6 * Pound): 1200,
+	want := map[Tier]usps.Cents{
+		WeightTier(1 * usps.Pound): 501,
+		WeightTier(2 * usps.Pound): 468,
+		WeightTier(3 * usps.Pound): 200,
+		WeightTier(4 * usps.Pound): 499,
+		WeightTier(5 * usps.Pound): 200,
+		WeightTier(6 * usps.Pound): 1200,
 	}
 	for tier, c := range want {
 		got, ok := d.Price(CellKey{keyPM, 1, tier})
@@ -147,10 +149,10 @@ func TestDerive(t *testing.T) {
 	// Half-up at other discounts: 935 at 12.5 % = 818.125 → 818;
 	// 999 at 33.33 % = 666.0333 → 666; 1 at 0 % = 1; anything at 100 % = 0.
 	for _, tc := range []struct {
-		c    Cents
+		c    usps.Cents
 		bp   int64
-		want Cents
-	}{{935, 1250, 818}, {999, 3333, 666}, {1, 0, 1}, {MaxCents, 10000, 0}, {15, 1000, 14}, {5, 1000, 5}} {
+		want usps.Cents
+	}{{935, 1250, 818}, {999, 3333, 666}, {1, 0, 1}, {usps.MaxCents, 10000, 0}, {15, 1000, 14}, {5, 1000, 5}} {
 		assert.Equal(t, tc.want, discount(tc.c, tc.bp), "%d at %d bp", tc.c, tc.bp)
 	}
 
@@ -171,8 +173,8 @@ func TestCompare(t *testing.T) {
 	assert.Empty(t, Compare(a, a))
 
 	b := NewBuilderFrom(a)
-	changed := CellKey{keyPM, 3, WeightTier(2 * Pound)}
-	added := CellKey{keyPM, 0, WeightTier(Pound)}
+	changed := CellKey{keyPM, 3, WeightTier(2 * usps.Pound)}
+	added := CellKey{keyPM, 0, WeightTier(usps.Pound)}
 	require.NoError(t, b.SetCell(changed, 1))
 	require.NoError(t, b.SetCell(added, 2))
 	bt, err := b.Build()
@@ -190,7 +192,7 @@ func TestCompare(t *testing.T) {
 
 	got, ok := b.Cell(added)
 	assert.True(t, ok)
-	assert.Equal(t, Cents(2), got)
-	_, ok = b.Cell(CellKey{keyGA, 1, WeightTier(Pound)})
+	assert.Equal(t, usps.Cents(2), got)
+	_, ok = b.Cell(CellKey{keyGA, 1, WeightTier(usps.Pound)})
 	assert.False(t, ok)
 }

@@ -45,6 +45,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 )
 
@@ -363,7 +364,7 @@ func TestOpenAPIConformance(t *testing.T) {
 
 	// Prices: published, contract, warning 001, errors, list, total.
 	heavy := pkg()
-	heavy.Weight = 30
+	heavy.Weight = 30 * usps.Pound
 	heavy.MailingDate = testClock
 	heavy.HasNonstandardCharacteristics = true
 	for _, q := range []uspsbiz.BaseRatesQuery{

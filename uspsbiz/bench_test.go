@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 )
 
@@ -28,7 +29,7 @@ func BenchmarkLookupEPA(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	account := uspsbiz.EPSAccount(epsActive)
+	account := usps.EPSAccount(epsActive)
 
 	b.Run("uspsbiz", func(b *testing.B) {
 		b.ReportAllocs()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
 )
@@ -77,9 +78,9 @@ func ExampleClient_ValidateCredentials() {
 func ExampleClient_BaseRates() {
 	srv, c := exampleFake()
 	defer srv.Close()
-	pkg := uspsbiz.Package{OriginZIP: "22407", DestinationZIP: "63118", Weight: 2, Length: 10, Width: 8, Height: 4}
+	pkg := uspsbiz.Package{OriginZIP: "22407", DestinationZIP: "63118", Weight: 2 * usps.Pound, Length: 10 * usps.Inch, Width: 8 * usps.Inch, Height: 4 * usps.Inch}
 	for _, acct := range []string{"1000000001", "1000000002"} {
-		eps, _ := uspsbiz.ParseEPSAccount(acct)
+		eps, _ := usps.ParseEPSAccount(acct)
 		res, err := c.BaseRates(context.Background(), uspsbiz.BaseRatesQuery{Package: pkg, MailClass: "USPS_GROUND_ADVANTAGE", EPS: eps})
 		if err != nil {
 			panic(err)
@@ -108,31 +109,8 @@ func ExampleClient_TrackPackage() {
 	// 9400100000000000000001 Delivered Delivered, In/At Mailbox FALMOUTH
 }
 
-func ExampleParseCents() {
-	for _, s := range []string{"9.35", "0.30000000000000004", "9.345", "1e2", "-1"} {
-		c, err := uspsbiz.ParseCents(s)
-		fmt.Println(s, "→", c, err)
-	}
-	// Output:
-	// 9.35 → 9.35 <nil>
-	// 0.30000000000000004 → 0.30 <nil>
-	// 9.345 → 9.35 <nil>
-	// 1e2 → 100.00 <nil>
-	// -1 → 0.00 uspsbiz: amount "-1": negative
-}
-
-func ExampleParseEPSAccount() {
-	eps, err := uspsbiz.ParseEPSAccount("1234-5678-90")
-	fmt.Println(eps, eps.Reveal(), err)
-	_, err = uspsbiz.ParseEPSAccount("123456789")
-	fmt.Println(err)
-	// Output:
-	// ******7890 1234567890 <nil>
-	// uspsbiz: EPS account "******6789": must be 10 digits, not 9
-}
-
 func ExampleRoles() {
-	eps, _ := uspsbiz.ParseEPSAccount("1000000001")
+	eps, _ := usps.ParseEPSAccount("1000000001")
 	_, err := uspsbiz.NewRoles().
 		Payer("56781234", eps).
 		RateHolder("56781234", eps).

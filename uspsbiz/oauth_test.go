@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
 )
@@ -304,7 +305,7 @@ func TestForMerchantUsesCustomerToken(t *testing.T) {
 		reqs := srv.Requests()
 		return reqs[len(reqs)-1].Header.Get("Authorization")
 	}
-	q := uspsbiz.BaseRatesQuery{Package: uspsbiz.Package{OriginZIP: "10001", DestinationZIP: "94105", Weight: 1, Length: 6, Width: 4, Height: 2}, MailClass: "PRIORITY_MAIL"}
+	q := uspsbiz.BaseRatesQuery{Package: uspsbiz.Package{OriginZIP: "10001", DestinationZIP: "94105", Weight: 1 * usps.Pound, Length: 6 * usps.Inch, Width: 4 * usps.Inch, Height: 2 * usps.Inch}, MailClass: "PRIORITY_MAIL"}
 	_, _ = m.BaseRates(t.Context(), q)
 	assert.Equal(t, "Bearer "+tok.AccessToken.Reveal(), lastAuth(), "prices on the customer's behalf")
 	_, _ = c.BaseRates(t.Context(), q)

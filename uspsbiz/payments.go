@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-querystring/query"
 
 	"github.com/nsalink/nsalink/internal/httpx"
+	"github.com/nsalink/nsalink/usps"
 )
 
 // Payments API routes (path templates; the account number never appears in
@@ -101,7 +102,7 @@ type paymentAccountQuery struct {
 
 // EPA is the answer of a payment-account lookup.
 type EPA struct {
-	Account EPSAccount
+	Account usps.EPSAccount
 	Status  EPAStatus
 	// Code is USPS's code behind a status other than EPAActive (e.g.
 	// "100002"); Err the full USPS answer.
@@ -121,25 +122,21 @@ type EPA struct {
 // A USPS answer about the account (active, or codes 100001–100007, or 404)
 // is an *EPA with a nil error; other failures (401, 429, 5xx, a malformed
 // number) are errors.
-func (c *Client) LookupEPA(ctx context.Context, eps EPSAccount) (*EPA, error) {
+func (c *Client) LookupEPA(ctx context.Context, eps usps.EPSAccount) (*EPA, error) {
 	return c.lookupEPA(ctx, eps, nil)
 }
 
 // CheckFunds is LookupEPA with USPS's amount check: EPA.SufficientFunds
 // says whether the account could pay amount now.
-func (c *Client) CheckFunds(ctx context.Context, eps EPSAccount, amount Cents) (*EPA, error) {
+func (c *Client) CheckFunds(ctx context.Context, eps usps.EPSAccount, amount usps.Cents) (*EPA, error) {
 	if amount < 0 {
 		return nil, fmt.Errorf("uspsbiz: CheckFunds: negative amount %s", amount)
 	}
 	return c.lookupEPA(ctx, eps, &amount)
 }
 
-func (c *Client) lookupEPA(ctx context.Context, eps EPSAccount, amount *Cents) (*EPA, error) {
-	if !eps.valid() {
-		_, err := ParseEPSAccount(string(eps))
-		if err == nil {
-			err = &FieldError{Field: FieldEPS, Value: eps.String(), Reason: "is not in canonical form; use ParseEPSAccount"}
-		}
+func (c *Client) lookupEPA(ctx context.Context, eps usps.EPSAccount, amount *usps.Cents) (*EPA, error) {
+	if err := checkEPS(eps); err != nil {
 		return nil, err
 	}
 	wq := paymentAccountQuery{AccountType: "EPS"}
@@ -232,21 +229,21 @@ const (
 // Role is one party of a payment authorization. Build roles with Roles.
 type Role struct {
 	Name        RoleName
-	CRID        CRID
-	MID         MID
-	ManifestMID MID
+	CRID        usps.CRID
+	MID         usps.MID
+	ManifestMID usps.MID
 	AccountType PaymentAccountType
 	// Account is the EPS (or, for METER, the meter) account number.
-	Account      EPSAccount
+	Account      usps.EPSAccount
 	PermitNumber string
 	PermitZIP    string
 }
 
 type roleWire struct {
 	RoleName      RoleName           `json:"roleName"`
-	CRID          CRID               `json:"CRID,omitempty"`
-	MID           MID                `json:"MID,omitempty"`
-	ManifestMID   MID                `json:"manifestMID,omitempty"`
+	CRID          usps.CRID          `json:"CRID,omitempty"`
+	MID           usps.MID           `json:"MID,omitempty"`
+	ManifestMID   usps.MID           `json:"manifestMID,omitempty"`
 	AccountType   PaymentAccountType `json:"accountType,omitempty"`
 	AccountNumber string             `json:"accountNumber,omitempty"`
 	PermitNumber  string             `json:"permitNumber,omitempty"`
@@ -308,47 +305,47 @@ type Roles struct {
 func NewRoles() *Roles { return &Roles{} }
 
 // Payer adds PAYER paying from the EPS account.
-func (r *Roles) Payer(crid CRID, eps EPSAccount) *Roles {
+func (r *Roles) Payer(crid usps.CRID, eps usps.EPSAccount) *Roles {
 	return r.Add(Role{Name: RolePayer, CRID: crid, AccountType: AccountEPS, Account: eps})
 }
 
 // RateHolder adds RATE_HOLDER: the EPS account whose contract (NSA) prices
 // apply.
-func (r *Roles) RateHolder(crid CRID, eps EPSAccount) *Roles {
+func (r *Roles) RateHolder(crid usps.CRID, eps usps.EPSAccount) *Roles {
 	return r.Add(Role{Name: RoleRateHolder, CRID: crid, AccountType: AccountEPS, Account: eps})
 }
 
 // LabelOwner adds LABEL_OWNER: whose MID ranges label tracking numbers use.
-func (r *Roles) LabelOwner(crid CRID, mid, manifestMID MID) *Roles {
+func (r *Roles) LabelOwner(crid usps.CRID, mid, manifestMID usps.MID) *Roles {
 	return r.Add(Role{Name: RoleLabelOwner, CRID: crid, MID: mid, ManifestMID: manifestMID})
 }
 
 // Shipper adds SHIPPER.
-func (r *Roles) Shipper(crid CRID) *Roles { return r.Add(Role{Name: RoleShipper, CRID: crid}) }
+func (r *Roles) Shipper(crid usps.CRID) *Roles { return r.Add(Role{Name: RoleShipper, CRID: crid}) }
 
 // MailOwner adds MAIL_OWNER.
-func (r *Roles) MailOwner(crid CRID) *Roles { return r.Add(Role{Name: RoleMailOwner, CRID: crid}) }
+func (r *Roles) MailOwner(crid usps.CRID) *Roles { return r.Add(Role{Name: RoleMailOwner, CRID: crid}) }
 
 // Platform adds PLATFORM: the platform's own CRID.
-func (r *Roles) Platform(crid CRID) *Roles { return r.Add(Role{Name: RolePlatform, CRID: crid}) }
+func (r *Roles) Platform(crid usps.CRID) *Roles { return r.Add(Role{Name: RolePlatform, CRID: crid}) }
 
 // ReturnLabelPayer adds RETURN_LABEL_PAYER.
-func (r *Roles) ReturnLabelPayer(crid CRID, eps EPSAccount) *Roles {
+func (r *Roles) ReturnLabelPayer(crid usps.CRID, eps usps.EPSAccount) *Roles {
 	return r.Add(Role{Name: RoleReturnLabelPayer, CRID: crid, AccountType: AccountEPS, Account: eps})
 }
 
 // ReturnLabelRateHolder adds RETURN_LABEL_RATE_HOLDER.
-func (r *Roles) ReturnLabelRateHolder(crid CRID, eps EPSAccount) *Roles {
+func (r *Roles) ReturnLabelRateHolder(crid usps.CRID, eps usps.EPSAccount) *Roles {
 	return r.Add(Role{Name: RoleReturnLabelRateHolder, CRID: crid, AccountType: AccountEPS, Account: eps})
 }
 
 // ReturnLabelOwner adds RETURN_LABEL_OWNER.
-func (r *Roles) ReturnLabelOwner(crid CRID, mid, manifestMID MID) *Roles {
+func (r *Roles) ReturnLabelOwner(crid usps.CRID, mid, manifestMID usps.MID) *Roles {
 	return r.Add(Role{Name: RoleReturnLabelOwner, CRID: crid, MID: mid, ManifestMID: manifestMID})
 }
 
 // LabelProvider adds LABEL_PROVIDER (EPS accounts only).
-func (r *Roles) LabelProvider(crid CRID, eps EPSAccount) *Roles {
+func (r *Roles) LabelProvider(crid usps.CRID, eps usps.EPSAccount) *Roles {
 	return r.Add(Role{Name: RoleLabelProvider, CRID: crid, AccountType: AccountEPS, Account: eps})
 }
 
@@ -402,23 +399,23 @@ func (r *Roles) checkRole(i int, role Role) error {
 	if role.CRID == "" {
 		return bad("160218", "CRID is required")
 	}
-	if !role.CRID.valid() {
+	if !role.CRID.Valid() {
 		return bad("160218", "CRID must be 2 to 18 digits")
 	}
 	if needMIDs {
 		if role.MID == "" {
 			return bad("160221", "MID is required")
 		}
-		if !role.MID.valid() {
+		if !role.MID.Valid() {
 			return bad("160221", "MID must be 6 digits starting 0-8 or 9 digits starting 9")
 		}
 		if role.ManifestMID == "" {
 			return bad("160222", "manifestMID is required")
 		}
-		if !role.ManifestMID.valid() {
+		if !role.ManifestMID.Valid() {
 			return bad("160222", "manifestMID must be 6 digits starting 0-8 or 9 digits starting 9")
 		}
-	} else if role.MID != "" && !role.MID.valid() || role.ManifestMID != "" && !role.ManifestMID.valid() {
+	} else if role.MID != "" && !role.MID.Valid() || role.ManifestMID != "" && !role.ManifestMID.Valid() {
 		return bad("160221", "MID must be 6 digits starting 0-8 or 9 digits starting 9")
 	}
 	if role.AccountType == "" {
@@ -432,7 +429,7 @@ func (r *Roles) checkRole(i int, role Role) error {
 		if role.Account == "" {
 			return bad("160224", "accountNumber is required for EPS")
 		}
-		if !role.Account.valid() {
+		if !role.Account.Valid() {
 			return bad("160224", "EPS accountNumber must be 10 digits")
 		}
 	case AccountMeter:
@@ -456,6 +453,20 @@ func (r *Roles) checkRole(i int, role Role) error {
 		return bad("160372", "LABEL_PROVIDER only supports EPS")
 	}
 	return nil
+}
+
+// checkEPS returns nil for an account number in the form
+// usps.ParseEPSAccount returns, and otherwise the *usps.FieldError saying
+// what is wrong with it, before any USPS call is spent.
+func checkEPS(eps usps.EPSAccount) error {
+	if eps.Valid() {
+		return nil
+	}
+	_, err := usps.ParseEPSAccount(string(eps))
+	if err == nil {
+		err = &usps.FieldError{Field: usps.FieldEPS, Value: eps.String(), Reason: "is not in canonical form; use usps.ParseEPSAccount"}
+	}
+	return err
 }
 
 func allDigits(s string) bool {
@@ -523,7 +534,7 @@ func (c *Client) AuthorizePayment(ctx context.Context, roles *Roles) (*PaymentAu
 	pa := &PaymentAuthorization{Token: Secret(out.Token), Expiry: start.Add(PaymentTokenLifetime)}
 	for _, w := range out.Roles {
 		pa.Roles = append(pa.Roles, Role{Name: w.RoleName, CRID: w.CRID, MID: w.MID, ManifestMID: w.ManifestMID,
-			AccountType: w.AccountType, Account: EPSAccount(w.AccountNumber), PermitNumber: w.PermitNumber, PermitZIP: w.PermitZIP})
+			AccountType: w.AccountType, Account: usps.EPSAccount(w.AccountNumber), PermitNumber: w.PermitNumber, PermitZIP: w.PermitZIP})
 	}
 	return pa, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
 )
@@ -55,9 +56,9 @@ func newPaymentsFake(t testing.TB, opts ...uspsbiztest.Option) *uspsbiztest.Serv
 	return srv
 }
 
-func eps(t *testing.T, s string) uspsbiz.EPSAccount {
+func eps(t *testing.T, s string) usps.EPSAccount {
 	t.Helper()
-	a, err := uspsbiz.ParseEPSAccount(s)
+	a, err := usps.ParseEPSAccount(s)
 	require.NoError(t, err)
 	return a
 }
@@ -105,8 +106,8 @@ func TestLookupEPAStatuses(t *testing.T) {
 	assert.NotContains(t, err.Error(), testEPSCanaryTxt)
 	// Not canonical: refused before any call.
 	n := srv.Count("/payments/")
-	_, err = c.LookupEPA(t.Context(), uspsbiz.EPSAccount("12"))
-	require.ErrorIs(t, err, uspsbiz.ErrInvalidIdentifier)
+	_, err = c.LookupEPA(t.Context(), usps.EPSAccount("12"))
+	require.ErrorIs(t, err, usps.ErrInvalidIdentifier)
 	assert.Equal(t, n, srv.Count("/payments/"))
 }
 
@@ -163,7 +164,7 @@ func TestPendingACHActivatesAfterMicroDebits(t *testing.T) {
 }
 
 func allRoles(t *testing.T) *uspsbiz.Roles {
-	crid, mid, man := uspsbiz.CRID(testCRID), uspsbiz.MID(testMID), uspsbiz.MID(testManifestMID)
+	crid, mid, man := usps.CRID(testCRID), usps.MID(testMID), usps.MID(testManifestMID)
 	a := eps(t, epsActive)
 	return uspsbiz.NewRoles().Payer(crid, a).RateHolder(crid, a).LabelOwner(crid, mid, man).
 		Platform(testPlatformCRID).Shipper(crid).MailOwner(crid).
@@ -172,7 +173,7 @@ func allRoles(t *testing.T) *uspsbiz.Roles {
 }
 
 func TestRolesRules(t *testing.T) {
-	crid, mid, man := uspsbiz.CRID(testCRID), uspsbiz.MID(testMID), uspsbiz.MID(testManifestMID)
+	crid, mid, man := usps.CRID(testCRID), usps.MID(testMID), usps.MID(testManifestMID)
 	a := eps(t, epsActive)
 	base := func() *uspsbiz.Roles { return uspsbiz.NewRoles().Payer(crid, a).LabelOwner(crid, mid, man) }
 	roles, err := allRoles(t).Build()

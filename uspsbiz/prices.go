@@ -1,193 +1,17 @@
 package uspsbiz
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nsalink/nsalink/internal/httpx"
+	"github.com/nsalink/nsalink/usps"
 )
-
-// Cents is an amount of US dollars in whole cents. Money never passes
-// through float64: USPS's JSON numbers are parsed from their text.
-type Cents int64
-
-// MaxCents bounds every amount: $1,000,000,000.00. Larger values are
-// rejected, which keeps sums of many prices far from overflow.
-const MaxCents Cents = 100_000_000_000
-
-// String formats c as dollars with two decimals, e.g. "9.35" or "-0.05".
-func (c Cents) String() string {
-	sign := ""
-	u := uint64(c)
-	if c < 0 {
-		sign, u = "-", uint64(-c)
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, u/100, u%100)
-}
-
-// MarshalJSON writes c as a JSON number with two decimals.
-func (c Cents) MarshalJSON() ([]byte, error) { return []byte(c.String()), nil }
-
-// UnmarshalJSON reads a JSON number (or a string holding one, or null,
-// which leaves c unchanged) with ParseCents's rules.
-func (c *Cents) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if string(b) == "null" {
-		return nil
-	}
-	s := string(b)
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-	}
-	v, err := ParseCents(s)
-	if err != nil {
-		return err
-	}
-	*c = v
-	return nil
-}
-
-// ErrInvalidMoney matches every *MoneyError.
-var ErrInvalidMoney = errors.New("uspsbiz: invalid money amount")
-
-// MoneyError is an amount ParseCents refuses.
-type MoneyError struct {
-	Value  string // the input, at most 40 characters of it
-	Reason string
-}
-
-func (e *MoneyError) Error() string {
-	return fmt.Sprintf("uspsbiz: amount %q: %s", e.Value, e.Reason)
-}
-
-// Is makes errors.Is(err, ErrInvalidMoney) true.
-func (e *MoneyError) Is(target error) bool { return target == ErrInvalidMoney }
-
-// maxMoneyText bounds the text ParseCents reads: no price needs more.
-const maxMoneyText = 64
-
-// ParseCents converts the text of a JSON number in dollars, such as USPS's
-// "price": 9.35, to exact cents, without going through float64.
-//
-// The rules:
-//   - JSON number grammar only (optional '-', digits, optional fraction,
-//     optional exponent such as 1e2 = $100.00); at most 64 characters, and
-//     exponents within ±20;
-//   - negative amounts are rejected (USPS prices, fees and totals are never
-//     negative); "-0" and "-0.00" are zero;
-//   - amounts above MaxCents are rejected;
-//   - more than two decimals are rounded half up to whole cents: 9.345 is
-//     9.35, 9.3449 is 9.34, and float noise such as 0.30000000000000004 or
-//     9.349999999999999 lands on the cent it meant (0.30, 9.35). Rounding
-//     rather than rejecting keeps a price usable when a USPS system prints
-//     a binary float; the rounding error is under half a cent.
-func ParseCents(s string) (Cents, error) {
-	bad := func(reason string) (Cents, error) {
-		return 0, &MoneyError{Value: truncate(s, 40), Reason: reason}
-	}
-	if len(s) > maxMoneyText {
-		return bad("too long")
-	}
-	i := 0
-	neg := false
-	if i < len(s) && s[i] == '-' {
-		neg = true
-		i++
-	}
-	intStart := i
-	for i < len(s) && isDigit(s[i]) {
-		i++
-	}
-	intPart := s[intStart:i]
-	if intPart == "" {
-		return bad("not a number")
-	}
-	if len(intPart) > 1 && intPart[0] == '0' {
-		return bad("leading zero")
-	}
-	frac := ""
-	if i < len(s) && s[i] == '.' {
-		i++
-		fs := i
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-		frac = s[fs:i]
-		if frac == "" {
-			return bad("no digits after the decimal point")
-		}
-	}
-	exp := 0
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		es := 1
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			if s[i] == '-' {
-				es = -1
-			}
-			i++
-		}
-		ds := i
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-		if ds == i {
-			return bad("no digits in the exponent")
-		}
-		if i-ds > 3 {
-			return bad("exponent out of range")
-		}
-		e, _ := strconv.Atoi(s[ds:i])
-		if e > 20 {
-			return bad("exponent out of range")
-		}
-		exp = es * e
-	}
-	if i != len(s) {
-		return bad("not a number")
-	}
-	// digits × 10^(exp - len(frac)) dollars; shift by 2 for cents.
-	digits := strings.TrimLeft(intPart+frac, "0")
-	shift := exp - len(frac) + 2
-	var whole, rest string // whole cents, and the digits after the cent
-	switch {
-	case digits == "":
-		return 0, nil // any zero, including -0
-	case shift >= 0:
-		whole = digits + strings.Repeat("0", shift)
-	case -shift >= len(digits):
-		whole, rest = "0", strings.Repeat("0", -shift-len(digits))+digits
-	default:
-		whole, rest = digits[:len(digits)+shift], digits[len(digits)+shift:]
-	}
-	whole = strings.TrimLeft(whole, "0")
-	if neg {
-		return bad("negative")
-	}
-	if len(whole) > 15 { // > 10^15 cents, far above MaxCents
-		return bad("out of range")
-	}
-	var v int64
-	for j := 0; j < len(whole); j++ {
-		v = v*10 + int64(whole[j]-'0')
-	}
-	if rest != "" && rest[0] >= '5' {
-		v++
-	}
-	if Cents(v) > MaxCents {
-		return bad("out of range")
-	}
-	return Cents(v), nil
-}
 
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 
@@ -254,33 +78,61 @@ func hasContractMiss(ws []Warning) bool {
 
 // Fee is one of a rate's fees.
 type Fee struct {
-	Name  string `json:"name"`
-	SKU   string `json:"SKU"`
-	Price Cents  `json:"price"`
+	Name  string     `json:"name"`
+	SKU   string     `json:"SKU"`
+	Price usps.Cents `json:"price"`
 }
 
 // Rate is one of USPS's RateDetails.
 type Rate struct {
-	SKU                          string    `json:"SKU"`
-	Description                  string    `json:"description"`
-	PriceType                    PriceType `json:"priceType"`
-	Price                        Cents     `json:"price"`
-	Weight                       float64   `json:"weight"`
-	DimWeight                    float64   `json:"dimWeight"`
-	Fees                         []Fee     `json:"fees"`
-	StartDate                    string    `json:"startDate"`
-	EndDate                      string    `json:"endDate"`
-	MailClass                    string    `json:"mailClass"`
-	Zone                         string    `json:"zone"`
-	ProductName                  string    `json:"productName"`
-	ProductDefinition            string    `json:"productDefinition"`
-	ProcessingCategory           string    `json:"processingCategory"`
-	RateIndicator                string    `json:"rateIndicator"`
-	DestinationEntryFacilityType string    `json:"destinationEntryFacilityType"`
-	Warnings                     []Warning `json:"warnings"`
+	SKU                          string      `json:"SKU"`
+	Description                  string      `json:"description"`
+	PriceType                    PriceType   `json:"priceType"`
+	Price                        usps.Cents  `json:"price"`
+	Weight                       usps.Weight `json:"-"` // USPS's "weight", in pounds on the wire
+	DimWeight                    usps.Weight `json:"-"` // USPS's "dimWeight", in pounds on the wire
+	Fees                         []Fee       `json:"fees"`
+	StartDate                    string      `json:"startDate"`
+	EndDate                      string      `json:"endDate"`
+	MailClass                    string      `json:"mailClass"`
+	Zone                         string      `json:"zone"`
+	ProductName                  string      `json:"productName"`
+	ProductDefinition            string      `json:"productDefinition"`
+	ProcessingCategory           string      `json:"processingCategory"`
+	RateIndicator                string      `json:"rateIndicator"`
+	DestinationEntryFacilityType string      `json:"destinationEntryFacilityType"`
+	Warnings                     []Warning   `json:"warnings"`
 	// ContractRateNotFound is set when Warnings hold code 001: this is a
 	// published price although a contract price was asked for.
 	ContractRateNotFound bool `json:"-"`
+}
+
+// UnmarshalJSON reads a USPS RateDetails object; its weights are JSON
+// numbers in pounds (see usps.ParseJSONPounds).
+func (r *Rate) UnmarshalJSON(b []byte) error {
+	type plain Rate // without this method
+	wire := struct {
+		*plain
+		Weight    json.RawMessage `json:"weight"`
+		DimWeight json.RawMessage `json:"dimWeight"`
+	}{plain: (*plain)(r)}
+	if err := json.Unmarshal(b, &wire); err != nil {
+		return err
+	}
+	for _, w := range []struct {
+		raw json.RawMessage
+		dst *usps.Weight
+	}{{wire.Weight, &r.Weight}, {wire.DimWeight, &r.DimWeight}} {
+		if len(w.raw) == 0 || string(w.raw) == "null" {
+			continue
+		}
+		v, err := usps.ParseJSONPounds(scalarText(w.raw))
+		if err != nil {
+			return err
+		}
+		*w.dst = v
+	}
+	return nil
 }
 
 // IsContract reports whether this is a contract (NSA) price: price type
@@ -298,13 +150,13 @@ func (r *Rate) settle() {
 
 // ExtraServiceRate is the price of an extra service (total-rates search).
 type ExtraServiceRate struct {
-	ExtraService         string    `json:"extraService"`
-	Name                 string    `json:"name"`
-	SKU                  string    `json:"SKU"`
-	PriceType            PriceType `json:"priceType"`
-	Price                Cents     `json:"price"`
-	Warnings             []Warning `json:"warnings"`
-	ContractRateNotFound bool      `json:"-"`
+	ExtraService         string     `json:"extraService"`
+	Name                 string     `json:"name"`
+	SKU                  string     `json:"SKU"`
+	PriceType            PriceType  `json:"priceType"`
+	Price                usps.Cents `json:"price"`
+	Warnings             []Warning  `json:"warnings"`
+	ContractRateNotFound bool       `json:"-"`
 }
 
 // IsContract reports whether this is a contract price (see Rate.IsContract).
@@ -322,12 +174,12 @@ func (e *ExtraServiceRate) settle() {
 // RateOption is one priced option: base price, rates and, from a
 // total-rates search, extra services and the total.
 type RateOption struct {
-	TotalBasePrice Cents              `json:"totalBasePrice"`
+	TotalBasePrice usps.Cents         `json:"totalBasePrice"`
 	Rates          []Rate             `json:"rates"`
 	ExtraServices  []ExtraServiceRate `json:"extraServices"`
 	// TotalPrice is given by total-rates searches that name extra services
 	// (zero otherwise).
-	TotalPrice Cents `json:"totalPrice"`
+	TotalPrice usps.Cents `json:"totalPrice"`
 	// ContractRateNotFound is set when any rate or extra service of this
 	// option carries warning 001.
 	ContractRateNotFound bool `json:"-"`
@@ -392,15 +244,15 @@ func (r *RateResult) settle() {
 	}
 }
 
-// Package describes the parcel priced; Weight is in pounds, the
-// dimensions in inches (Length the longest side, Width the second).
+// Package describes the parcel priced (Length the longest side, Width the
+// second). USPS takes pounds and inches; the conversion is exact.
 type Package struct {
 	OriginZIP      string
 	DestinationZIP string
-	Weight         float64
-	Length         float64
-	Width          float64
-	Height         float64
+	Weight         usps.Weight
+	Length         usps.Dimension
+	Width          usps.Dimension
+	Height         usps.Dimension
 	// MailingDate is today to 7 days ahead; zero leaves it to USPS (today).
 	MailingDate                   time.Time
 	HasNonstandardCharacteristics bool
@@ -423,7 +275,7 @@ type BaseRatesQuery struct {
 	// PriceType defaults to COMMERCIAL, or CONTRACT when EPS is set.
 	PriceType PriceType
 	// EPS asks for this account's contract prices.
-	EPS EPSAccount
+	EPS usps.EPSAccount
 }
 
 // RateListQuery is a base-rates-list search. USPS needs a specific mail
@@ -432,14 +284,14 @@ type RateListQuery struct {
 	Package
 	MailClasses []string
 	PriceType   PriceType // defaults as in BaseRatesQuery
-	EPS         EPSAccount
+	EPS         usps.EPSAccount
 }
 
 // TotalRatesQuery is a total-rates search: a rate list with extra services.
 type TotalRatesQuery struct {
 	RateListQuery
 	// ItemValue is needed for insurance and COD; zero omits it.
-	ItemValue Cents
+	ItemValue usps.Cents
 	// ExtraServices are USPS codes such as 920 (USPS Tracking); none
 	// means all available ones.
 	ExtraServices []int
@@ -453,19 +305,20 @@ const (
 )
 
 type packageWire struct {
-	OriginZIPCode                 string  `json:"originZIPCode"`
-	DestinationZIPCode            string  `json:"destinationZIPCode"`
-	Weight                        float64 `json:"weight"`
-	Length                        float64 `json:"length"`
-	Width                         float64 `json:"width"`
-	Height                        float64 `json:"height"`
-	MailingDate                   string  `json:"mailingDate,omitempty"`
-	HasNonstandardCharacteristics bool    `json:"hasNonstandardCharacteristics,omitempty"`
+	OriginZIPCode                 string      `json:"originZIPCode"`
+	DestinationZIPCode            string      `json:"destinationZIPCode"`
+	Weight                        json.Number `json:"weight"` // pounds
+	Length                        json.Number `json:"length"` // inches
+	Width                         json.Number `json:"width"`
+	Height                        json.Number `json:"height"`
+	MailingDate                   string      `json:"mailingDate,omitempty"`
+	HasNonstandardCharacteristics bool        `json:"hasNonstandardCharacteristics,omitempty"`
 }
 
 func (p Package) wire() packageWire {
-	w := packageWire{OriginZIPCode: p.OriginZIP, DestinationZIPCode: p.DestinationZIP, Weight: p.Weight,
-		Length: p.Length, Width: p.Width, Height: p.Height, HasNonstandardCharacteristics: p.HasNonstandardCharacteristics}
+	w := packageWire{OriginZIPCode: p.OriginZIP, DestinationZIPCode: p.DestinationZIP, Weight: json.Number(p.Weight.Pounds()),
+		Length: json.Number(p.Length.String()), Width: json.Number(p.Width.String()), Height: json.Number(p.Height.String()),
+		HasNonstandardCharacteristics: p.HasNonstandardCharacteristics}
 	if !p.MailingDate.IsZero() {
 		w.MailingDate = p.MailingDate.Format(time.DateOnly)
 	}
@@ -479,19 +332,15 @@ func (p Package) check() error {
 			return fmt.Errorf("uspsbiz: prices: %s %q must be 5 digits or ZIP+4", z.name, truncate(z.v, 12))
 		}
 	}
-	if !(p.Weight > 0) || !(p.Length > 0) || !(p.Width > 0) || !(p.Height > 0) {
+	if p.Weight <= 0 || p.Length <= 0 || p.Width <= 0 || p.Height <= 0 {
 		return errors.New("uspsbiz: prices: weight and dimensions must be positive")
 	}
 	return nil
 }
 
-func priceAccount(pt PriceType, eps EPSAccount) (PriceType, string, string, error) {
+func priceAccount(pt PriceType, eps usps.EPSAccount) (PriceType, string, string, error) {
 	if eps != "" {
-		if !eps.valid() {
-			_, err := ParseEPSAccount(string(eps))
-			if err == nil {
-				err = &FieldError{Field: FieldEPS, Value: eps.String(), Reason: "is not in canonical form; use ParseEPSAccount"}
-			}
+		if err := checkEPS(eps); err != nil {
 			return "", "", "", err
 		}
 		if pt == "" {
@@ -586,13 +435,13 @@ func (c *Client) TotalRates(ctx context.Context, q TotalRatesQuery) (*RateResult
 	if err != nil {
 		return nil, err
 	}
-	if q.ItemValue < 0 || q.ItemValue > MaxCents {
+	if q.ItemValue < 0 || q.ItemValue > usps.MaxCents {
 		return nil, fmt.Errorf("uspsbiz: prices: ItemValue %s out of range", q.ItemValue)
 	}
 	body := struct {
 		rateListWire
-		ItemValue     *Cents `json:"itemValue,omitempty"`
-		ExtraServices []int  `json:"extraServices,omitempty"`
+		ItemValue     *usps.Cents `json:"itemValue,omitempty"`
+		ExtraServices []int       `json:"extraServices,omitempty"`
 	}{rateListWire: lw, ExtraServices: q.ExtraServices}
 	if q.ItemValue > 0 {
 		body.ItemValue = &q.ItemValue

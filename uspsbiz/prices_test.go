@@ -1,94 +1,15 @@
 package uspsbiz_test
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
 )
-
-func TestParseCents(t *testing.T) {
-	for _, tc := range []struct {
-		in     string
-		want   uspsbiz.Cents
-		reason string
-	}{
-		{in: "9.35", want: 935},
-		{in: "0", want: 0},
-		{in: "-0", want: 0},
-		{in: "-0.00", want: 0},
-		{in: "0.1", want: 10},
-		{in: "5", want: 500},
-		{in: "2.00", want: 200},
-		{in: "0.30000000000000004", want: 30}, // 0.1+0.2 in binary floating point
-		{in: "9.349999999999999", want: 935},  // 9.35 as a float prints like this
-		{in: "0.29999999999999999", want: 30}, // rounds up
-		{in: "9.345", want: 935},              // half up
-		{in: "9.3449", want: 934},             // below half
-		{in: "0.005", want: 1},                // half a cent up
-		{in: "0.0049999", want: 0},            // just below
-		{in: "1e2", want: 10000},              // exponent
-		{in: "1E+2", want: 10000},             // exponent with sign
-		{in: "935e-2", want: 935},             // negative exponent
-		{in: "1.5e-3", want: 0},               // 0.0015 → 0
-		{in: "1000000000", want: uspsbiz.MaxCents},
-		{in: "999999999.999", want: uspsbiz.MaxCents},
-		{in: "1000000000.01", reason: "out of range"},
-		{in: "1e20", reason: "out of range"},
-		{in: "123456789012345678901234567890", reason: "out of range"},
-		{in: "1e21", reason: "exponent out of range"},
-		{in: "1e-1000", reason: "exponent out of range"},
-		{in: "-0.01", reason: "negative"},
-		{in: "-5", reason: "negative"},
-		{in: "", reason: "not a number"},
-		{in: ".5", reason: "not a number"},
-		{in: "5.", reason: "no digits after the decimal point"},
-		{in: "05", reason: "leading zero"},
-		{in: "1e", reason: "no digits in the exponent"},
-		{in: "+5", reason: "not a number"},
-		{in: "5 ", reason: "not a number"},
-		{in: "NaN", reason: "not a number"},
-		{in: "0x10", reason: "not a number"},
-		{in: "1,5", reason: "not a number"},
-		{in: "0.000000000000000000000000000000000000000000000000000000000000001", reason: "too long"},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			got, err := uspsbiz.ParseCents(tc.in)
-			if tc.reason != "" {
-				var me *uspsbiz.MoneyError
-				require.ErrorAs(t, err, &me)
-				assert.Equal(t, tc.reason, me.Reason)
-				assert.ErrorIs(t, err, uspsbiz.ErrInvalidMoney)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
-		})
-	}
-}
-
-func TestCentsJSON(t *testing.T) {
-	var v struct {
-		A, B, C, D uspsbiz.Cents
-	}
-	v.D = 7
-	require.NoError(t, json.Unmarshal([]byte(`{"A":9.35,"B":"0.30000000000000004","C":1e2,"D":null}`), &v))
-	assert.Equal(t, uspsbiz.Cents(935), v.A)
-	assert.Equal(t, uspsbiz.Cents(30), v.B)
-	assert.Equal(t, uspsbiz.Cents(10000), v.C)
-	assert.Equal(t, uspsbiz.Cents(7), v.D, "null leaves the value")
-	require.ErrorIs(t, json.Unmarshal([]byte(`{"A":-1}`), &v), uspsbiz.ErrInvalidMoney)
-	require.Error(t, json.Unmarshal([]byte(`{"A":true}`), &v))
-	b, err := json.Marshal(struct{ P uspsbiz.Cents }{1005})
-	require.NoError(t, err)
-	assert.Equal(t, `{"P":10.05}`, string(b))
-	assert.Equal(t, "-0.05", uspsbiz.Cents(-5).String())
-	assert.Equal(t, "0.00", uspsbiz.Cents(0).String())
-}
 
 const (
 	zipOrigin = "22407"
@@ -96,21 +17,21 @@ const (
 )
 
 func pkg() uspsbiz.Package {
-	return uspsbiz.Package{OriginZIP: zipOrigin, DestinationZIP: zipDest, Weight: 2, Length: 10, Width: 8, Height: 4}
+	return uspsbiz.Package{OriginZIP: zipOrigin, DestinationZIP: zipDest, Weight: 2 * usps.Pound, Length: 10 * usps.Inch, Width: 8 * usps.Inch, Height: 4 * usps.Inch}
 }
 
 func newPricesFake(t *testing.T) *uspsbiztest.Server {
 	t.Helper()
 	srv := newPaymentsFake(t)
 	require.NoError(t, srv.SetPublishedPrices(
-		uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 1, SKU: "DUXP0XXXXC01010", Price: "6.10"},
-		uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 5, SKU: "DUXP0XXXXC01050", Price: "9.35",
+		uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 1 * usps.Pound, SKU: "DUXP0XXXXC01010", Price: "6.10"},
+		uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 5 * usps.Pound, SKU: "DUXP0XXXXC01050", Price: "9.35",
 			Fees: []uspsbiztest.Fee{{Name: "Nonstandard Length > 22", SKU: "D811XUXXXXX0000", Price: "4"}}},
 		uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", SKU: "DPXX0XXXXC05050", Price: "0.30000000000000004"},
 		uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", PriceType: "RETAIL", SKU: "DPXX0XXXXR05050", Price: "12.40"},
 	))
 	require.NoError(t, srv.SetContractPrices(epsActive,
-		uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 5, SKU: "DUXP0XXXXN01050", Price: "7.12"},
+		uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 5 * usps.Pound, SKU: "DUXP0XXXXN01050", Price: "7.12"},
 	))
 	require.NoError(t, srv.SetExtraServicePrices(uspsbiztest.ExtraServicePrice{Code: 920, Name: "USPS Tracking", SKU: "DXTV0EXXXCX0000", Price: "0.00"},
 		uspsbiztest.ExtraServicePrice{Code: 930, Name: "Insurance <= $500", SKU: "DXIX0XXXXCX0100", Price: "2.55"}))
@@ -125,28 +46,58 @@ func TestBaseRatesPublished(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Options, 1)
 	o := res.Options[0]
-	assert.Equal(t, uspsbiz.Cents(1335), o.TotalBasePrice)
+	assert.Equal(t, usps.Cents(1335), o.TotalBasePrice)
 	require.Len(t, o.Rates, 1)
 	r := o.Rates[0]
-	assert.Equal(t, uspsbiz.Cents(935), r.Price)
+	assert.Equal(t, usps.Cents(935), r.Price)
 	assert.Equal(t, uspsbiz.PriceCommercial, r.PriceType)
-	assert.Equal(t, uspsbiz.Cents(400), r.Fees[0].Price)
+	assert.Equal(t, usps.Cents(400), r.Fees[0].Price)
 	assert.False(t, r.IsContract())
 	assert.False(t, res.ContractRateNotFound)
 	assert.ErrorIs(t, res.RequireContract(), uspsbiz.ErrContractRateNotFound)
 
 	res, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "PRIORITY_MAIL"})
 	require.NoError(t, err)
-	assert.Equal(t, uspsbiz.Cents(30), res.Options[0].Rates[0].Price, "float noise lands on the cent")
+	assert.Equal(t, usps.Cents(30), res.Options[0].Rates[0].Price, "float noise lands on the cent")
 	res, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "PRIORITY_MAIL", PriceType: uspsbiz.PriceRetail})
 	require.NoError(t, err)
-	assert.Equal(t, uspsbiz.Cents(1240), res.Options[0].Rates[0].Price)
+	assert.Equal(t, usps.Cents(1240), res.Options[0].Rates[0].Price)
 	assert.Equal(t, uspsbiz.PriceRetail, res.Options[0].Rates[0].PriceType)
 
 	_, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "MEDIA_MAIL"})
 	var ae *uspsbiz.APIError
 	require.ErrorAs(t, err, &ae)
 	assert.True(t, ae.HasCode("030002"))
+}
+
+// TestPackageUnits: weights go to USPS as exact pounds and sizes as exact
+// inches, and the weights USPS answers come back as usps.Weight.
+func TestPackageUnits(t *testing.T) {
+	srv := newPricesFake(t)
+	c := newClient(t, srv)
+	p := pkg()
+	p.Weight = 1599 // 15.99 oz
+	p.Length = 4*usps.Inch + 7*usps.EighthInch
+	res, err := c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: p, MailClass: "USPS_GROUND_ADVANTAGE"})
+	require.NoError(t, err)
+	body := string(srv.Requests()[len(srv.Requests())-1].Body)
+	assert.Contains(t, body, `"weight":0.999375`)
+	assert.Contains(t, body, `"length":4.875`)
+	assert.Contains(t, body, `"width":8`)
+	assert.Equal(t, usps.Weight(1599), res.Options[0].Rates[0].Weight, "the fake echoes the weight")
+
+	// USPS's weights may carry float noise or come as strings.
+	srv.InjectFault(uspsbiztest.Fault{Match: "POST /prices/v3/base-rates/search", Status: 200,
+		Body: `{"totalBasePrice":7.12,"rates":[{"priceType":"COMMERCIAL","price":7.12,"weight":0.30000000000000004,"dimWeight":"15"}]}`})
+	res, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE"})
+	require.NoError(t, err)
+	assert.Equal(t, usps.Weight(480), res.Options[0].Rates[0].Weight)
+	assert.Equal(t, 15*usps.Pound, res.Options[0].Rates[0].DimWeight)
+	srv.InjectFault(uspsbiztest.Fault{Match: "POST /prices/v3/base-rates/search", Status: 200,
+		Body: `{"totalBasePrice":7.12,"rates":[{"priceType":"COMMERCIAL","price":7.12,"weight":-1}]}`})
+	_, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE"})
+	require.ErrorIs(t, err, uspsbiz.ErrMalformedResponse)
+	require.ErrorIs(t, err, usps.ErrNegative)
 }
 
 func TestBaseRatesContract(t *testing.T) {
@@ -157,7 +108,7 @@ func TestBaseRatesContract(t *testing.T) {
 	r := res.Options[0].Rates[0]
 	assert.Equal(t, uspsbiz.PriceContract, r.PriceType)
 	assert.Equal(t, "DUXP0XXXXN01050", r.SKU)
-	assert.Equal(t, uspsbiz.Cents(712), r.Price)
+	assert.Equal(t, usps.Cents(712), r.Price)
 	assert.True(t, r.IsContract())
 	assert.NoError(t, res.RequireContract())
 	body := srv.Requests()[len(srv.Requests())-1].Body
@@ -167,7 +118,7 @@ func TestBaseRatesContract(t *testing.T) {
 
 	// No contract row for this package (too heavy): published + warning 001.
 	heavy := pkg()
-	heavy.Weight = 20
+	heavy.Weight = 20 * usps.Pound
 	require.NoError(t, srv.SetPublishedPrices(uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", SKU: "DUXP0XXXXC01200", Price: "25.00"}))
 	res, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: heavy, MailClass: "USPS_GROUND_ADVANTAGE", EPS: eps(t, epsActive)})
 	require.NoError(t, err)
@@ -175,7 +126,7 @@ func TestBaseRatesContract(t *testing.T) {
 	assert.True(t, res.ContractRateNotFound)
 	assert.True(t, r.ContractRateNotFound)
 	assert.False(t, r.IsContract())
-	assert.Equal(t, uspsbiz.Cents(2500), r.Price)
+	assert.Equal(t, usps.Cents(2500), r.Price)
 	assert.ErrorIs(t, res.RequireContract(), uspsbiz.ErrContractRateNotFound)
 	require.Len(t, r.Warnings, 1)
 	assert.Equal(t, uspsbiz.WarningContractRateNotFound, r.Warnings[0].Code)
@@ -206,7 +157,7 @@ func TestContractRateNeverReportedWith001(t *testing.T) {
 	srv.InjectFault(uspsbiztest.Fault{Match: "POST /prices/v3/base-rates/search", Status: 200, Body: `{"totalBasePrice":-7.12,"rates":[]}`})
 	_, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE"})
 	require.ErrorIs(t, err, uspsbiz.ErrMalformedResponse)
-	require.ErrorIs(t, err, uspsbiz.ErrInvalidMoney)
+	require.ErrorIs(t, err, usps.ErrNegative)
 }
 
 func TestPriceErrorCodes(t *testing.T) {
@@ -233,7 +184,7 @@ func TestPriceErrorCodes(t *testing.T) {
 	n := srv.Count("/prices/")
 	for _, q := range []uspsbiz.BaseRatesQuery{
 		{Package: pkg()},
-		{Package: uspsbiz.Package{OriginZIP: "2240", DestinationZIP: zipDest, Weight: 1, Length: 1, Width: 1, Height: 1}, MailClass: "PRIORITY_MAIL"},
+		{Package: uspsbiz.Package{OriginZIP: "2240", DestinationZIP: zipDest, Weight: 1 * usps.Pound, Length: 1 * usps.Inch, Width: 1 * usps.Inch, Height: 1 * usps.Inch}, MailClass: "PRIORITY_MAIL"},
 		{Package: uspsbiz.Package{OriginZIP: zipOrigin, DestinationZIP: zipDest}, MailClass: "PRIORITY_MAIL"},
 		{Package: pkg(), MailClass: "PRIORITY_MAIL", EPS: "12"},
 	} {
@@ -272,8 +223,8 @@ func TestBaseRatesListAndTotalRates(t *testing.T) {
 	assert.True(t, tr.ContractRateNotFound)
 	require.Len(t, o.ExtraServices, 2)
 	assert.False(t, o.ExtraServices[1].IsContract())
-	assert.Equal(t, uspsbiz.Cents(255), o.ExtraServices[1].Price)
-	assert.Equal(t, uspsbiz.Cents(712+255), o.TotalPrice)
+	assert.Equal(t, usps.Cents(255), o.ExtraServices[1].Price)
+	assert.Equal(t, usps.Cents(712+255), o.TotalPrice)
 	body := srv.Requests()[len(srv.Requests())-1].Body
 	assert.Contains(t, string(body), `"itemValue":120.50`)
 	assert.Contains(t, string(body), `"extraServices":[920,930]`)

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/nsalink/nsalink/usps"
 )
 
 // AccountCredentials are the identifiers a customer types after linking,
@@ -47,10 +49,10 @@ type CredentialsVerdict struct {
 	CRID, MID, ManifestMID, EPS FieldVerdict
 
 	// The parsed identifiers (set for the well-formed fields).
-	ParsedCRID        CRID
-	ParsedMID         MID
-	ParsedManifestMID MID
-	ParsedEPS         EPSAccount
+	ParsedCRID        usps.CRID
+	ParsedMID         usps.MID
+	ParsedManifestMID usps.MID
+	ParsedEPS         usps.EPSAccount
 
 	// EPA is the payment account's status when it was learned.
 	EPA EPAStatus
@@ -70,7 +72,7 @@ func (v *CredentialsVerdict) OK() bool {
 // Fields returns the field verdicts by FieldCRID, FieldMID, FieldManifestMID
 // and FieldEPS.
 func (v *CredentialsVerdict) Fields() map[string]FieldVerdict {
-	return map[string]FieldVerdict{FieldCRID: v.CRID, FieldMID: v.MID, FieldManifestMID: v.ManifestMID, FieldEPS: v.EPS}
+	return map[string]FieldVerdict{usps.FieldCRID: v.CRID, usps.FieldMID: v.MID, usps.FieldManifestMID: v.ManifestMID, usps.FieldEPS: v.EPS}
 }
 
 // ValidateCredentials checks a customer's CRID, MID, manifest MID and EPS
@@ -81,8 +83,8 @@ func (v *CredentialsVerdict) Fields() map[string]FieldVerdict {
 // an hour; a platform token call, when none is cached, is extra and counts
 // against the OAuth API):
 //
-//  1. Format check of all four fields (ParseCRID, ParseMID,
-//     ParseManifestMID, ParseEPSAccount). Any malformed field: 0 calls,
+//  1. Format check of all four fields (usps.ParseCRID, usps.ParseMID,
+//     usps.ParseManifestMID, usps.ParseEPSAccount). Any malformed field: 0 calls,
 //     the others are VerdictUnchecked.
 //  2. Payment authorization with the EPS account as PAYER and RATE_HOLDER,
 //     the CRID, MID and manifest MID as LABEL_OWNER and platformCRID as
@@ -101,15 +103,15 @@ func (v *CredentialsVerdict) Fields() map[string]FieldVerdict {
 // is returned as the error with no verdict; so is a rejection USPS does not
 // tie to a field, or one of the PLATFORM role (the platform's CRID).
 // Payments calls use the platform's own token (see AuthorizePayment).
-func (c *Client) ValidateCredentials(ctx context.Context, in AccountCredentials, platformCRID CRID) (*CredentialsVerdict, error) {
-	if !platformCRID.valid() {
+func (c *Client) ValidateCredentials(ctx context.Context, in AccountCredentials, platformCRID usps.CRID) (*CredentialsVerdict, error) {
+	if !platformCRID.Valid() {
 		return nil, fmt.Errorf("uspsbiz: ValidateCredentials: platform CRID %q must be 2 to 18 digits", truncate(string(platformCRID), 20))
 	}
 	v := &CredentialsVerdict{}
 	malformed := false
 	check := func(fv *FieldVerdict, err error) {
 		if err != nil {
-			var fe *FieldError
+			var fe *usps.FieldError
 			errors.As(err, &fe)
 			*fv = FieldVerdict{Verdict: VerdictMalformed, Reason: fe.Reason, Err: err}
 			malformed = true
@@ -118,13 +120,13 @@ func (c *Client) ValidateCredentials(ctx context.Context, in AccountCredentials,
 		*fv = FieldVerdict{Verdict: VerdictUnchecked}
 	}
 	var err error
-	v.ParsedCRID, err = ParseCRID(in.CRID)
+	v.ParsedCRID, err = usps.ParseCRID(in.CRID)
 	check(&v.CRID, err)
-	v.ParsedMID, err = ParseMID(in.MID)
+	v.ParsedMID, err = usps.ParseMID(in.MID)
 	check(&v.MID, err)
-	v.ParsedManifestMID, err = ParseManifestMID(in.ManifestMID)
+	v.ParsedManifestMID, err = usps.ParseManifestMID(in.ManifestMID)
 	check(&v.ManifestMID, err)
-	v.ParsedEPS, err = ParseEPSAccount(in.EPS)
+	v.ParsedEPS, err = usps.ParseEPSAccount(in.EPS)
 	check(&v.EPS, err)
 	if malformed {
 		return v, nil
@@ -173,7 +175,7 @@ func (c *Client) ValidateCredentials(ctx context.Context, in AccountCredentials,
 	if len(rejected) == 0 {
 		if ae.StatusCode == http.StatusNotFound {
 			// A bare 404 from the payments API: the account is unknown.
-			rejected[FieldEPS] = FieldVerdict{Verdict: VerdictRejected, Reason: EPANotFound.Message()}
+			rejected[usps.FieldEPS] = FieldVerdict{Verdict: VerdictRejected, Reason: EPANotFound.Message()}
 			v.EPA = EPANotFound
 		} else {
 			return nil, err
@@ -182,7 +184,7 @@ func (c *Client) ValidateCredentials(ctx context.Context, in AccountCredentials,
 	for field, fv := range rejected {
 		*v.field(field) = fv
 	}
-	if _, epsRejected := rejected[FieldEPS]; !epsRejected {
+	if _, epsRejected := rejected[usps.FieldEPS]; !epsRejected {
 		v.Calls++
 		epa, lerr := c.LookupEPA(ctx, v.ParsedEPS)
 		switch {
@@ -201,11 +203,11 @@ func (c *Client) ValidateCredentials(ctx context.Context, in AccountCredentials,
 
 func (v *CredentialsVerdict) field(name string) *FieldVerdict {
 	switch name {
-	case FieldCRID:
+	case usps.FieldCRID:
 		return &v.CRID
-	case FieldMID:
+	case usps.FieldMID:
 		return &v.MID
-	case FieldManifestMID:
+	case usps.FieldManifestMID:
 		return &v.ManifestMID
 	}
 	return &v.EPS
@@ -223,9 +225,9 @@ func detailReason(d ErrorDetail) string {
 
 // fieldCodes ties USPS codes to customer fields when no parameter says.
 var fieldCodes = map[string]string{
-	"160221": FieldMID,         // role requires MID
-	"160222": FieldManifestMID, // role requires manifestMID
-	"160224": FieldEPS,         // accountNumber required for EPS
+	"160221": usps.FieldMID,         // role requires MID
+	"160222": usps.FieldManifestMID, // role requires manifestMID
+	"160224": usps.FieldEPS,         // accountNumber required for EPS
 }
 
 // fieldOf attributes one USPS error detail to a customer field, using its
@@ -233,7 +235,7 @@ var fieldCodes = map[string]string{
 // "accountNumber"). platform is true when it concerns the PLATFORM role.
 func fieldOf(d ErrorDetail, roles []Role) (field string, platform bool) {
 	if _, ok := epaCodes[d.Code]; ok {
-		return FieldEPS, false
+		return usps.FieldEPS, false
 	}
 	p := d.Source.Parameter
 	role := RoleName("")
@@ -253,13 +255,13 @@ func fieldOf(d ErrorDetail, roles []Role) (field string, platform bool) {
 		if role == RolePlatform {
 			return "", true
 		}
-		return FieldCRID, false
+		return usps.FieldCRID, false
 	case "mid":
-		return FieldMID, false
+		return usps.FieldMID, false
 	case "manifestmid":
-		return FieldManifestMID, false
+		return usps.FieldManifestMID, false
 	case "accountnumber", "accounttype":
-		return FieldEPS, false
+		return usps.FieldEPS, false
 	}
 	if f, ok := fieldCodes[d.Code]; ok {
 		return f, false

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nsalink/nsalink/nsarates"
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
 )
 
@@ -44,8 +45,8 @@ func newRateBook() (*rateBook, error) {
 		return nil, err
 	}
 	return &rateBook{pricer: pricer, commercial: commercial, sample: nsarates.Shipment{
-		Product: product, Zone: 8, Weight: 2 * nsarates.Pound,
-		Length: 10 * nsarates.Inch, Width: 8 * nsarates.Inch, Height: 6 * nsarates.Inch,
+		Product: product, Zone: 8, Weight: 2 * usps.Pound,
+		Length: 10 * usps.Inch, Width: 8 * usps.Inch, Height: 6 * usps.Inch,
 	}}, nil
 }
 
@@ -76,7 +77,7 @@ func fakeRows(t *nsarates.Table) []uspsbiztest.Price {
 		rows = append(rows, uspsbiztest.Price{
 			MailClass: c.Product.MailClass, RateIndicator: c.Product.RateIndicator,
 			ProcessingCategory: c.Product.ProcessingCategory, Zone: c.Zone.String(),
-			MaxWeight: float64(c.Tier.Max) / float64(nsarates.Pound), Price: c.Price.String(),
+			MaxWeight: usps.Weight(c.Tier.Max), Price: c.Price.String(),
 		})
 	}
 	return rows

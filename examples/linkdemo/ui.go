@@ -16,6 +16,7 @@ import (
 
 	"github.com/nsalink/nsalink/linking"
 	"github.com/nsalink/nsalink/nsarates"
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
 )
 
@@ -393,7 +394,7 @@ func (a *app) renderPortal(w http.ResponseWriter, r *http.Request, status int, d
 	a.render(w, r, status, "portal", d)
 }
 
-func cents(c int) string { return "$" + nsarates.Cents(c).String() }
+func cents(c int) string { return "$" + usps.Cents(c).String() }
 
 func (a *app) verifyMicroDebits(w http.ResponseWriter, r *http.Request, _ *session) {
 	first, err1 := parseMicroDebit(r.PostFormValue("amount1"))
@@ -414,7 +415,7 @@ func (a *app) verifyMicroDebits(w http.ResponseWriter, r *http.Request, _ *sessi
 
 // parseMicroDebit reads "0.32" or "$0.32" as 32 cents.
 func parseMicroDebit(s string) (int, error) {
-	c, err := nsarates.ParseCents(strings.TrimPrefix(strings.TrimSpace(s), "$"))
+	c, err := usps.ParseCents(strings.TrimPrefix(strings.TrimSpace(s), "$"))
 	if err == nil && (c < 1 || c > 99) {
 		err = errors.New("micro-debit out of range")
 	}

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/nsalink/nsalink/nsarates"
+	"github.com/nsalink/nsalink/usps"
 )
 
 // Sample data, so that the program runs on a fresh machine. main_test.go
@@ -134,7 +135,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 type totals struct {
 	shipments, contract, failed int
 	fallbacks                   map[nsarates.Reason]int
-	nsa, commercial             nsarates.Cents
+	nsa, commercial             usps.Cents
 }
 
 // add prices one shipment at the customer's rates and at commercial rates,
@@ -181,7 +182,7 @@ func (t *totals) print(w io.Writer, contract nsarates.TableInfo) {
 }
 
 // percent formats a/b with two decimals, rounded down, in integers.
-func percent(a, b nsarates.Cents) string {
+func percent(a, b usps.Cents) string {
 	if b <= 0 {
 		return "-"
 	}

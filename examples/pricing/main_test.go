@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsalink/nsalink/nsarates"
+	"github.com/nsalink/nsalink/usps"
 )
 
 var update = flag.Bool("update", false, "rewrite the sample data in sample/")
@@ -26,9 +27,9 @@ var update = flag.Bool("update", false, "rewrite the sample data in sample/")
 // the expected totals are computed here without the pricer.
 type modelProduct struct {
 	key           nsarates.ProductKey
-	tiers         []nsarates.Weight // published tiers
-	underContract int               // the first tiers are in the contract
-	base, step    nsarates.Cents
+	tiers         []usps.Weight // published tiers
+	underContract int           // the first tiers are in the contract
+	base, step    usps.Cents
 	dim           bool // dimensional weight applies (Priority Mail and Express)
 }
 
@@ -36,25 +37,25 @@ var model = []modelProduct{
 	{key: nsarates.ProductKey{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE"},
 		tiers: lbs(1, 5, 20, 70), underContract: 4, base: 800, step: 350, dim: true},
 	{key: nsarates.ProductKey{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE"},
-		tiers: []nsarates.Weight{8 * nsarates.Ounce, 1599, 5 * nsarates.Pound, 20 * nsarates.Pound, 70 * nsarates.Pound}, underContract: 4, base: 500, step: 250},
+		tiers: []usps.Weight{8 * usps.Ounce, 1599, 5 * usps.Pound, 20 * usps.Pound, 70 * usps.Pound}, underContract: 4, base: 500, step: 250},
 	{key: nsarates.ProductKey{MailClass: "PRIORITY_MAIL_EXPRESS", RateIndicator: "PA", ProcessingCategory: "MACHINABLE"},
 		tiers: lbs(1, 5, 20, 70), base: 2800, step: 900, dim: true},
 }
 
-func lbs(ws ...int) []nsarates.Weight {
-	out := make([]nsarates.Weight, len(ws))
+func lbs(ws ...int) []usps.Weight {
+	out := make([]usps.Weight, len(ws))
 	for i, w := range ws {
-		out[i] = nsarates.Weight(w) * nsarates.Pound
+		out[i] = usps.Weight(w) * usps.Pound
 	}
 	return out
 }
 
-func (m modelProduct) published(z nsarates.Zone, ti int) nsarates.Cents {
-	return m.base + 45*nsarates.Cents(z) + m.step*nsarates.Cents(ti)
+func (m modelProduct) published(z nsarates.Zone, ti int) usps.Cents {
+	return m.base + 45*usps.Cents(z) + m.step*usps.Cents(ti)
 }
 
 // contract is 15 % off, rounded down to the cent.
-func (m modelProduct) contract(z nsarates.Zone, ti int) nsarates.Cents {
+func (m modelProduct) contract(z nsarates.Zone, ti int) usps.Cents {
 	return m.published(z, ti) * 85 / 100
 }
 
@@ -95,7 +96,7 @@ type modelShipment struct {
 	id                    string
 	product               int // index in model
 	zone                  nsarates.Zone
-	weight                nsarates.Weight
+	weight                usps.Weight
 	length, width, height int // whole inches
 	date                  time.Time
 }
@@ -103,7 +104,7 @@ type modelShipment struct {
 func (s modelShipment) csv() string {
 	k := model[s.product].key
 	weight := s.weight.String() // "12.5oz", "3lb"
-	if s.weight > nsarates.Pound && s.weight%nsarates.Pound != 0 && s.weight%16 == 0 {
+	if s.weight > usps.Pound && s.weight%usps.Pound != 0 && s.weight%16 == 0 {
 		hundredths := s.weight / 16 // of a pound
 		weight = strings.TrimRight(fmt.Sprintf("%d.%02d", hundredths/100, hundredths%100), "0") + "lb"
 	}
@@ -114,14 +115,14 @@ func (s modelShipment) csv() string {
 // expect prices s by the model: NSA and commercial price, and why the
 // contract did not apply ("" when it did); ok is false when no table may
 // price it (over 70 lb).
-func (s modelShipment) expect() (nsa, com nsarates.Cents, fallback string, ok bool) {
+func (s modelShipment) expect() (nsa, com usps.Cents, fallback string, ok bool) {
 	m := model[s.product]
-	if s.weight > 70*nsarates.Pound {
+	if s.weight > 70*usps.Pound {
 		return 0, 0, "", false
 	}
 	w := s.weight
 	if vol := s.length * s.width * s.height; m.dim && vol > 1728 {
-		w = max(w, nsarates.Weight((vol+165)/166)*nsarates.Pound) // L×W×H/166, rounded up to the pound
+		w = max(w, usps.Weight((vol+165)/166)*usps.Pound) // L×W×H/166, rounded up to the pound
 	}
 	ti := 0
 	for m.tiers[ti] < w {
@@ -147,19 +148,19 @@ func genShipments(r *rand.Rand, n int) []modelShipment {
 		s := modelShipment{id: fmt.Sprintf("S%06d", i+1), product: r.IntN(len(model)), zone: nsarates.Zone(1 + r.IntN(9)),
 			length: 10, width: 8, height: 4, date: mailDay}
 		if r.IntN(3) == 0 {
-			s.weight = nsarates.Weight(1+r.IntN(159)) * 10 // 0.1 to 15.9 oz
+			s.weight = usps.Weight(1+r.IntN(159)) * 10 // 0.1 to 15.9 oz
 		} else {
-			s.weight = nsarates.Weight(100+r.IntN(2901)) * 16 // 1.00 to 30.00 lb
+			s.weight = usps.Weight(100+r.IntN(2901)) * 16 // 1.00 to 30.00 lb
 		}
 		switch r.IntN(50) {
 		case 0:
-			s.weight = 70*nsarates.Pound + nsarates.Weight(r.IntN(int(5*nsarates.Pound)))
+			s.weight = 70*usps.Pound + usps.Weight(r.IntN(int(5*usps.Pound)))
 		case 1, 2:
 			s.length, s.width, s.height = 12+r.IntN(8), 12+r.IntN(4), 12+r.IntN(4)
 		case 3:
 			s.date = earlyDay
 		case 4:
-			s.weight = 70 * nsarates.Pound
+			s.weight = 70 * usps.Pound
 		}
 		out[i] = s
 	}
@@ -170,12 +171,12 @@ func genShipments(r *rand.Rand, n int) []modelShipment {
 // kind first, then random ones.
 func sampleModel() []modelShipment {
 	ms := []modelShipment{
-		{id: "A-contract", product: 0, zone: 5, weight: 24 * nsarates.Ounce, length: 10, width: 8, height: 6, date: mailDay},
-		{id: "B-express", product: 2, zone: 5, weight: 2 * nsarates.Pound, length: 10, width: 8, height: 6, date: mailDay},
-		{id: "C-heavy", product: 1, zone: 3, weight: 30 * nsarates.Pound, length: 10, width: 8, height: 6, date: mailDay},
-		{id: "D-early", product: 0, zone: 7, weight: 3 * nsarates.Pound, length: 10, width: 8, height: 6, date: earlyDay},
-		{id: "E-dim", product: 0, zone: 8, weight: 2 * nsarates.Pound, length: 14, width: 14, height: 12, date: mailDay},
-		{id: "F-overweight", product: 1, zone: 2, weight: 75 * nsarates.Pound, length: 10, width: 8, height: 6, date: mailDay},
+		{id: "A-contract", product: 0, zone: 5, weight: 24 * usps.Ounce, length: 10, width: 8, height: 6, date: mailDay},
+		{id: "B-express", product: 2, zone: 5, weight: 2 * usps.Pound, length: 10, width: 8, height: 6, date: mailDay},
+		{id: "C-heavy", product: 1, zone: 3, weight: 30 * usps.Pound, length: 10, width: 8, height: 6, date: mailDay},
+		{id: "D-early", product: 0, zone: 7, weight: 3 * usps.Pound, length: 10, width: 8, height: 6, date: earlyDay},
+		{id: "E-dim", product: 0, zone: 8, weight: 2 * usps.Pound, length: 14, width: 14, height: 12, date: mailDay},
+		{id: "F-overweight", product: 1, zone: 2, weight: 75 * usps.Pound, length: 10, width: 8, height: 6, date: mailDay},
 	}
 	return append(ms, genShipments(rand.New(rand.NewPCG(629, 1)), 24)...)
 }
@@ -191,7 +192,7 @@ func shipmentsCSV(ms []modelShipment) []byte {
 
 // wantTotals is the totals block run must print for ms.
 func wantTotals(ms []modelShipment) string {
-	var nsa, com nsarates.Cents
+	var nsa, com usps.Cents
 	var atNSA, failed int
 	fell := map[string]int{}
 	for _, s := range ms {
@@ -321,7 +322,7 @@ func TestRunErrors(t *testing.T) {
 	}{
 		{"missing file", []string{"-shipments", filepath.Join(dir, "none.csv")}, "no such file"},
 		{"bad shipment", []string{"-shipments", write("bad.csv", shipmentsHeader+"\nX1,PRIORITY_MAIL,SP,MACHINABLE,05,2kg,10,8,4,2026-03-02\n")},
-			`shipments line 2, column 35 (weight): nsarates: "2kg": not a plain decimal number`},
+			`shipments line 2, column 35 (weight): usps: "2kg": malformed number`},
 		{"published as contract", []string{"-table", write("pub.csv", string(published))}, "names its EPS account"},
 		{"bad table", []string{"-published", write("t.csv", "record\n")}, "csv line 1"},
 		{"bad flag", []string{"-nope"}, "flag provided but not defined"},
@@ -354,7 +355,7 @@ func TestShipmentErrors(t *testing.T) {
 		{in: shipmentsHeader + "\n" + strings.Replace(good, "MACHINABLE", "", 1) + "\n", line: 2, column: 21, field: "processing_category"},
 		{in: shipmentsHeader + "\n" + strings.Replace(good, ",05,", ",10,", 1) + "\n", line: 2, column: 32, field: "zone"},
 		{in: shipmentsHeader + "\n" + strings.Replace(good, "2lb", "2.5", 1) + "\n", line: 2, column: 35, field: "weight"},
-		{in: shipmentsHeader + "\n" + strings.Replace(good, ",10,", ",10.125,", 1) + "\n", line: 2, column: 39, field: "length_in"},
+		{in: shipmentsHeader + "\n" + strings.Replace(good, ",10,", ",10.1255,", 1) + "\n", line: 2, column: 39, field: "length_in"},
 		{in: shipmentsHeader + "\n" + strings.Replace(good, ",8,", ",-8,", 1) + "\n", line: 2, column: 42, field: "width_in"},
 		{in: shipmentsHeader + "\n" + strings.Replace(good, ",4,", ",4in,", 1) + "\n", line: 2, column: 44, field: "height_in"},
 		{in: shipmentsHeader + "\n" + strings.Replace(good, "2026-03-02", "03/02/2026", 1) + "\n", line: 2, column: 46, field: "date"},

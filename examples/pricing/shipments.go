@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nsalink/nsalink/nsarates"
+	"github.com/nsalink/nsalink/usps"
 )
 
 // shipmentsHeader is the first line of a shipments file. Every later line
@@ -22,11 +23,11 @@ import (
 //	processing_category  e.g. MACHINABLE
 //	zone                 01–09 (or 00 for destination entry)
 //	weight               with its unit: "12oz", "15.99oz", "2lb", "2.5lb"
-//	length_in, width_in, height_in   inches, up to two decimals: "10", "10.25"
+//	length_in, width_in, height_in   inches, up to three decimals: "10", "10.25", "4.875"
 //	date                 mailing date, "2026-03-02"
 //
-// Numbers are parsed exactly (nsarates.ParseWeight, ParseDimension,
-// ParseZone): no floats, no rounding.
+// Numbers are parsed exactly (usps.ParseWeight, usps.ParseDimension,
+// nsarates.ParseZone): no floats, no rounding.
 const shipmentsHeader = "id,mail_class,rate_indicator,processing_category,zone,weight,length_in,width_in,height_in,date"
 
 var shipmentColumns = strings.Split(shipmentsHeader, ",")
@@ -125,7 +126,7 @@ func (sr *shipmentReader) Read() (row, error) {
 	if r.ship.Zone, err = nsarates.ParseZone(rec[colZone]); err != nil {
 		return r, sr.fieldError(colZone, err)
 	}
-	if r.ship.Weight, err = nsarates.ParseWeight(rec[colWeight]); err != nil {
+	if r.ship.Weight, err = usps.ParseWeight(rec[colWeight]); err != nil {
 		return r, sr.fieldError(colWeight, err)
 	}
 	if r.ship.Weight == 0 {
@@ -133,9 +134,9 @@ func (sr *shipmentReader) Read() (row, error) {
 	}
 	for _, d := range []struct {
 		col int
-		v   *nsarates.Dimension
+		v   *usps.Dimension
 	}{{colLength, &r.ship.Length}, {colWidth, &r.ship.Width}, {colHeight, &r.ship.Height}} {
-		if *d.v, err = nsarates.ParseDimension(rec[d.col]); err != nil {
+		if *d.v, err = usps.ParseDimension(rec[d.col]); err != nil {
 			return r, sr.fieldError(d.col, err)
 		}
 		if *d.v == 0 {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nsalink/nsalink/linking"
+	"github.com/nsalink/nsalink/usps"
 )
 
 const linkCols = `account_id, state, reason, environment, crid, mid, manifest_mid, eps_account,
@@ -111,14 +112,15 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanLink(sc scanner) (*linking.Link, error) {
 	var l linking.Link
-	var state, reason string
+	var state, reason, crid, mid, manifestMID, eps string // identifiers are stored as text
 	var tokExp, refExp, payExp, created, updated, next int64
-	if err := sc.Scan(&l.AccountID, &state, &reason, &l.Environment, &l.CRID, &l.MID, &l.ManifestMID,
-		&l.EPSAccount, &l.Token, &tokExp, &refExp, &l.PaymentToken, &payExp,
+	if err := sc.Scan(&l.AccountID, &state, &reason, &l.Environment, &crid, &mid, &manifestMID,
+		&eps, &l.Token, &tokExp, &refExp, &l.PaymentToken, &payExp,
 		&l.Version, &created, &updated, &next, &l.CheckAttempts, &l.LastError); err != nil {
 		return nil, err
 	}
 	l.State, l.Reason = linking.State(state), linking.Reason(reason)
+	l.CRID, l.MID, l.ManifestMID, l.EPSAccount = usps.CRID(crid), usps.MID(mid), usps.MID(manifestMID), usps.EPSAccount(eps)
 	l.Token, l.PaymentToken = noneIfEmpty(l.Token), noneIfEmpty(l.PaymentToken)
 	l.TokenExpiry, l.RefreshExpiry, l.PaymentTokenExpiry = fromMicros(tokExp), fromMicros(refExp), fromMicros(payExp)
 	l.CreatedAt, l.UpdatedAt, l.NextCheckAt = fromMicros(created), fromMicros(updated), fromMicros(next)

@@ -28,8 +28,8 @@ func (s *Store) CreateLink(ctx context.Context, l *linking.Link) error {
 	}
 	err = s.inTx(ctx, 0, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q.insertLink,
-			c.AccountID, string(c.State), string(c.Reason), c.Environment, c.CRID, c.MID, c.ManifestMID,
-			c.EPSAccount, bytesArg(c.Token), micros(c.TokenExpiry), micros(c.RefreshExpiry),
+			c.AccountID, string(c.State), string(c.Reason), c.Environment, string(c.CRID), string(c.MID), string(c.ManifestMID),
+			c.EPSAccount.Reveal(), bytesArg(c.Token), micros(c.TokenExpiry), micros(c.RefreshExpiry),
 			bytesArg(c.PaymentToken), micros(c.PaymentTokenExpiry), c.Version,
 			micros(c.CreatedAt), micros(c.UpdatedAt), micros(c.NextCheckAt), c.CheckAttempts, c.LastError)
 		if err != nil {
@@ -85,7 +85,7 @@ func (s *Store) update(ctx context.Context, q querier, l *linking.Link, ev *link
 	c.NormalizeTimes()
 	var created int64
 	err := q.QueryRowContext(ctx, s.q.updateLink,
-		string(c.State), string(c.Reason), c.Environment, c.CRID, c.MID, c.ManifestMID, c.EPSAccount,
+		string(c.State), string(c.Reason), c.Environment, string(c.CRID), string(c.MID), string(c.ManifestMID), c.EPSAccount.Reveal(),
 		bytesArg(c.Token), micros(c.TokenExpiry), micros(c.RefreshExpiry),
 		bytesArg(c.PaymentToken), micros(c.PaymentTokenExpiry),
 		micros(c.UpdatedAt), micros(c.NextCheckAt), c.CheckAttempts, c.LastError,

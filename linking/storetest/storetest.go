@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsalink/nsalink/linking"
+	"github.com/nsalink/nsalink/usps"
 )
 
 // NewStoreFunc returns a fresh, empty store. It is called once per subtest;
@@ -189,7 +190,7 @@ var linkTests = []test{
 		dup := newLink("a")
 		dup.CRID = "other"
 		require.ErrorIs(t, s.CreateLink(ctx(t), dup), linking.ErrAlreadyExists)
-		require.Equal(t, "12345678", get(t, s, "a").CRID)
+		require.Equal(t, usps.CRID("12345678"), get(t, s, "a").CRID)
 	}},
 	{"Invalid", func(t *testing.T, s linking.Store) {
 		for name, mut := range map[string]func(*linking.Link){
@@ -514,7 +515,7 @@ var valueTests = []test{
 		l.CRID = "mutated"
 		got := get(t, s, "a")
 		require.Equal(t, byte('s'), got.Token[0], "CreateLink must copy the caller's bytes")
-		require.Equal(t, "12345678", got.CRID)
+		require.Equal(t, usps.CRID("12345678"), got.CRID)
 		got.Token[0] = 'Y'
 		got.PaymentToken[0] = 'Y'
 		again := get(t, s, "a")

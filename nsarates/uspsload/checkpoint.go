@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/nsalink/nsalink/nsarates"
+	"github.com/nsalink/nsalink/usps"
 )
 
 // Status is the outcome of one cell.
@@ -43,7 +44,7 @@ func (s Status) String() string {
 type CellResult struct {
 	Cell   nsarates.CellKey
 	Status Status
-	Price  nsarates.Cents
+	Price  usps.Cents
 }
 
 // Checkpoint records the cells a load has done, so that a later run fetches
@@ -168,7 +169,7 @@ func (c cellJSON) decode(seen *nsarates.Builder) (r CellResult, field string, er
 	case 0:
 		return r, "status", fmt.Errorf("unknown status %q", c.Status)
 	case StatusContract, StatusPublished:
-		if r.Price, err = nsarates.ParseCents(c.Price); err != nil {
+		if r.Price, err = usps.ParseCents(c.Price); err != nil {
 			return r, "price", err
 		}
 	default:

@@ -10,16 +10,17 @@ import (
 
 	"github.com/nsalink/nsalink/nsarates"
 	"github.com/nsalink/nsalink/nsarates/uspsload"
+	"github.com/nsalink/nsalink/usps"
 )
 
 const plan64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 func sampleCheckpoint() *uspsload.Checkpoint {
 	return &uspsload.Checkpoint{Account: "0001", Plan: plan64, Calls: 4, Cells: []uspsload.CellResult{
-		{Cell: nsarates.CellKey{Product: priority, Zone: 5, Tier: nsarates.WeightTier(2 * nsarates.Pound)}, Status: uspsload.StatusContract, Price: 935},
+		{Cell: nsarates.CellKey{Product: priority, Zone: 5, Tier: nsarates.WeightTier(2 * usps.Pound)}, Status: uspsload.StatusContract, Price: 935},
 		{Cell: nsarates.CellKey{Product: ground, Zone: 1, Tier: nsarates.WeightTier(1599)}, Status: uspsload.StatusPublished, Price: 610},
-		{Cell: nsarates.CellKey{Product: express, Zone: 9, Tier: nsarates.WeightTier(8 * nsarates.Ounce)}, Status: uspsload.StatusNoContract},
-		{Cell: nsarates.CellKey{Product: ground, Zone: 2, Tier: nsarates.WeightTier(70 * nsarates.Pound)}, Status: uspsload.StatusNoPrice},
+		{Cell: nsarates.CellKey{Product: express, Zone: 9, Tier: nsarates.WeightTier(8 * usps.Ounce)}, Status: uspsload.StatusNoContract},
+		{Cell: nsarates.CellKey{Product: ground, Zone: 2, Tier: nsarates.WeightTier(70 * usps.Pound)}, Status: uspsload.StatusNoPrice},
 	}}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nsalink/nsalink/nsarates"
 	"github.com/nsalink/nsalink/nsarates/uspsload"
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
 )
@@ -23,12 +24,12 @@ func exampleUSPS() (*uspsbiztest.Server, *uspsbiz.Client) {
 			EPAs: []uspsbiztest.EPA{{AccountNumber: "1000000001"}}}),
 	)
 	_ = srv.SetPublishedPrices(
-		uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 1, Price: "9.90"},
-		uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 5, Price: "14.10"},
+		uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 1 * usps.Pound, Price: "9.90"},
+		uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 5 * usps.Pound, Price: "14.10"},
 	)
 	_ = srv.SetContractPrices("1000000001",
-		uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 1, Price: "8.10"},
-		uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 2, Price: "9.35"},
+		uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 1 * usps.Pound, Price: "8.10"},
+		uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 2 * usps.Pound, Price: "9.35"},
 	)
 	client, _ := uspsbiz.New(uspsbiz.WithBaseURL(srv.URL),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: "platform", ClientSecret: "s3cret"}),
@@ -42,7 +43,7 @@ func Example() {
 	defer srv.Close()
 	var stored []byte // the host's storage
 	loader, err := uspsload.New(client, uspsload.Config{
-		Account: uspsbiz.EPSAccount("1000000001"),
+		Account: usps.EPSAccount("1000000001"),
 		// Pairs in zones 01 and 05 of the fake's chart (uspsbiztest.Zone).
 		Zones:    map[nsarates.Zone]uspsload.ZIPPair{1: {"10001", "10099"}, 5: {"10001", "40001"}},
 		MaxCalls: 4,
@@ -59,7 +60,7 @@ func Example() {
 		Info:     nsarates.TableInfo{ID: "Priority Mail Contract 629", Version: "1"},
 		Products: []nsarates.ProductKey{{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE"}},
 		Zones:    []nsarates.Zone{1, 5},
-		Tiers:    []nsarates.Tier{nsarates.WeightTier(nsarates.Pound), nsarates.WeightTier(2 * nsarates.Pound), nsarates.WeightTier(5 * nsarates.Pound)},
+		Tiers:    []nsarates.Tier{nsarates.WeightTier(usps.Pound), nsarates.WeightTier(2 * usps.Pound), nsarates.WeightTier(5 * usps.Pound)},
 	}
 
 	ctx := context.Background()
@@ -105,7 +106,7 @@ cell,,,,,,PRIORITY_MAIL,SP,MACHINABLE,05,2lb,,,9.05
 cell,,,,,,PRIORITY_MAIL,SP,MACHINABLE,05,5lb,,,12.00
 `))
 	loader, _ := uspsload.New(client, uspsload.Config{
-		Account:  uspsbiz.EPSAccount("1000000001"),
+		Account:  usps.EPSAccount("1000000001"),
 		Zones:    map[nsarates.Zone]uspsload.ZIPPair{5: {"10001", "40001"}},
 		MaxCalls: 10,
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nsalink/nsalink/nsarates"
 	"github.com/nsalink/nsalink/nsarates/uspsload"
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
 )
@@ -31,8 +32,8 @@ var (
 	products = []nsarates.ProductKey{priority, express, ground}
 	zones    = []nsarates.Zone{1, 2, 5, 9}
 	tiers    = []nsarates.Tier{
-		nsarates.WeightTier(8 * nsarates.Ounce), nsarates.WeightTier(nsarates.Pound), nsarates.WeightTier(2 * nsarates.Pound),
-		nsarates.WeightTier(5 * nsarates.Pound), nsarates.WeightTier(10 * nsarates.Pound),
+		nsarates.WeightTier(8 * usps.Ounce), nsarates.WeightTier(usps.Pound), nsarates.WeightTier(2 * usps.Pound),
+		nsarates.WeightTier(5 * usps.Pound), nsarates.WeightTier(10 * usps.Pound),
 	}
 	// groundContractTiers: Ground Advantage is under contract up to 5 lb
 	// only, so its 10 lb cells come back with warning 001.
@@ -54,8 +55,8 @@ func zonePairs(t testing.TB) map[nsarates.Zone]uspsload.ZIPPair {
 
 // published is the fake's commercial price of a cell; contract is the
 // account's NSA price: 15 % off, rounded down to the cent.
-func published(p, z, ti int) nsarates.Cents { return nsarates.Cents(500 + 150*p + 35*z + 120*ti) }
-func contract(p, z, ti int) nsarates.Cents  { return published(p, z, ti) * 85 / 100 }
+func published(p, z, ti int) usps.Cents { return usps.Cents(500 + 150*p + 35*z + 120*ti) }
+func contract(p, z, ti int) usps.Cents  { return published(p, z, ti) * 85 / 100 }
 
 // underContract reports whether the fake's contract covers grid cell
 // (product p, tier ti): Ground Advantage up to 5 lb and Priority Mail.
@@ -65,7 +66,7 @@ func underContract(p, ti int) bool {
 
 // priceRows lists a fake price row for each grid cell that keep accepts,
 // priced by price.
-func priceRows(price func(p, z, ti int) nsarates.Cents, keep func(k nsarates.CellKey, p, ti int) bool) []uspsbiztest.Price {
+func priceRows(price func(p, z, ti int) usps.Cents, keep func(k nsarates.CellKey, p, ti int) bool) []uspsbiztest.Price {
 	var rows []uspsbiztest.Price
 	for p, prod := range products {
 		for _, z := range zones {
@@ -75,7 +76,7 @@ func priceRows(price func(p, z, ti int) nsarates.Cents, keep func(k nsarates.Cel
 				}
 				rows = append(rows, uspsbiztest.Price{
 					MailClass: prod.MailClass, RateIndicator: prod.RateIndicator, ProcessingCategory: prod.ProcessingCategory,
-					Zone: z.String(), MaxWeight: float64(tier.Max) / float64(nsarates.Pound), Price: price(p, int(z), ti).String(),
+					Zone: z.String(), MaxWeight: usps.Weight(tier.Max), Price: price(p, int(z), ti).String(),
 				})
 			}
 		}
@@ -148,7 +149,7 @@ func newClient(t testing.TB, srv *uspsbiztest.Server, opts ...uspsbiz.Option) *u
 }
 
 func newLoader(t testing.TB, c *uspsbiz.Client, edit func(*uspsload.Config)) *uspsload.Loader {
-	cfg := uspsload.Config{Account: uspsbiz.EPSAccount(testEPS), Zones: zonePairs(t), MaxCalls: 1000}
+	cfg := uspsload.Config{Account: usps.EPSAccount(testEPS), Zones: zonePairs(t), MaxCalls: 1000}
 	if edit != nil {
 		edit(&cfg)
 	}

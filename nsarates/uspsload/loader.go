@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nsalink/nsalink/nsarates"
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 )
 
@@ -24,19 +25,19 @@ type ZIPPair struct {
 
 // Box is the parcel size sent with every price call.
 type Box struct {
-	Length, Width, Height nsarates.Dimension
+	Length, Width, Height usps.Dimension
 }
 
 // defaultBox is 6 × 4 × 2 in: 48 in³ is far below the 1,728 in³ where
 // dimensional weight starts and no side is near a nonstandard-size fee, so
 // USPS answers the tier's plain price.
-var defaultBox = Box{6 * nsarates.Inch, 4 * nsarates.Inch, 2 * nsarates.Inch}
+var defaultBox = Box{6 * usps.Inch, 4 * usps.Inch, 2 * usps.Inch}
 
 // Config is one customer's loader setup.
 type Config struct {
 	// Account is the customer's EPS account: USPS answers with the contract
 	// prices configured in it.
-	Account uspsbiz.EPSAccount
+	Account usps.EPSAccount
 	// Zones gives, for each zone 01–09 to load, a ZIP pair in that zone of
 	// USPS's real zone chart (uspsbiztest.Zone for the fake). Zone 00
 	// (destination entry) needs an entry facility, not a ZIP pair, and is
@@ -79,7 +80,7 @@ func New(client *uspsbiz.Client, cfg Config) (*Loader, error) {
 	if client == nil {
 		return nil, &ConfigError{Field: "client", Reason: "is nil"}
 	}
-	if a, err := uspsbiz.ParseEPSAccount(cfg.Account.Reveal()); err != nil || a != cfg.Account {
+	if a, err := usps.ParseEPSAccount(cfg.Account.Reveal()); err != nil || a != cfg.Account {
 		return nil, &ConfigError{Field: "Account", Reason: fmt.Sprintf("%s is not a 10-digit EPS account", cfg.Account)}
 	}
 	if len(cfg.Zones) == 0 {
@@ -99,8 +100,8 @@ func New(client *uspsbiz.Client, cfg Config) (*Loader, error) {
 	if cfg.Box == (Box{}) {
 		cfg.Box = defaultBox
 	}
-	for _, d := range []nsarates.Dimension{cfg.Box.Length, cfg.Box.Width, cfg.Box.Height} {
-		if d <= 0 || d > 100*nsarates.Inch {
+	for _, d := range []usps.Dimension{cfg.Box.Length, cfg.Box.Width, cfg.Box.Height} {
+		if d <= 0 || d > 100*usps.Inch {
 			return nil, &ConfigError{Field: "Box", Reason: "want sides between 0 and 100 in"}
 		}
 	}
@@ -344,8 +345,8 @@ func (l *Loader) fetch(ctx context.Context, k nsarates.CellKey, runCalls, totalC
 	q := uspsbiz.BaseRatesQuery{
 		Package: uspsbiz.Package{
 			OriginZIP: zp.Origin, DestinationZIP: zp.Destination,
-			Weight: float64(k.Tier.Max) / float64(nsarates.Pound), // the tier's upper bound, in pounds
-			Length: inches(l.cfg.Box.Length), Width: inches(l.cfg.Box.Width), Height: inches(l.cfg.Box.Height),
+			Weight: usps.Weight(k.Tier.Max), // the tier's upper bound
+			Length: l.cfg.Box.Length, Width: l.cfg.Box.Width, Height: l.cfg.Box.Height,
 			MailingDate: l.cfg.MailingDate,
 		},
 		MailClass:          k.Product.MailClass,
@@ -398,10 +399,10 @@ func (l *Loader) cell(k nsarates.CellKey, res *uspsbiz.RateResult) (CellResult, 
 			return c, &MismatchError{Cell: k, Field: f.name, Got: f.got}
 		}
 	}
-	if rate.Price < 0 || rate.Price > uspsbiz.Cents(nsarates.MaxCents) {
+	if rate.Price < 0 || rate.Price > usps.Cents(usps.MaxCents) {
 		return c, fmt.Errorf("uspsload: cell %s: price %s out of range", cellString(k), rate.Price)
 	}
-	c.Price = nsarates.Cents(rate.Price)
+	c.Price = usps.Cents(rate.Price)
 	// Warning 001 or any non-contract price type: a published price, which
 	// must never pass for the customer's contract price.
 	if res.RequireContract() != nil {
@@ -411,5 +412,3 @@ func (l *Loader) cell(k nsarates.CellKey, res *uspsbiz.RateResult) (CellResult, 
 	}
 	return c, nil
 }
-
-func inches(d nsarates.Dimension) float64 { return float64(d) / float64(nsarates.Inch) }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nsalink/nsalink/nsarates"
 	"github.com/nsalink/nsalink/nsarates/uspsload"
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
 )
@@ -263,7 +264,7 @@ func TestLoadCheckpointMismatch(t *testing.T) {
 	_, err = l.Load(t.Context(), other, cp)
 	require.ErrorIs(t, err, uspsload.ErrCheckpointMismatch)
 
-	otherAccount, err := uspsload.New(c, uspsload.Config{Account: uspsbiz.EPSAccount(otherEPS), Zones: zonePairs(t), MaxCalls: 5})
+	otherAccount, err := uspsload.New(c, uspsload.Config{Account: usps.EPSAccount(otherEPS), Zones: zonePairs(t), MaxCalls: 5})
 	require.NoError(t, err)
 	_, err = otherAccount.Load(t.Context(), testPlan(), cp)
 	var ce *uspsload.CheckpointError
@@ -290,7 +291,7 @@ func TestConfigErrors(t *testing.T) {
 	srv := newFake(t)
 	c := newClient(t, srv)
 	good := func() uspsload.Config {
-		return uspsload.Config{Account: uspsbiz.EPSAccount(testEPS), Zones: zonePairs(t), MaxCalls: 10}
+		return uspsload.Config{Account: usps.EPSAccount(testEPS), Zones: zonePairs(t), MaxCalls: 10}
 	}
 	for _, tc := range []struct {
 		field string
@@ -301,7 +302,7 @@ func TestConfigErrors(t *testing.T) {
 		{"Zones", func(c *uspsload.Config) { c.Zones = nil }},
 		{"Zones", func(c *uspsload.Config) { c.Zones[0] = uspsload.ZIPPair{"10001", "10002"} }},
 		{"Zones", func(c *uspsload.Config) { c.Zones[3] = uspsload.ZIPPair{"1000", "20001"} }},
-		{"Box", func(c *uspsload.Config) { c.Box = uspsload.Box{Length: 10 * nsarates.Inch} }},
+		{"Box", func(c *uspsload.Config) { c.Box = uspsload.Box{Length: 10 * usps.Inch} }},
 		{"MaxCalls", func(c *uspsload.Config) { c.MaxCalls = 0 }},
 	} {
 		cfg := good()
@@ -382,7 +383,7 @@ func TestSpotCheckFindsDrift(t *testing.T) {
 // driftedContract is the contract of seedPrices with 12 cents more on
 // cell changed and no row for cell dropped.
 func driftedContract(changed, dropped nsarates.CellKey) []uspsbiztest.Price {
-	price := func(p, z, ti int) nsarates.Cents {
+	price := func(p, z, ti int) usps.Cents {
 		if (nsarates.CellKey{Product: products[p], Zone: nsarates.Zone(z), Tier: tiers[ti]}) == changed {
 			return contract(p, z, ti) + 12
 		}

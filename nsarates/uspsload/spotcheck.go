@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/nsalink/nsalink/nsarates"
+	"github.com/nsalink/nsalink/usps"
 )
 
 // Change is a cell whose USPS contract price differs from the table's.
 type Change struct {
 	Cell        nsarates.CellKey
-	Table, USPS nsarates.Cents
+	Table, USPS usps.Cents
 }
 
 // Drift is what a spot check found. Changed and Missing are in canonical

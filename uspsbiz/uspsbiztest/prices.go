@@ -3,12 +3,15 @@ package uspsbiztest
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/big"
 	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/nsalink/nsalink/usps"
 )
 
 // Price is one row of the fake's price tables. Empty matching fields match
@@ -20,10 +23,10 @@ type Price struct {
 	DestinationEntryFacilityType string // e.g. "NONE"
 	// Zone is "01"–"09" (see Zone); empty matches every zone.
 	Zone string
-	// MaxWeight is the weight tier in pounds: the row serves packages up
-	// to it, and among matching rows the smallest tier that fits wins.
-	// Zero means no limit.
-	MaxWeight float64
+	// MaxWeight is the weight tier: the row serves packages up to it, and
+	// among matching rows the smallest tier that fits wins. Zero means no
+	// limit.
+	MaxWeight usps.Weight
 	// PriceType of a published row: RETAIL or COMMERCIAL (default). Rows
 	// given to SetContractPrices are always CONTRACT.
 	PriceType   string
@@ -177,8 +180,8 @@ const pricesVer = "/prices/v3"
 const warn001 = "Contract rate not found for request. Published rate returned."
 
 // check validates a query; it answers 400 and returns false when bad.
-func (q *priceQuery) check(w http.ResponseWriter) (float64, bool) {
-	bad := func(code, title, param string) (float64, bool) {
+func (q *priceQuery) check(w http.ResponseWriter) (usps.Weight, bool) {
+	bad := func(code, title, param string) (usps.Weight, bool) {
 		writeUSPSError(w, http.StatusBadRequest, pricesVer, "Bad Request", Detail{Code: code, Title: title, Detail: title, Parameter: param})
 		return 0, false
 	}
@@ -188,7 +191,7 @@ func (q *priceQuery) check(w http.ResponseWriter) (float64, bool) {
 	if !zipPattern.MatchString(q.DestinationZIPCode) {
 		return bad("030010", "destinationZIPCode is missing or invalid.", "destinationZIPCode")
 	}
-	weight, err := q.Weight.Float64()
+	weight, err := usps.ParseJSONPounds(q.Weight.String())
 	if err != nil || weight <= 0 {
 		return bad("030010", "weight is missing or invalid.", "weight")
 	}
@@ -209,7 +212,7 @@ type priced struct {
 
 // lookup finds the rows for one mail class; s.mu held. It returns a USPS
 // error detail when the search must fail.
-func (s *Server) lookup(q *priceQuery, mailClass string, weight float64, match func(Price) bool) (priced, *Detail) {
+func (s *Server) lookup(q *priceQuery, mailClass string, weight usps.Weight, match func(Price) bool) (priced, *Detail) {
 	zone := Zone(q.OriginZIPCode, q.DestinationZIPCode)
 	sel := func(rows []Price) []Price {
 		return bestTiers(rows, func(p Price) bool {
@@ -245,12 +248,12 @@ func (s *Server) lookup(q *priceQuery, mailClass string, weight float64, match f
 
 // bestTiers keeps the matching rows with the smallest weight tier that
 // fits, per product (mail class, rate indicator, category, entry).
-func bestTiers(rows []Price, match func(Price) bool, weight float64) []Price {
+func bestTiers(rows []Price, match func(Price) bool, weight usps.Weight) []Price {
 	best := map[string]int{}
 	var order []string
-	tier := func(p Price) float64 {
+	tier := func(p Price) usps.Weight {
 		if p.MaxWeight == 0 {
-			return 1e18
+			return math.MaxInt64
 		}
 		return p.MaxWeight
 	}
@@ -297,13 +300,12 @@ func (s *Server) rateJSON(p Price, q *priceQuery, contract, warn bool) (map[stri
 	if zone == "" {
 		zone = Zone(q.OriginZIPCode, q.DestinationZIPCode)
 	}
-	weight, _ := q.Weight.Float64()
 	m := map[string]any{
 		"SKU":                          or(p.SKU, "DXXX0XXXXX00000"),
 		"description":                  p.Description,
 		"priceType":                    pt,
 		"price":                        json.Number(p.Price),
-		"weight":                       weight,
+		"weight":                       q.Weight, // echoed as sent
 		"dimWeight":                    0,
 		"fees":                         fees,
 		"startDate":                    "2026-01-18",

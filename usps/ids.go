@@ -1,4 +1,4 @@
-package uspsbiz
+package usps
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 
 // ErrInvalidIdentifier matches every *FieldError: a CRID, MID or EPS
 // account number that is malformed.
-var ErrInvalidIdentifier = errors.New("uspsbiz: invalid identifier")
+var ErrInvalidIdentifier = errors.New("usps: invalid identifier")
 
 // Field names used in FieldError.Field.
 const (
@@ -32,9 +32,9 @@ type FieldError struct {
 
 func (e *FieldError) Error() string {
 	if e.Value == "" {
-		return fmt.Sprintf("uspsbiz: %s: %s", e.Field, e.Reason)
+		return fmt.Sprintf("usps: %s: %s", e.Field, e.Reason)
 	}
-	return fmt.Sprintf("uspsbiz: %s %q: %s", e.Field, e.Value, e.Reason)
+	return fmt.Sprintf("usps: %s %q: %s", e.Field, e.Value, e.Reason)
 }
 
 // Is makes errors.Is(err, ErrInvalidIdentifier) true.
@@ -205,13 +205,17 @@ func ParseEPSAccount(s string) (EPSAccount, error) {
 	return EPSAccount(d), nil
 }
 
-// valid reports whether c passes ParseCRID unchanged.
-func (c CRID) valid() bool { p, err := ParseCRID(string(c)); return err == nil && p == c }
+// Valid reports whether c is in the form ParseCRID returns: 2 to 18 ASCII
+// digits.
+func (c CRID) Valid() bool { return len(c) >= 2 && len(c) <= 18 && allDigits(string(c)) }
 
-// valid reports whether m passes ParseMID unchanged.
-func (m MID) valid() bool { p, err := ParseMID(string(m)); return err == nil && p == m }
+// Valid reports whether m is in the form ParseMID returns: 6 ASCII digits
+// starting 0-8, or 9 starting 9.
+func (m MID) Valid() bool {
+	return allDigits(string(m)) && (len(m) == 6 && m[0] != '9' || len(m) == 9 && m[0] == '9')
+}
 
-// valid reports whether a passes ParseEPSAccount unchanged: exactly 10
-// ASCII digits. It runs on every call with an account, so it allocates
-// nothing.
-func (a EPSAccount) valid() bool { return len(a) == 10 && allDigits(string(a)) }
+// Valid reports whether a is in the form ParseEPSAccount returns: exactly
+// 10 ASCII digits. Clients check it on every call with an account, so it
+// allocates nothing.
+func (a EPSAccount) Valid() bool { return len(a) == 10 && allDigits(string(a)) }

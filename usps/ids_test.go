@@ -1,4 +1,4 @@
-package uspsbiz_test
+package usps_test
 
 import (
 	"encoding/json"
@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nsalink/nsalink/uspsbiz"
+	"github.com/nsalink/nsalink/usps"
 )
 
 func TestParseCRID(t *testing.T) {
@@ -33,17 +33,17 @@ func TestParseCRID(t *testing.T) {
 		{in: "\xff\xfe", reason: "is not valid text"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
-			got, err := uspsbiz.ParseCRID(tc.in)
+			got, err := usps.ParseCRID(tc.in)
 			if tc.reason == "" {
 				require.NoError(t, err)
-				assert.Equal(t, uspsbiz.CRID(tc.want), got)
+				assert.Equal(t, usps.CRID(tc.want), got)
 				return
 			}
-			var fe *uspsbiz.FieldError
+			var fe *usps.FieldError
 			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, uspsbiz.FieldCRID, fe.Field)
+			assert.Equal(t, usps.FieldCRID, fe.Field)
 			assert.Equal(t, tc.reason, fe.Reason)
-			assert.ErrorIs(t, err, uspsbiz.ErrInvalidIdentifier)
+			assert.ErrorIs(t, err, usps.ErrInvalidIdentifier)
 		})
 	}
 }
@@ -65,22 +65,22 @@ func TestParseMID(t *testing.T) {
 		{in: "", reason: "is empty"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
-			got, err := uspsbiz.ParseMID(tc.in)
+			got, err := usps.ParseMID(tc.in)
 			if tc.reason == "" {
 				require.NoError(t, err)
-				assert.Equal(t, uspsbiz.MID(tc.want), got)
+				assert.Equal(t, usps.MID(tc.want), got)
 				return
 			}
-			var fe *uspsbiz.FieldError
+			var fe *usps.FieldError
 			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, uspsbiz.FieldMID, fe.Field)
+			assert.Equal(t, usps.FieldMID, fe.Field)
 			assert.Equal(t, tc.reason, fe.Reason)
 		})
 	}
-	_, err := uspsbiz.ParseManifestMID("1")
-	var fe *uspsbiz.FieldError
+	_, err := usps.ParseManifestMID("1")
+	var fe *usps.FieldError
 	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, uspsbiz.FieldManifestMID, fe.Field)
+	assert.Equal(t, usps.FieldManifestMID, fe.Field)
 	assert.Contains(t, err.Error(), "manifest MID")
 }
 
@@ -97,15 +97,15 @@ func TestParseEPSAccount(t *testing.T) {
 		{in: "", reason: "is empty"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
-			got, err := uspsbiz.ParseEPSAccount(tc.in)
+			got, err := usps.ParseEPSAccount(tc.in)
 			if tc.reason == "" {
 				require.NoError(t, err)
 				assert.Equal(t, tc.want, got.Reveal())
 				return
 			}
-			var fe *uspsbiz.FieldError
+			var fe *usps.FieldError
 			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, uspsbiz.FieldEPS, fe.Field)
+			assert.Equal(t, usps.FieldEPS, fe.Field)
 			assert.Equal(t, tc.reason, fe.Reason)
 			assert.Equal(t, tc.value, fe.Value)
 			// Never more than the last four digits.
@@ -115,16 +115,16 @@ func TestParseEPSAccount(t *testing.T) {
 }
 
 func TestEPSAccountRedacted(t *testing.T) {
-	a, err := uspsbiz.ParseEPSAccount("1234567890")
+	a, err := usps.ParseEPSAccount("1234567890")
 	require.NoError(t, err)
 	for _, s := range []string{
 		fmt.Sprint(a), fmt.Sprintf("%v %+v %#v %s %q %x %d", a, a, a, a, a, a, a), a.String(),
-		fmt.Sprintf("%v", struct{ A uspsbiz.EPSAccount }{a}),
+		fmt.Sprintf("%v", struct{ A usps.EPSAccount }{a}),
 	} {
 		assert.NotContains(t, s, "123456", s)
 		assert.Contains(t, s, "7890")
 	}
-	b, err := json.Marshal(struct{ A uspsbiz.EPSAccount }{a})
+	b, err := json.Marshal(struct{ A usps.EPSAccount }{a})
 	require.NoError(t, err)
 	assert.Equal(t, `{"A":"******7890"}`, string(b))
 	var sb strings.Builder
@@ -135,7 +135,7 @@ func TestEPSAccountRedacted(t *testing.T) {
 }
 
 func TestFieldErrorIs(t *testing.T) {
-	_, err := uspsbiz.ParseCRID("x")
-	assert.True(t, errors.Is(err, uspsbiz.ErrInvalidIdentifier))
-	assert.False(t, errors.Is(err, uspsbiz.ErrNotFound))
+	_, err := usps.ParseCRID("x")
+	assert.True(t, errors.Is(err, usps.ErrInvalidIdentifier))
+	assert.False(t, errors.Is(err, usps.ErrSyntax))
 }
