@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
 )
@@ -104,15 +105,15 @@ func newPaymentsFake(t testing.TB, opts ...uspsbiztest.Option) *uspsbiztest.Serv
 	return srv
 }
 
-func eps(t *testing.T, s string) uspsbiz.EPSAccount {
+func eps(t *testing.T, s string) usps.EPSAccount {
 	t.Helper()
-	a, err := uspsbiz.ParseEPSAccount(s)
+	a, err := usps.ParseEPSAccount(s)
 	require.NoError(t, err)
 	return a
 }
 
 func allRoles(t *testing.T) *uspsbiz.Roles {
-	crid, mid, man := uspsbiz.CRID(testCRID), uspsbiz.MID(testMID), uspsbiz.MID(testManifestMID)
+	crid, mid, man := usps.CRID(testCRID), usps.MID(testMID), usps.MID(testManifestMID)
 	a := eps(t, epsActive)
 	return uspsbiz.NewRoles().Payer(crid, a).RateHolder(crid, a).LabelOwner(crid, mid, man).
 		Platform(testPlatformCRID).Shipper(crid).MailOwner(crid).
