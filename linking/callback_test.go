@@ -42,17 +42,18 @@ func TestStartIssuesBoundSingleUseState(t *testing.T) {
 func TestCallbackHappyPathStoresSealedTokens(t *testing.T) {
 	e := newEnv(t, nil)
 	p := e.authorize(e.linker, account, session)
-	lk, err := e.linker.Callback(t.Context(), account, session, p)
+	st, err := e.linker.Callback(t.Context(), account, session, p)
 	require.NoError(t, err)
-	assert.Equal(t, linking.StateAwaitingCredentials, lk.State)
-	assert.NotEmpty(t, lk.Token)
+	assert.Equal(t, linking.StateAwaitingCredentials, st.State)
+	assert.Equal(t, account, st.AccountID)
 	assert.Equal(t, 1, e.srv.Count("POST /oauth2/v3/token"))
-	assert.False(t, lk.TokenExpiry.IsZero())
 
 	// The stored bytes are sealed: no token text in them, and they open
 	// only for this account.
 	stored, err := e.store.GetLink(t.Context(), account)
 	require.NoError(t, err)
+	assert.NotEmpty(t, stored.Token)
+	assert.False(t, stored.TokenExpiry.IsZero())
 	plain, err := e.sealer.Open(stored.Token, linking.SealAAD(account, linking.SealedFieldToken))
 	require.NoError(t, err)
 	var tok uspsbiz.Token
@@ -96,7 +97,14 @@ func TestCallbackAttacks(t *testing.T) {
 			return account, session, e.authorize(e.linker, "attacker-account", session)
 		}, linking.ErrStateMismatch, "state_mismatch"},
 		{"other environment", func(e *env) (string, string, linking.CallbackParams) {
-			tem := e.newLinker(e.store, linking.WithEnvironment("testing"))
+			// The same fake under another name: another environment.
+			other, err := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(strings.Replace(e.srv.URL, "127.0.0.1", "localhost", 1))),
+				uspsbiz.WithCOPURL(e.srv.COPURL()), uspsbiz.WithClock(e.srv.Now),
+				uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: clientID, ClientSecret: clientSecret}))
+			require.NoError(e.t, err)
+			tem, err := linking.New(other, e.store, e.sealer, linking.WithRedirectURI(redirectURI),
+				linking.WithPlatform("Acme Ship", platformCRID), linking.WithClock(e.srv.Now))
+			require.NoError(e.t, err)
 			p := e.authorize(tem, account, session)
 			return account, session, p // redeemed on the production Linker
 		}, linking.ErrStateMismatch, "state_mismatch"},
@@ -189,7 +197,7 @@ func TestCallbackKeepsTokensWhenRequestDiesAfterExchange(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	usps, err := uspsbiz.New(uspsbiz.WithBaseURL(e.srv.URL), uspsbiz.WithCOPURL(e.srv.COPURL()),
+	usps, err := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(e.srv.URL)), uspsbiz.WithCOPURL(e.srv.COPURL()),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: clientID, ClientSecret: clientSecret}),
 		uspsbiz.WithClock(e.srv.Now), uspsbiz.WithHTTPClient(&http.Client{Transport: cancelAfterToken{cancel}}))
 	require.NoError(t, err)
@@ -236,7 +244,6 @@ func TestNewValidates(t *testing.T) {
 	assert.ErrorContains(t, err, "WithRedirectURI")
 	for _, o := range []linking.Option{
 		linking.WithPlatform("x", "not-a-crid"),
-		linking.WithEnvironment(""),
 		linking.WithStateTTL(time.Second),
 		linking.WithClock(nil),
 		linking.WithLogger(nil),

@@ -23,7 +23,7 @@ func Example() {
 	defer srv.Close()
 	_ = srv.SetContractPrices("1000000001", uspsbiztest.Price{MailClass: "PRIORITY_MAIL", Price: "8.05"})
 
-	usps, _ := uspsbiz.New(uspsbiz.WithBaseURL(srv.URL), uspsbiz.WithCOPURL(srv.COPURL()),
+	usps, _ := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(srv.URL)), uspsbiz.WithCOPURL(srv.COPURL()),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: "app", ClientSecret: "secret"}))
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // in production: from your secret manager

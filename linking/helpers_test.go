@@ -89,7 +89,7 @@ func newEnv(t *testing.T, store linking.Store, opts ...linking.Option) *env {
 
 func (e *env) client() *uspsbiz.Client {
 	c, err := uspsbiz.New(
-		uspsbiz.WithBaseURL(e.srv.URL),
+		uspsbiz.WithEnvironment(uspsbiz.Environment(e.srv.URL)),
 		uspsbiz.WithCOPURL(e.srv.COPURL()),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: clientID, ClientSecret: clientSecret}),
 		uspsbiz.WithClock(e.srv.Now),

@@ -29,7 +29,7 @@ type nsa struct {
 // production it comes from your secret manager.
 func newNSA(ctx context.Context, app uspsbiz.Credentials, uspsURL, copURL, callbackURL string,
 	dbPath string, sealKey []byte, pricer *nsarates.Pricer, log *slog.Logger) (*nsa, error) {
-	usps, err := uspsbiz.New(uspsbiz.WithBaseURL(uspsURL), uspsbiz.WithCOPURL(copURL), uspsbiz.WithCredentials(app))
+	usps, err := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(uspsURL)), uspsbiz.WithCOPURL(copURL), uspsbiz.WithCredentials(app))
 	if err != nil {
 		return nil, err
 	}
