@@ -122,8 +122,7 @@ func (h *handlers) callback(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	q := r.URL.Query()
-	_, err := h.l.Callback(r.Context(), acct, sess, CallbackParams{State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error")})
+	_, err := h.l.Callback(r.Context(), acct, sess, r.URL.Query())
 	back := url.Values{}
 	var ce *CallbackError
 	switch {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -323,38 +324,22 @@ func (l *Linker) notify(ctx context.Context, t Transition) {
 	}
 }
 
-// Callback errors. A *CallbackError wraps one of them.
-var (
-	// ErrStateInvalid: no such state (forged, or for another platform).
-	ErrStateInvalid = errors.New("linking: unknown or malformed state")
-	// ErrStateReplayed: the state was already redeemed.
-	ErrStateReplayed = errors.New("linking: state already used")
-	// ErrStateExpired: the state's time ran out; start again.
-	ErrStateExpired = errors.New("linking: state expired")
-	// ErrStateMismatch: the state belongs to another session, account or
-	// USPS environment. It is burnt all the same.
-	ErrStateMismatch = errors.New("linking: state issued to another session, account or environment")
-	// ErrAuthorizationDenied: USPS returned an error= instead of a code
-	// (the customer cancelled, or the COP refused).
-	ErrAuthorizationDenied = errors.New("linking: authorization not granted")
-	// ErrExchangeFailed: USPS refused the code.
-	ErrExchangeFailed = errors.New("linking: authorization code exchange failed")
-)
-
-// CallbackError is a rejected callback: Err is one of the errors above, and
-// Code one fixed word for it (never text taken from the request), which
-// Handler passes on as ReturnTo?link_error=<Code>:
+// CallbackError is a rejected callback. Code is one fixed word, never text
+// taken from the request, which Handler passes on as
+// ReturnTo?link_error=<Code>:
 //
-//	invalid_state    ErrStateInvalid
-//	state_used       ErrStateReplayed
-//	state_expired    ErrStateExpired
-//	state_mismatch   ErrStateMismatch
-//	missing_code     ErrExchangeFailed (the redirect carried no code)
-//	exchange_failed  ErrExchangeFailed
+//	invalid_state    no such state (forged, or for another platform)
+//	state_used       the state was already redeemed
+//	state_expired    the state's time ran out; start again
+//	state_mismatch   the state belongs to another session, account or USPS
+//	                 environment (it is burnt all the same)
+//	missing_code     the redirect carried neither a code nor an error
+//	exchange_failed  USPS refused the code (Err says why)
 //
-// With ErrAuthorizationDenied, Code is RFC 6749's error code the COP sent
-// back ("access_denied", "server_error" …; anything else is
-// "unknown_error").
+// or, when the COP sent back an error= instead of a code (the customer
+// cancelled, or the COP refused), RFC 6749's code: "access_denied",
+// "server_error" … (anything else is "unknown_error"). Err is the
+// underlying error, if any.
 type CallbackError struct {
 	Code string
 	Err  error
@@ -372,8 +357,13 @@ const (
 )
 
 func (e *CallbackError) Error() string {
+	if e.Err == nil {
+		return "linking: callback: " + e.Code
+	}
 	return fmt.Sprintf("linking: callback: %s: %v", e.Code, e.Err)
 }
+
+// Unwrap returns the underlying error, if any.
 func (e *CallbackError) Unwrap() error { return e.Err }
 
 // oauthErrorCodes are the error= values a callback may carry (RFC 6749
@@ -384,38 +374,35 @@ var oauthErrorCodes = map[string]bool{
 	"temporarily_unavailable": true,
 }
 
-// CallbackParams are the query parameters of the COP redirect.
-type CallbackParams struct {
-	State, Code, Error string
-}
-
-// Callback redeems the COP redirect for accountID in session sessionID: the
-// state must have been issued by Start to that session and account, for this
-// environment, not expired and not used. The code is exchanged once, and the
+// Callback redeems the COP redirect for accountID in session sessionID;
+// query is the redirect's query (state, and code or error). The state must
+// have been issued by Start to that session and account, for this
+// environment, not expired and not used; otherwise the error is a
+// *CallbackError. The code is exchanged once, and the
 // sealed tokens are stored before Callback returns (even if ctx is cancelled
 // after the exchange). The link moves to awaiting credentials, or to
 // approval pending when credentials are already on file (a relink); the
 // returned Status says which.
-func (l *Linker) Callback(ctx context.Context, accountID, sessionID string, p CallbackParams) (Status, error) {
-	lk, err := l.callback(ctx, accountID, sessionID, p)
+func (l *Linker) Callback(ctx context.Context, accountID, sessionID string, query url.Values) (Status, error) {
+	lk, err := l.callback(ctx, accountID, sessionID, query.Get("state"), query.Get("code"), query.Get("error"))
 	if err != nil {
 		return Status{}, err
 	}
 	return statusOf(lk), nil
 }
 
-func (l *Linker) callback(ctx context.Context, accountID, sessionID string, p CallbackParams) (*Link, error) {
-	if p.State == "" || len(p.State) > 512 {
-		return nil, &CallbackError{Code: callbackInvalidState, Err: ErrStateInvalid}
+func (l *Linker) callback(ctx context.Context, accountID, sessionID, state, code, oauthErr string) (*Link, error) {
+	if state == "" || len(state) > 512 {
+		return nil, &CallbackError{Code: callbackInvalidState}
 	}
-	ar, err := l.store.ConsumeAuthRequest(ctx, hash(p.State), l.now().UTC())
+	ar, err := l.store.ConsumeAuthRequest(ctx, hash(state), l.now().UTC())
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return nil, &CallbackError{Code: callbackInvalidState, Err: ErrStateInvalid}
+		return nil, &CallbackError{Code: callbackInvalidState}
 	case errors.Is(err, ErrAuthRequestUsed):
-		return nil, &CallbackError{Code: callbackStateUsed, Err: ErrStateReplayed}
+		return nil, &CallbackError{Code: callbackStateUsed}
 	case errors.Is(err, ErrAuthRequestExpired):
-		return nil, &CallbackError{Code: callbackStateExpired, Err: ErrStateExpired}
+		return nil, &CallbackError{Code: callbackStateExpired}
 	case err != nil:
 		return nil, err
 	}
@@ -424,17 +411,16 @@ func (l *Linker) callback(ctx context.Context, accountID, sessionID string, p Ca
 	sameAccount := subtle.ConstantTimeCompare(hash(ar.AccountID), hash(accountID)) == 1
 	sameEnv := ar.Environment == l.environment && ar.RedirectURI == l.redirectURI
 	if !sameSession || !sameAccount || !sameEnv {
-		return nil, &CallbackError{Code: callbackStateMismatch, Err: ErrStateMismatch}
+		return nil, &CallbackError{Code: callbackStateMismatch}
 	}
-	if p.Error != "" {
-		code := p.Error
-		if !oauthErrorCodes[code] {
-			code = callbackUnknownError
+	if oauthErr != "" {
+		if !oauthErrorCodes[oauthErr] {
+			oauthErr = callbackUnknownError
 		}
-		return nil, &CallbackError{Code: code, Err: ErrAuthorizationDenied}
+		return nil, &CallbackError{Code: oauthErr}
 	}
-	if p.Code == "" {
-		return nil, &CallbackError{Code: callbackMissingCode, Err: ErrExchangeFailed}
+	if code == "" {
+		return nil, &CallbackError{Code: callbackMissingCode}
 	}
 	var verifier string
 	if len(ar.Verifier) > 0 {
@@ -448,10 +434,10 @@ func (l *Linker) callback(ctx context.Context, accountID, sessionID string, p Ca
 	// must not cancel the exchange or the save, or the tokens are lost.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	tok, err := l.usps.Exchange(ctx, p.Code, ar.RedirectURI, verifier)
+	tok, err := l.usps.Exchange(ctx, code, ar.RedirectURI, verifier)
 	if err != nil {
 		l.logger.LogAttrs(ctx, slog.LevelWarn, "code exchange failed", slog.String("account_id", accountID), slog.String("error", err.Error()))
-		return nil, &CallbackError{Code: callbackExchangeFailed, Err: fmt.Errorf("%w: %w", ErrExchangeFailed, err)}
+		return nil, &CallbackError{Code: callbackExchangeFailed, Err: err}
 	}
 	sealed, err := l.sealToken(accountID, tok)
 	if err != nil {

@@ -107,14 +107,6 @@ func (s *AESGCMSealer) Rewrap(sealed, aad []byte) ([]byte, bool, error) {
 	return s.kr.Rewrap(sealed, aad)
 }
 
-// PrimaryKeyID returns the id of the key new values are sealed under.
-func (s *AESGCMSealer) PrimaryKeyID() string {
-	if s.kr == nil {
-		return ""
-	}
-	return s.kr.PrimaryKeyID()
-}
-
 // sealedKeyID returns the key id recorded in a sealed value (unauthenticated).
 func sealedKeyID(sealed []byte) (string, error) { return seal.KeyID(sealed) }
 

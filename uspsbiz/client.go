@@ -18,8 +18,8 @@ import (
 	"github.com/nsalink/nsalink/internal/httpx"
 )
 
-// Version is this SDK's version; it is sent in the User-Agent.
-const Version = "0.1.0"
+// version is this SDK's version; it is sent in the User-Agent.
+const version = "0.1.0"
 
 // Environment is the base URL of a USPS API host. Production and Testing
 // are USPS's; any other http(s) URL, such as a uspsbiztest server's, works
@@ -216,7 +216,7 @@ func New(opts ...Option) (*Client, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	ua := "nsalink-go/" + Version
+	ua := "nsalink-go/" + version
 	if cfg.userAgent != "" {
 		ua = cfg.userAgent + " " + ua
 	}

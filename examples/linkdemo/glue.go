@@ -20,7 +20,7 @@ import (
 type nsa struct {
 	linker *linking.Linker
 	store  *sqlstore.Store
-	rates  *linking.Rates
+	pricer *nsarates.Pricer
 }
 
 // newNSA connects to USPS as the platform app (client id and secret from
@@ -47,7 +47,7 @@ func newNSA(ctx context.Context, app uspsbiz.Credentials, uspsURL, copURL, callb
 	if err != nil {
 		return nil, errors.Join(err, store.Close())
 	}
-	return &nsa{linker: linker, store: store, rates: linker.NewRates(pricer)}, nil
+	return &nsa{linker: linker, store: store, pricer: pricer}, nil
 }
 
 // mount serves POST /usps/start (off to the USPS sign-in) and GET

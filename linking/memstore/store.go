@@ -13,8 +13,8 @@ import (
 	"github.com/nsalink/nsalink/linking/storekit"
 )
 
-// Store is an in-memory linking.Store. The zero value is not usable; call New.
-type Store struct {
+// store is the in-memory linking.Store.
+type store struct {
 	mu     sync.Mutex // guards the maps below
 	links  map[string]*linking.Link
 	events map[string][]linking.Event
@@ -25,11 +25,11 @@ type Store struct {
 	locks keylock.Set
 }
 
-var _ linking.Store = (*Store)(nil)
-
-// New returns an empty store.
-func New() *Store {
-	return &Store{
+// New returns an empty in-memory linking.Store: for tests and single-process
+// demos (it forgets everything when the process ends). Its LockLink is a
+// per-link mutex, and ClaimDue skips links locked by it.
+func New() linking.Store {
+	return &store{
 		links:  make(map[string]*linking.Link),
 		events: make(map[string][]linking.Event),
 		auth:   make(map[string]*linking.AuthRequest),
@@ -37,7 +37,7 @@ func New() *Store {
 }
 
 // CreateLink implements linking.Store.
-func (s *Store) CreateLink(ctx context.Context, l *linking.Link) (*linking.Link, error) {
+func (s *store) CreateLink(ctx context.Context, l *linking.Link) (*linking.Link, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -56,7 +56,7 @@ func (s *Store) CreateLink(ctx context.Context, l *linking.Link) (*linking.Link,
 }
 
 // GetLink implements linking.Store.
-func (s *Store) GetLink(ctx context.Context, accountID string) (*linking.Link, error) {
+func (s *store) GetLink(ctx context.Context, accountID string) (*linking.Link, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func (s *Store) GetLink(ctx context.Context, accountID string) (*linking.Link, e
 }
 
 // UpdateLink implements linking.Store. It waits for the link's lock.
-func (s *Store) UpdateLink(ctx context.Context, l *linking.Link, ev *linking.Event) (*linking.Link, error) {
+func (s *store) UpdateLink(ctx context.Context, l *linking.Link, ev *linking.Event) (*linking.Link, error) {
 	c, e, err := storekit.PrepareUpdate(l, ev)
 	if err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ func (s *Store) UpdateLink(ctx context.Context, l *linking.Link, ev *linking.Eve
 }
 
 // DeleteLink implements linking.Store. It waits for the link's lock.
-func (s *Store) DeleteLink(ctx context.Context, accountID string) error {
+func (s *store) DeleteLink(ctx context.Context, accountID string) error {
 	unlock, err := s.locks.Lock(ctx, accountID)
 	if err != nil {
 		return err
@@ -115,7 +115,7 @@ func (s *Store) DeleteLink(ctx context.Context, accountID string) error {
 }
 
 // Events implements linking.Store.
-func (s *Store) Events(ctx context.Context, accountID string) ([]linking.Event, error) {
+func (s *store) Events(ctx context.Context, accountID string) ([]linking.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func (s *Store) Events(ctx context.Context, accountID string) ([]linking.Event, 
 }
 
 // PutAuthRequest implements linking.Store.
-func (s *Store) PutAuthRequest(ctx context.Context, a *linking.AuthRequest) error {
+func (s *store) PutAuthRequest(ctx context.Context, a *linking.AuthRequest) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func (s *Store) PutAuthRequest(ctx context.Context, a *linking.AuthRequest) erro
 }
 
 // ConsumeAuthRequest implements linking.Store.
-func (s *Store) ConsumeAuthRequest(ctx context.Context, stateHash []byte, now time.Time) (*linking.AuthRequest, error) {
+func (s *store) ConsumeAuthRequest(ctx context.Context, stateHash []byte, now time.Time) (*linking.AuthRequest, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func (s *Store) ConsumeAuthRequest(ctx context.Context, stateHash []byte, now ti
 }
 
 // ListAccountIDs implements linking.Store, in byte order.
-func (s *Store) ListAccountIDs(ctx context.Context, after string, limit int) ([]string, error) {
+func (s *store) ListAccountIDs(ctx context.Context, after string, limit int) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func (s *Store) ListAccountIDs(ctx context.Context, after string, limit int) ([]
 }
 
 // DeleteExpiredAuthRequests implements linking.Store.
-func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, before time.Time) (int, error) {
+func (s *store) DeleteExpiredAuthRequests(ctx context.Context, before time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -213,7 +213,7 @@ func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, before time.Time)
 
 // LockLink implements linking.Store with a per-link lock. Updates made
 // through the LinkTx are staged and applied only when fn returns nil.
-func (s *Store) LockLink(ctx context.Context, accountID string, fn func(context.Context, linking.LinkTx) error) error {
+func (s *store) LockLink(ctx context.Context, accountID string, fn func(context.Context, linking.LinkTx) error) error {
 	unlock, err := s.locks.Lock(ctx, accountID)
 	if err != nil {
 		return err
@@ -246,7 +246,7 @@ func (s *Store) LockLink(ctx context.Context, accountID string, fn func(context.
 
 // ClaimDue implements linking.Store. Links locked by LockLink or being
 // updated are skipped, like FOR UPDATE SKIP LOCKED.
-func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*linking.Link, error) {
+func (s *store) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*linking.Link, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
