@@ -16,10 +16,12 @@
 //     USPS environment, and expires after 10 minutes; PKCE S256 is on.
 //   - Callback redeems the COP redirect: the state is consumed before it is
 //     checked, the code is exchanged once, and the sealed tokens are stored
-//     before it returns, even if the browser goes away meanwhile.
+//     before it returns, even if the browser goes away meanwhile. A
+//     rejected callback is a *CallbackError with a fixed Code.
 //   - SubmitCredentials checks CRID, MID, manifest MID and EPS number
 //     (a *CredentialsError names every bad field and changes nothing), then
-//     Verify asks USPS: a payment authorization with the EPS account as
+//     Verify asks USPS (these business rules live here, not in uspsbiz):
+//     a payment authorization with the EPS account as
 //     PAYER and RATE_HOLDER (EPA missing, ACH pending, no payment method …
 //     become action required with a Reason), then a contract-price probe
 //     with the customer's token (CONTRACT: active; warning 001 or 160212:
@@ -27,6 +29,9 @@
 //   - Reconcile, run on every instance, re-checks pending links with backoff
 //     inside the USPS call budget; a Store claim keeps two instances off the
 //     same link.
+//
+// Callback, Verify and SubmitCredentials return a Status: what a host
+// shows, never the stored record with its sealed tokens.
 //
 // Every transition is checked against the transition table, written with
 // compare-and-swap together with its audit Event, and passed to the hooks
@@ -38,10 +43,12 @@
 // refreshes under the Store's per-link lock (PostgreSQL row lock, SQLite
 // BEGIN IMMEDIATE, a mutex in memory): it re-reads the link, adopts a token
 // another process already refreshed, and otherwise refreshes once and saves
-// the rotated token before anyone uses it. A final invalid_grant (say, after
-// a USPS password reset) moves the link to action required with
-// ReasonTokenRevoked. PaymentToken caches the payment authorization token
-// for its 8 hours the same way.
+// the rotated token before anyone uses it (a refreshed token whose save
+// failed is saved on the next call, not refreshed again). A final
+// invalid_grant (say, after a USPS password reset) moves the link to action
+// required with ReasonTokenRevoked, and the error matches
+// uspsbiz.ErrReauthorizationRequired. PaymentToken caches the payment
+// authorization token for its 8 hours the same way.
 //
 // Tokens are sealed at rest by a Sealer (NewAESGCMSealer: AES-256-GCM with
 // key ids for rotation, and the account id as associated data, so that a
@@ -51,13 +58,15 @@
 //
 // Store is implemented by linking/memstore (tests, one process) and
 // linking/sqlstore (SQLite, the embedded default; PostgreSQL for fleets).
-// linking/storetest.Run is the conformance suite; run it on your own Store.
+// linking/storetest.Run is the conformance suite; run it on your own Store,
+// which linking/storekit helps to write. A Store returns what it stored and
+// never modifies the values passed in.
 //
 // # Hosting
 //
 // Handler serves the flow's HTTP API (status with banner, pop-up and
 // guideline steps as JSON; start; callback; credentials; unlink) for a host
-// to mount; View and DefaultGuidance give the same content to a host that
-// renders its own pages. Rates prices labels with nsarates, at NSA rates
+// to mount; View and DefaultGuidance() give the same content to a host that
+// renders its own pages. Quote prices labels with nsarates, at NSA rates
 // only while the link is active.
 package linking

@@ -23,7 +23,7 @@ func Example() {
 	defer srv.Close()
 	_ = srv.SetContractPrices("1000000001", uspsbiztest.Price{MailClass: "PRIORITY_MAIL", Price: "8.05"})
 
-	usps, _ := uspsbiz.New(uspsbiz.WithBaseURL(srv.URL), uspsbiz.WithCOPURL(srv.COPURL()),
+	usps, _ := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(srv.URL)), uspsbiz.WithCOPURL(srv.COPURL()),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: "app", ClientSecret: "secret"}))
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // in production: from your secret manager
@@ -36,15 +36,13 @@ func Example() {
 	copURL, _ := linker.Start(ctx, "acct-1", "browser-session-1")
 	// The customer signs in, passes MFA and authorizes; USPS redirects back.
 	back, _ := srv.Authorize(copURL, uspsbiztest.Consent{Username: "widgets", Password: "pw", MFACode: "123456"})
-	q := back.Query()
-	lk, err := linker.Callback(ctx, "acct-1", "browser-session-1",
-		linking.CallbackParams{State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error")})
+	st, err := linker.Callback(ctx, "acct-1", "browser-session-1", back.Query())
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(lk.State)
-	st, _ := linker.SubmitCredentials(ctx, "acct-1", linking.CredentialsInput{CRID: "56781234", MID: "901234567", EPS: "1000000001"})
+	fmt.Println(st.State)
+	st, _ = linker.SubmitCredentials(ctx, "acct-1", linking.CredentialsInput{CRID: "56781234", MID: "901234567", EPS: "1000000001"})
 	fmt.Println(st.State, st.NSARatesApply)
 	// Output:
 	// awaiting_credentials

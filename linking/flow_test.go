@@ -222,7 +222,7 @@ func TestReconcilerStopsWhenBudgetRunsOut(t *testing.T) {
 		require.NoError(t, err)
 	}
 	e.srv.Advance(time.Hour)
-	budgeted, err := uspsbiz.New(uspsbiz.WithBaseURL(e.srv.URL), uspsbiz.WithClock(e.srv.Now),
+	budgeted, err := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(e.srv.URL)), uspsbiz.WithClock(e.srv.Now),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: clientID, ClientSecret: clientSecret}),
 		uspsbiz.WithBudget(uspsbiz.APIPayments, uspsbiz.Budget{PerHour: 60, Burst: 1}))
 	require.NoError(t, err)
@@ -264,7 +264,7 @@ func TestRelinkWithCredentialsOnFileGoesPending(t *testing.T) {
 	e.srv.RevokeAll(username)
 	e.srv.Advance(9 * time.Hour)
 	_, err = e.linker.TokenSource(t.Context(), account).Token()
-	require.ErrorIs(t, err, linking.ErrRelinkRequired)
+	require.ErrorIs(t, err, uspsbiz.ErrReauthorizationRequired)
 	lk, err := e.linker.Callback(t.Context(), account, session, e.authorize(e.linker, account, session))
 	require.NoError(t, err)
 	assert.Equal(t, linking.StateApprovalPending, lk.State, "credentials on file are re-checked")
@@ -323,7 +323,7 @@ func TestPopupTextComesWithTheView(t *testing.T) {
 	e := newEnv(t, nil)
 	st, err := e.linker.Status(t.Context(), account)
 	require.NoError(t, err)
-	g := linking.DefaultGuidance
+	g := linking.DefaultGuidance()
 	g.Popup = linking.Message{Key: "popup.connect", Text: "Verbinden Sie Ihr USPS-Konto mit {platform}."}
 	v := e.linker.View(st, &g)
 	require.True(t, v.ShowPopup)

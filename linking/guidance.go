@@ -55,61 +55,64 @@ func paymentAccountIn(s State, _ Reason) bool { return s == StateApprovalPending
 
 func active(s State, _ Reason) bool { return s == StateActive }
 
-// DefaultGuidance is the English guidance.
-var DefaultGuidance = Guidance{
-	Popup:         Message{"popup.connect", "Connect your USPS business account to keep your NSA rates. Click See Guidelines to begin."},
-	Banner:        Message{"banner.connect", "Connect your USPS business account to {platform} to access NSA rates."},
-	PendingBanner: Message{"banner.approval_pending", "USPS business account approval pending"},
-	Steps: []Step{
-		{Key: "business_account", Title: "Set up your USPS Business Account",
-			Details: []Message{
-				{"business_account.new", "New to USPS? Create a USPS Business Account, validate your email and complete the three-step setup wizard."},
-				{"business_account.existing", "Already have a USPS Business Account and a linked Enterprise Payment Account? Skip to linking your account."},
-			},
-			Done: connected},
-		{Key: "payment_account", Title: "Add an Enterprise Payment Account (EPA)",
-			Details: []Message{
-				{"payment_account.add", `On your Business Portal dashboard, under "Add your payment account to get started", agree to the payment account terms, choose Credit Card or ACH Debit, click Continue and complete the setup.`},
-				{"payment_account.ach", "ACH: within 24 to 48 hours USPS makes two micro-debits of less than $1.00 to your bank account. Note both amounts, sign back in to the USPS Business Portal and verify them (My Account, then the link under Payment Account). Until then the account shows as Pending."},
-			},
-			Done: paymentAccountIn},
-		{Key: "connect", Title: "Link your business account to {platform}",
-			Details: []Message{
-				{"connect.mandatory", "This step is mandatory, even where the USPS page suggests it is optional. Without it you lose your NSA rates on every label."},
-				{"connect.signin", "Sign in to your USPS.com account and complete the multi-factor authentication."},
-				{"connect.authorize", `On the "Grant {platform} Access" screen, check the agreement box and click Authorize and Continue.`},
-				{"connect.finish", `On the "Successful Integration" screen, click Go to {platform}.`},
-			},
-			Done: connected},
-		{Key: "credentials", Title: "Enter your CRID, MID and EPS number",
-			Details: []Message{
-				{"credentials.where", "Find them in the USPS Business Portal, or ask your USPS sales representative: CRID (Customer Registration ID), MID (Mailer ID) and EPS (Enterprise Payment System) account number."},
-			},
-			Done: credentialsIn},
-		{Key: "approval", Title: "Wait for USPS approval",
-			Details: []Message{
-				{"approval.pending", "After saving, the banner reads \"USPS business account approval pending\" until USPS confirms your contract rates."},
-			},
-			Done: active},
-	},
-	Actions: map[Reason]Message{
-		ReasonEPAMissing:             {"action.epa_missing", "We could not find an Enterprise Payment Account with that EPS number. Check the number, or add a payment account in the USPS Business Portal."},
-		ReasonEPANotActive:           {"action.epa_not_active", "Your Enterprise Payment Account is not active yet. If you chose ACH, verify the two micro-debits in the USPS Business Portal; we check again automatically."},
-		ReasonNoPaymentMethod:        {"action.no_payment_method", "Your Enterprise Payment Account has no payment method. Add a credit card or ACH debit in the USPS Business Portal."},
-		ReasonPaymentMethodNotActive: {"action.payment_method_not_active", "The payment method of your Enterprise Payment Account is not active. If it is an ACH debit, verify the two micro-debits."},
-		ReasonCardTrouble:            {"action.card_trouble", "USPS could not validate your credit card. Check its details in the USPS Business Portal."},
-		ReasonInsufficientFunds:      {"action.insufficient_funds", "Your payment account's balance is too low. Add funds in the USPS Business Portal."},
-		ReasonCRIDNotEnrolled:        {"action.crid_not_enrolled", "USPS says this CRID and MID are not enrolled for shipping. Check them, or ask your USPS sales representative."},
-		ReasonCredentialsRejected:    {"action.credentials_rejected", "USPS did not accept these CRID, MID and EPS numbers together. Check them and save again."},
-		ReasonTokenRevoked:           {"action.token_revoked", "Your USPS authorization ended (for example after a USPS password reset). Link your business account again."},
-	},
-	Pending: map[Reason]Message{
-		ReasonNone:                 {"pending.checking", "We are checking your account with USPS."},
-		ReasonContractNotEffective: {"pending.contract_not_effective", "USPS does not return your contract rates yet. We check again automatically; this usually resolves once USPS approves the link."},
-	},
+// DefaultGuidance returns the English guidance, a fresh copy a host may
+// change (translate, restyle) and pass to HandlerOptions or View.
+func DefaultGuidance() Guidance {
+	return Guidance{
+		Popup:         Message{"popup.connect", "Connect your USPS business account to keep your NSA rates. Click See Guidelines to begin."},
+		Banner:        Message{"banner.connect", "Connect your USPS business account to {platform} to access NSA rates."},
+		PendingBanner: Message{"banner.approval_pending", "USPS business account approval pending"},
+		Steps: []Step{
+			{Key: "business_account", Title: "Set up your USPS Business Account",
+				Details: []Message{
+					{"business_account.new", "New to USPS? Create a USPS Business Account, validate your email and complete the three-step setup wizard."},
+					{"business_account.existing", "Already have a USPS Business Account and a linked Enterprise Payment Account? Skip to linking your account."},
+				},
+				Done: connected},
+			{Key: "payment_account", Title: "Add an Enterprise Payment Account (EPA)",
+				Details: []Message{
+					{"payment_account.add", `On your Business Portal dashboard, under "Add your payment account to get started", agree to the payment account terms, choose Credit Card or ACH Debit, click Continue and complete the setup.`},
+					{"payment_account.ach", "ACH: within 24 to 48 hours USPS makes two micro-debits of less than $1.00 to your bank account. Note both amounts, sign back in to the USPS Business Portal and verify them (My Account, then the link under Payment Account). Until then the account shows as Pending."},
+				},
+				Done: paymentAccountIn},
+			{Key: "connect", Title: "Link your business account to {platform}",
+				Details: []Message{
+					{"connect.mandatory", "This step is mandatory, even where the USPS page suggests it is optional. Without it you lose your NSA rates on every label."},
+					{"connect.signin", "Sign in to your USPS.com account and complete the multi-factor authentication."},
+					{"connect.authorize", `On the "Grant {platform} Access" screen, check the agreement box and click Authorize and Continue.`},
+					{"connect.finish", `On the "Successful Integration" screen, click Go to {platform}.`},
+				},
+				Done: connected},
+			{Key: "credentials", Title: "Enter your CRID, MID and EPS number",
+				Details: []Message{
+					{"credentials.where", "Find them in the USPS Business Portal, or ask your USPS sales representative: CRID (Customer Registration ID), MID (Mailer ID) and EPS (Enterprise Payment System) account number."},
+				},
+				Done: credentialsIn},
+			{Key: "approval", Title: "Wait for USPS approval",
+				Details: []Message{
+					{"approval.pending", "After saving, the banner reads \"USPS business account approval pending\" until USPS confirms your contract rates."},
+				},
+				Done: active},
+		},
+		Actions: map[Reason]Message{
+			ReasonEPAMissing:             {"action.epa_missing", "We could not find an Enterprise Payment Account with that EPS number. Check the number, or add a payment account in the USPS Business Portal."},
+			ReasonEPANotActive:           {"action.epa_not_active", "Your Enterprise Payment Account is not active yet. If you chose ACH, verify the two micro-debits in the USPS Business Portal; we check again automatically."},
+			ReasonNoPaymentMethod:        {"action.no_payment_method", "Your Enterprise Payment Account has no payment method. Add a credit card or ACH debit in the USPS Business Portal."},
+			ReasonPaymentMethodNotActive: {"action.payment_method_not_active", "The payment method of your Enterprise Payment Account is not active. If it is an ACH debit, verify the two micro-debits."},
+			ReasonCardTrouble:            {"action.card_trouble", "USPS could not validate your credit card. Check its details in the USPS Business Portal."},
+			ReasonInsufficientFunds:      {"action.insufficient_funds", "Your payment account's balance is too low. Add funds in the USPS Business Portal."},
+			ReasonCRIDNotEnrolled:        {"action.crid_not_enrolled", "USPS says this CRID and MID are not enrolled for shipping. Check them, or ask your USPS sales representative."},
+			ReasonCredentialsRejected:    {"action.credentials_rejected", "USPS did not accept these CRID, MID and EPS numbers together. Check them and save again."},
+			ReasonTokenRevoked:           {"action.token_revoked", "Your USPS authorization ended (for example after a USPS password reset). Link your business account again."},
+		},
+		Pending: map[Reason]Message{
+			ReasonNone:                 {"pending.checking", "We are checking your account with USPS."},
+			ReasonContractNotEffective: {"pending.contract_not_effective", "USPS does not return your contract rates yet. We check again automatically; this usually resolves once USPS approves the link."},
+		},
+	}
 }
 
-// Render replaces {platform} in text.
-func (g Guidance) Render(text, platform string) string {
+// render replaces {platform} in text.
+func (g Guidance) render(text, platform string) string {
 	return strings.ReplaceAll(text, "{platform}", platform)
 }

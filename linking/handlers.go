@@ -21,7 +21,7 @@ type HandlerOptions struct {
 	// an absolute path ("/settings/usps"). Default "/". Only a path is
 	// accepted, so the callback is never an open redirect.
 	ReturnTo string
-	// Guidance is the text served with the status (default DefaultGuidance).
+	// Guidance is the text served with the status (default DefaultGuidance()).
 	Guidance *Guidance
 }
 
@@ -57,7 +57,8 @@ func (l *Linker) Handler(opts HandlerOptions) (http.Handler, error) {
 		return nil, errors.New("linking: Handler: ReturnTo must be an absolute path on this host")
 	}
 	if opts.Guidance == nil {
-		opts.Guidance = &DefaultGuidance
+		g := DefaultGuidance()
+		opts.Guidance = &g
 	}
 	h := &handlers{l: l, opts: opts}
 	mux := http.NewServeMux()
@@ -121,8 +122,7 @@ func (h *handlers) callback(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	q := r.URL.Query()
-	_, err := h.l.Callback(r.Context(), acct, sess, CallbackParams{State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error")})
+	_, err := h.l.Callback(r.Context(), acct, sess, r.URL.Query())
 	back := url.Values{}
 	var ce *CallbackError
 	switch {
@@ -259,16 +259,17 @@ type StepView struct {
 }
 
 // View turns a Status into what a host shows, with g's texts (nil:
-// DefaultGuidance) and the platform's name filled in.
+// DefaultGuidance()) and the platform's name filled in.
 func (l *Linker) View(st Status, g *Guidance) StatusView {
 	if g == nil {
-		g = &DefaultGuidance
+		d := DefaultGuidance()
+		g = &d
 	}
 	name := l.platformName
 	if name == "" {
 		name = "your shipping platform"
 	}
-	msg := func(m Message) *Message { return &Message{Key: m.Key, Text: g.Render(m.Text, name)} }
+	msg := func(m Message) *Message { return &Message{Key: m.Key, Text: g.render(m.Text, name)} }
 	v := StatusView{
 		State: st.State, Reason: st.Reason, NSARatesApply: st.NSARatesApply,
 		CRID: st.CRID, MID: st.MID, ManifestMID: st.ManifestMID, EPSLast4: st.EPSLast4,
@@ -293,7 +294,7 @@ func (l *Linker) View(st Status, g *Guidance) StatusView {
 		}
 	}
 	for _, s := range g.Steps {
-		sv := StepView{Key: s.Key, Title: g.Render(s.Title, name), Done: s.Done != nil && s.Done(st.State, st.Reason)}
+		sv := StepView{Key: s.Key, Title: g.render(s.Title, name), Done: s.Done != nil && s.Done(st.State, st.Reason)}
 		for _, d := range s.Details {
 			sv.Details = append(sv.Details, *msg(d))
 		}

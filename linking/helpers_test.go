@@ -3,6 +3,7 @@ package linking_test
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"log/slog"
 	"net/url"
 	"sync"
@@ -89,7 +90,7 @@ func newEnv(t *testing.T, store linking.Store, opts ...linking.Option) *env {
 
 func (e *env) client() *uspsbiz.Client {
 	c, err := uspsbiz.New(
-		uspsbiz.WithBaseURL(e.srv.URL),
+		uspsbiz.WithEnvironment(uspsbiz.Environment(e.srv.URL)),
 		uspsbiz.WithCOPURL(e.srv.COPURL()),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: clientID, ClientSecret: clientSecret}),
 		uspsbiz.WithClock(e.srv.Now),
@@ -115,18 +116,22 @@ func (e *env) newLinker(store linking.Store, opts ...linking.Option) *linking.Li
 
 // authorize starts linking and walks the COP consent; it returns the
 // callback parameters.
-func (e *env) authorize(l *linking.Linker, acct, sess string) linking.CallbackParams {
+func (e *env) authorize(l *linking.Linker, acct, sess string) url.Values {
 	e.t.Helper()
 	u, err := l.Start(e.t.Context(), acct, sess)
 	require.NoError(e.t, err)
 	back, err := e.srv.Authorize(u, uspsbiztest.Consent{Username: username, Password: password, MFACode: mfaCode})
 	require.NoError(e.t, err)
-	return params(back)
+	return back.Query()
 }
 
-func params(u *url.URL) linking.CallbackParams {
-	q := u.Query()
-	return linking.CallbackParams{State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error")}
+// code is the code of a *linking.CallbackError ("" for another error).
+func code(err error) string {
+	var ce *linking.CallbackError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return ""
 }
 
 // linkAccount takes acct to awaiting credentials.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -44,10 +43,7 @@ func TestTransitionTable(t *testing.T) {
 				continue
 			}
 			require.ErrorIs(t, err, linking.ErrIllegalTransition)
-			var te *linking.TransitionError
-			require.ErrorAs(t, err, &te)
-			require.Equal(t, from, te.From)
-			require.Equal(t, to, te.To)
+			require.Contains(t, err.Error(), fmt.Sprintf("%q to %q", from, to))
 		}
 		if from != un {
 			require.True(t, linking.CanTransition(from, un), "unlink from %s", from)
@@ -79,38 +75,6 @@ func TestStatesAndReasons(t *testing.T) {
 	require.False(t, linking.Reason("nope").Valid())
 }
 
-func TestLinkCloneIsDeep(t *testing.T) {
-	l := &linking.Link{AccountID: "a", Token: []byte{1}, PaymentToken: []byte{2}}
-	c := l.Clone()
-	c.Token[0], c.PaymentToken[0] = 9, 9
-	require.Equal(t, []byte{1}, l.Token)
-	require.Equal(t, []byte{2}, l.PaymentToken)
-	require.Nil(t, (*linking.Link)(nil).Clone())
-
-	a := &linking.AuthRequest{StateHash: []byte{1}, SessionHash: []byte{2}, Verifier: []byte{3}}
-	ac := a.Clone()
-	ac.StateHash[0], ac.SessionHash[0], ac.Verifier[0] = 9, 9, 9
-	require.Equal(t, []byte{1}, a.StateHash)
-	require.Equal(t, []byte{2}, a.SessionHash)
-	require.Equal(t, []byte{3}, a.Verifier)
-}
-
-func TestValidateNamesFieldNotValue(t *testing.T) {
-	l := &linking.Link{AccountID: "a", State: linking.StateActive, EPSAccount: "SECRET\x00EPS"}
-	err := l.Validate()
-	require.ErrorIs(t, err, linking.ErrInvalidRecord)
-	require.Contains(t, err.Error(), "EPSAccount")
-	require.NotContains(t, err.Error(), "SECRET")
-
-	require.NoError(t, (&linking.Link{AccountID: "a", State: linking.StateUnlinked}).Validate())
-	require.ErrorIs(t, (*linking.Link)(nil).Validate(), linking.ErrInvalidRecord)
-	require.ErrorIs(t, (&linking.Event{To: "x"}).Validate(), linking.ErrInvalidRecord)
-	require.ErrorIs(t, (&linking.Event{From: "x", To: linking.StateActive}).Validate(), linking.ErrInvalidRecord)
-	require.NoError(t, (&linking.Event{To: linking.StateActive}).Validate())
-	require.ErrorIs(t, (&linking.AuthRequest{AccountID: "a", ExpiresAt: time.Now()}).Validate(), linking.ErrInvalidRecord)
-	require.NoError(t, (&linking.AuthRequest{StateHash: []byte{1}, AccountID: "a", ExpiresAt: time.Now()}).Validate())
-}
-
 func TestRecordsPrintRedacted(t *testing.T) {
 	const eps, tok, pay, ver, sess = "EPS-CANARY-1", "TOKEN-CANARY-2", "PAY-CANARY-3", "VERIFIER-CANARY-4", "SESSION-CANARY-5"
 	l := &linking.Link{AccountID: "acct-1", State: linking.StateActive, EPSAccount: eps,
@@ -132,7 +96,7 @@ func TestRecordsPrintRedacted(t *testing.T) {
 		fmt.Sprintf("%v %+v %#v", a, *a, a),
 		fmt.Sprintf("%+v %#v", wrapper{L: *l, P: l, A: *a, priv: l}, wrapper{L: *l, P: l, A: *a, priv: l}),
 		logs.String(),
-		l.String(), l.GoString(), a.String(),
+		fmt.Sprint(l, *l, a, *a),
 	}
 	for _, out := range outs {
 		for _, secret := range []string{eps, tok, pay, ver, sess} {

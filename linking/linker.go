@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -30,7 +31,7 @@ type Linker struct {
 	redirectURI  string
 	platformName string
 	platformCRID usps.CRID
-	environment  string
+	environment  uspsbiz.Environment
 	pkce         bool
 	stateTTL     time.Duration
 	now          func() time.Time
@@ -69,19 +70,6 @@ func WithPlatform(name, crid string) Option {
 			return fmt.Errorf("linking: WithPlatform: %w", err)
 		}
 		l.platformName, l.platformCRID = name, c
-		return nil
-	}
-}
-
-// WithEnvironment names the USPS environment (default: the client's base
-// URL). It is recorded on every authorization request and link so that a
-// callback issued for one environment cannot be redeemed against another.
-func WithEnvironment(name string) Option {
-	return func(l *Linker) error {
-		if name == "" {
-			return errors.New("linking: WithEnvironment: empty name")
-		}
-		l.environment = name
 		return nil
 	}
 }
@@ -148,9 +136,9 @@ func New(usps *uspsbiz.Client, store Store, sealer Sealer, opts ...Option) (*Lin
 		stateTTL:     10 * time.Minute,
 		now:          time.Now,
 		logger:       slog.New(slog.DiscardHandler),
-		environment:  usps.BaseURL(),
-		probe:        DefaultContractProbe,
-		backoff:      DefaultBackoff,
+		environment:  usps.Environment(),
+		probe:        defaultContractProbe(),
+		backoff:      defaultBackoff(),
 		refreshLimit: 30 * time.Second,
 	}
 	for _, o := range opts {
@@ -235,11 +223,11 @@ func (l *Linker) Start(ctx context.Context, accountID, sessionID string) (string
 	var sealedVerifier []byte
 	if l.pkce {
 		verifier = oauth2.GenerateVerifier()
-		if sealedVerifier, err = l.sealer.Seal([]byte(verifier), SealAAD(accountID, SealedFieldVerifier)); err != nil {
+		if sealedVerifier, err = l.sealer.Seal([]byte(verifier), sealAAD(accountID, sealedFieldVerifier)); err != nil {
 			return "", fmt.Errorf("linking: sealing PKCE verifier: %w", err)
 		}
 	}
-	copURL, err := l.usps.COPURL(uspsbiz.AuthRequest{State: state, RedirectURI: l.redirectURI, PlatformName: l.platformName, Verifier: verifier})
+	copURL, err := l.usps.COPURL(uspsbiz.COPRequest{State: state, RedirectURI: l.redirectURI, PlatformName: l.platformName, Verifier: verifier})
 	if err != nil {
 		return "", err
 	}
@@ -254,7 +242,7 @@ func (l *Linker) Start(ctx context.Context, accountID, sessionID string) (string
 	}
 	if len(lk.Token) == 0 {
 		err = l.transition(ctx, accountID, "user", "start", func(lk *Link) (State, Reason, error) {
-			if len(lk.Token) == 0 && CanTransition(lk.State, StateAuthorizing) {
+			if len(lk.Token) == 0 && canTransition(lk.State, StateAuthorizing) {
 				return StateAuthorizing, ReasonNone, nil
 			}
 			return lk.State, lk.Reason, nil
@@ -275,8 +263,7 @@ func (l *Linker) getOrCreate(ctx context.Context, accountID string) (*Link, erro
 		return nil, err
 	}
 	now := l.now().UTC()
-	lk = &Link{AccountID: accountID, State: StateUnlinked, Environment: l.environment, CreatedAt: now, UpdatedAt: now}
-	err = l.store.CreateLink(ctx, lk)
+	lk, err = l.store.CreateLink(ctx, &Link{AccountID: accountID, State: StateUnlinked, Environment: l.environment, CreatedAt: now, UpdatedAt: now})
 	if errors.Is(err, ErrAlreadyExists) {
 		return l.store.GetLink(ctx, accountID)
 	}
@@ -306,7 +293,7 @@ func (l *Linker) update(ctx context.Context, accountID, actor, cause string, cha
 		var ev *Event
 		if to != from || reason != lk.Reason {
 			if to != from {
-				if err := CheckTransition(from, to); err != nil {
+				if err := checkTransition(from, to); err != nil {
 					return nil, err
 				}
 			}
@@ -314,7 +301,7 @@ func (l *Linker) update(ctx context.Context, accountID, actor, cause string, cha
 		}
 		lk.State, lk.Reason = to, reason
 		lk.UpdatedAt = l.now().UTC()
-		err = l.store.UpdateLink(ctx, lk, ev)
+		stored, err := l.store.UpdateLink(ctx, lk, ev)
 		if errors.Is(err, ErrConflict) && attempt < 10 {
 			continue
 		}
@@ -322,9 +309,9 @@ func (l *Linker) update(ctx context.Context, accountID, actor, cause string, cha
 			return nil, err
 		}
 		if ev != nil {
-			l.notify(ctx, Transition{AccountID: accountID, From: from, To: to, Reason: reason, Cause: cause, Actor: actor, At: lk.UpdatedAt})
+			l.notify(ctx, Transition{AccountID: accountID, From: from, To: to, Reason: reason, Cause: cause, Actor: actor, At: stored.UpdatedAt})
 		}
-		return lk, nil
+		return stored, nil
 	}
 }
 
@@ -338,28 +325,22 @@ func (l *Linker) notify(ctx context.Context, t Transition) {
 	}
 }
 
-// Callback errors. A *CallbackError wraps one of them.
-var (
-	// ErrStateInvalid: no such state (forged, or for another platform).
-	ErrStateInvalid = errors.New("linking: unknown or malformed state")
-	// ErrStateReplayed: the state was already redeemed.
-	ErrStateReplayed = errors.New("linking: state already used")
-	// ErrStateExpired: the state's time ran out; start again.
-	ErrStateExpired = errors.New("linking: state expired")
-	// ErrStateMismatch: the state belongs to another session, account or
-	// USPS environment. It is burnt all the same.
-	ErrStateMismatch = errors.New("linking: state issued to another session, account or environment")
-	// ErrAuthorizationDenied: USPS returned an error= instead of a code
-	// (the customer cancelled, or the COP refused).
-	ErrAuthorizationDenied = errors.New("linking: authorization not granted")
-	// ErrExchangeFailed: USPS refused the code.
-	ErrExchangeFailed = errors.New("linking: authorization code exchange failed")
-)
-
 // CallbackError is a rejected callback. Code is one fixed word, never text
-// taken from the request: one of the Callback… codes below, or one of RFC
-// 6749's error codes the COP sent back ("access_denied", "server_error" …;
-// anything else is "unknown_error").
+// taken from the request, which Handler passes on as
+// ReturnTo?link_error=<Code>:
+//
+//	invalid_state    no such state (forged, or for another platform)
+//	state_used       the state was already redeemed
+//	state_expired    the state's time ran out; start again
+//	state_mismatch   the state belongs to another session, account or USPS
+//	                 environment (it is burnt all the same)
+//	missing_code     the redirect carried neither a code nor an error
+//	exchange_failed  USPS refused the code (Err says why)
+//
+// or, when the COP sent back an error= instead of a code (the customer
+// cancelled, or the COP refused), RFC 6749's code: "access_denied",
+// "server_error" … (anything else is "unknown_error"). Err is the
+// underlying error, if any.
 type CallbackError struct {
 	Code string
 	Err  error
@@ -367,18 +348,23 @@ type CallbackError struct {
 
 // Codes of a CallbackError that nsalink itself gives.
 const (
-	CallbackInvalidState   = "invalid_state"   // ErrStateInvalid
-	CallbackStateUsed      = "state_used"      // ErrStateReplayed
-	CallbackStateExpired   = "state_expired"   // ErrStateExpired
-	CallbackStateMismatch  = "state_mismatch"  // ErrStateMismatch
-	CallbackMissingCode    = "missing_code"    // ErrExchangeFailed
-	CallbackExchangeFailed = "exchange_failed" // ErrExchangeFailed
-	CallbackUnknownError   = "unknown_error"   // ErrAuthorizationDenied with an unlisted error=
+	callbackInvalidState   = "invalid_state"
+	callbackStateUsed      = "state_used"
+	callbackStateExpired   = "state_expired"
+	callbackStateMismatch  = "state_mismatch"
+	callbackMissingCode    = "missing_code"
+	callbackExchangeFailed = "exchange_failed"
+	callbackUnknownError   = "unknown_error"
 )
 
 func (e *CallbackError) Error() string {
+	if e.Err == nil {
+		return "linking: callback: " + e.Code
+	}
 	return fmt.Sprintf("linking: callback: %s: %v", e.Code, e.Err)
 }
+
+// Unwrap returns the underlying error, if any.
 func (e *CallbackError) Unwrap() error { return e.Err }
 
 // oauthErrorCodes are the error= values a callback may carry (RFC 6749
@@ -389,29 +375,35 @@ var oauthErrorCodes = map[string]bool{
 	"temporarily_unavailable": true,
 }
 
-// CallbackParams are the query parameters of the COP redirect.
-type CallbackParams struct {
-	State, Code, Error string
-}
-
-// Callback redeems the COP redirect for accountID in session sessionID: the
-// state must have been issued by Start to that session and account, for this
-// environment, not expired and not used. The code is exchanged once, and the
+// Callback redeems the COP redirect for accountID in session sessionID;
+// query is the redirect's query (state, and code or error). The state must
+// have been issued by Start to that session and account, for this
+// environment, not expired and not used; otherwise the error is a
+// *CallbackError. The code is exchanged once, and the
 // sealed tokens are stored before Callback returns (even if ctx is cancelled
 // after the exchange). The link moves to awaiting credentials, or to
-// approval pending when credentials are already on file (a relink).
-func (l *Linker) Callback(ctx context.Context, accountID, sessionID string, p CallbackParams) (*Link, error) {
-	if p.State == "" || len(p.State) > 512 {
-		return nil, &CallbackError{Code: CallbackInvalidState, Err: ErrStateInvalid}
+// approval pending when credentials are already on file (a relink); the
+// returned Status says which.
+func (l *Linker) Callback(ctx context.Context, accountID, sessionID string, query url.Values) (Status, error) {
+	lk, err := l.callback(ctx, accountID, sessionID, query.Get("state"), query.Get("code"), query.Get("error"))
+	if err != nil {
+		return Status{}, err
 	}
-	ar, err := l.store.ConsumeAuthRequest(ctx, hash(p.State), l.now().UTC())
+	return statusOf(lk), nil
+}
+
+func (l *Linker) callback(ctx context.Context, accountID, sessionID, state, code, oauthErr string) (*Link, error) {
+	if state == "" || len(state) > 512 {
+		return nil, &CallbackError{Code: callbackInvalidState}
+	}
+	ar, err := l.store.ConsumeAuthRequest(ctx, hash(state), l.now().UTC())
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return nil, &CallbackError{Code: CallbackInvalidState, Err: ErrStateInvalid}
+		return nil, &CallbackError{Code: callbackInvalidState}
 	case errors.Is(err, ErrAuthRequestUsed):
-		return nil, &CallbackError{Code: CallbackStateUsed, Err: ErrStateReplayed}
+		return nil, &CallbackError{Code: callbackStateUsed}
 	case errors.Is(err, ErrAuthRequestExpired):
-		return nil, &CallbackError{Code: CallbackStateExpired, Err: ErrStateExpired}
+		return nil, &CallbackError{Code: callbackStateExpired}
 	case err != nil:
 		return nil, err
 	}
@@ -420,21 +412,20 @@ func (l *Linker) Callback(ctx context.Context, accountID, sessionID string, p Ca
 	sameAccount := subtle.ConstantTimeCompare(hash(ar.AccountID), hash(accountID)) == 1
 	sameEnv := ar.Environment == l.environment && ar.RedirectURI == l.redirectURI
 	if !sameSession || !sameAccount || !sameEnv {
-		return nil, &CallbackError{Code: CallbackStateMismatch, Err: ErrStateMismatch}
+		return nil, &CallbackError{Code: callbackStateMismatch}
 	}
-	if p.Error != "" {
-		code := p.Error
-		if !oauthErrorCodes[code] {
-			code = CallbackUnknownError
+	if oauthErr != "" {
+		if !oauthErrorCodes[oauthErr] {
+			oauthErr = callbackUnknownError
 		}
-		return nil, &CallbackError{Code: code, Err: ErrAuthorizationDenied}
+		return nil, &CallbackError{Code: oauthErr}
 	}
-	if p.Code == "" {
-		return nil, &CallbackError{Code: CallbackMissingCode, Err: ErrExchangeFailed}
+	if code == "" {
+		return nil, &CallbackError{Code: callbackMissingCode}
 	}
 	var verifier string
 	if len(ar.Verifier) > 0 {
-		v, err := l.sealer.Open(ar.Verifier, SealAAD(accountID, SealedFieldVerifier))
+		v, err := l.sealer.Open(ar.Verifier, sealAAD(accountID, sealedFieldVerifier))
 		if err != nil {
 			return nil, fmt.Errorf("linking: opening PKCE verifier: %w", err)
 		}
@@ -444,10 +435,10 @@ func (l *Linker) Callback(ctx context.Context, accountID, sessionID string, p Ca
 	// must not cancel the exchange or the save, or the tokens are lost.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	tok, err := l.usps.Exchange(ctx, p.Code, ar.RedirectURI, verifier)
+	tok, err := l.usps.Exchange(ctx, code, ar.RedirectURI, verifier)
 	if err != nil {
 		l.logger.LogAttrs(ctx, slog.LevelWarn, "code exchange failed", slog.String("account_id", accountID), slog.String("error", err.Error()))
-		return nil, &CallbackError{Code: CallbackExchangeFailed, Err: fmt.Errorf("%w: %w", ErrExchangeFailed, err)}
+		return nil, &CallbackError{Code: callbackExchangeFailed, Err: err}
 	}
 	sealed, err := l.sealToken(accountID, tok)
 	if err != nil {
@@ -470,7 +461,7 @@ func (l *Linker) sealToken(accountID string, tok *uspsbiz.Token) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := l.sealer.Seal(plain, SealAAD(accountID, SealedFieldToken))
+	sealed, err := l.sealer.Seal(plain, sealAAD(accountID, sealedFieldToken))
 	clear(plain)
 	if err != nil {
 		return nil, fmt.Errorf("linking: sealing token: %w", err)
@@ -482,7 +473,7 @@ func (l *Linker) openToken(lk *Link) (*uspsbiz.Token, error) {
 	if len(lk.Token) == 0 {
 		return nil, ErrNotLinked
 	}
-	plain, err := l.sealer.Open(lk.Token, SealAAD(lk.AccountID, SealedFieldToken))
+	plain, err := l.sealer.Open(lk.Token, sealAAD(lk.AccountID, sealedFieldToken))
 	if err != nil {
 		return nil, fmt.Errorf("linking: opening token: %w", err)
 	}
@@ -511,7 +502,7 @@ func (l *Linker) Unlink(ctx context.Context, accountID, actor string) error {
 		return err
 	}
 	if tok, err := l.openToken(lk); err == nil && tok.RefreshToken != "" {
-		if err := l.usps.Revoke(ctx, tok.RefreshToken, uspsbiz.HintRefreshToken); err != nil {
+		if err := l.usps.Revoke(ctx, tok.RefreshToken); err != nil {
 			l.logger.LogAttrs(ctx, slog.LevelWarn, "revoke failed", slog.String("account_id", accountID), slog.String("error", err.Error()))
 		}
 	}

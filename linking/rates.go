@@ -7,21 +7,6 @@ import (
 	"github.com/nsalink/nsalink/nsarates"
 )
 
-// Rates prices labels for platform accounts with an nsarates.Pricer that
-// holds the customers' contract tables (keyed by EPS account) and the
-// published tables. An account's contract table is used only while its link
-// is active: a link that is pending, needs action or is unlinked never
-// prices at NSA rates, and its quote says why.
-type Rates struct {
-	linker *Linker
-	pricer *nsarates.Pricer
-}
-
-// NewRates ties pricer to l's links.
-func (l *Linker) NewRates(pricer *nsarates.Pricer) *Rates {
-	return &Rates{linker: l, pricer: pricer}
-}
-
 // Quote is an nsarates quote with the link state it was priced under.
 type Quote struct {
 	nsarates.Quote
@@ -32,13 +17,18 @@ type Quote struct {
 	LinkNotActive bool
 }
 
-// Quote prices s for accountID. s.Account is ignored: the account's handle
-// comes from its link's EPS account, and only while the link is active.
+// Quote prices s for accountID with pricer, which holds the customers'
+// contract tables (keyed by EPS account) and the published tables. The
+// account's contract table is used only while its link is active: a link
+// that is pending, needs action or is unlinked never prices at NSA rates,
+// and its quote says why. s.Account is ignored: the account's handle comes
+// from its link's EPS account.
+//
 // It costs one Store read; for label volumes, cache Status per account for
 // a few seconds in the host and call the Pricer directly.
-func (r *Rates) Quote(ctx context.Context, accountID string, s nsarates.Shipment) (Quote, error) {
+func (l *Linker) Quote(ctx context.Context, pricer *nsarates.Pricer, accountID string, s nsarates.Shipment) (Quote, error) {
 	state := StateUnlinked
-	lk, err := r.linker.store.GetLink(ctx, accountID)
+	lk, err := l.store.GetLink(ctx, accountID)
 	switch {
 	case err == nil:
 		state = lk.State
@@ -47,11 +37,11 @@ func (r *Rates) Quote(ctx context.Context, accountID string, s nsarates.Shipment
 	}
 	s.Account = 0
 	if state == StateActive {
-		if s.Account, err = r.pricer.Account(lk.EPSAccount.Reveal()); err != nil {
+		if s.Account, err = pricer.Account(lk.EPSAccount.Reveal()); err != nil {
 			return Quote{}, errors.New("linking: active link without a valid EPS account")
 		}
 	}
-	q, err := r.pricer.Quote(s)
+	q, err := pricer.Quote(s)
 	if err != nil {
 		return Quote{}, err
 	}

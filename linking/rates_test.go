@@ -34,12 +34,11 @@ func TestNSARatesOnlyWhileActive(t *testing.T) {
 	require.NoError(t, p.SetPublished(nsarates.SourceCommercial, published))
 	priority, err := p.Product(nsarates.ProductKey{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE"})
 	require.NoError(t, err)
-	rates := e.linker.NewRates(p)
 	ship := nsarates.Shipment{Product: priority, Zone: 5, Weight: 2 * usps.Pound,
 		Length: 10 * usps.Inch, Width: 8 * usps.Inch, Height: 6 * usps.Inch,
 		Date: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)}
 
-	q, err := rates.Quote(t.Context(), account, ship)
+	q, err := e.linker.Quote(t.Context(), p, account, ship)
 	require.NoError(t, err)
 	assert.Equal(t, nsarates.SourceCommercial, q.Source, "never linked: published rates")
 	assert.True(t, q.LinkNotActive)
@@ -48,21 +47,21 @@ func TestNSARatesOnlyWhileActive(t *testing.T) {
 	e.linkAccount(account)
 	_, err = e.linker.SubmitCredentials(t.Context(), account, creds(epsNoNSA))
 	require.NoError(t, err)
-	q, err = rates.Quote(t.Context(), account, ship)
+	q, err = e.linker.Quote(t.Context(), p, account, ship)
 	require.NoError(t, err)
 	assert.Equal(t, "approval_pending", string(q.LinkState))
 	assert.Equal(t, nsarates.SourceCommercial, q.Source, "pending: still published rates")
 
 	_, err = e.linker.SubmitCredentials(t.Context(), account, creds(epsActive))
 	require.NoError(t, err)
-	q, err = rates.Quote(t.Context(), account, ship)
+	q, err = e.linker.Quote(t.Context(), p, account, ship)
 	require.NoError(t, err)
 	assert.Equal(t, nsarates.SourceContract, q.Source)
 	assert.False(t, q.LinkNotActive)
 	assert.Equal(t, usps.Cents(935), q.Price)
 
 	require.NoError(t, e.linker.Unlink(t.Context(), account, "user"))
-	q, err = rates.Quote(t.Context(), account, ship)
+	q, err = e.linker.Quote(t.Context(), p, account, ship)
 	require.NoError(t, err)
 	assert.Equal(t, nsarates.SourceCommercial, q.Source, "unlinked: back to published rates")
 	assert.Equal(t, nsarates.ReasonNoTable, q.Fallback)

@@ -46,7 +46,7 @@ func (l *Linker) Reconcile(ctx context.Context, opts ReconcileOptions) (Reconcil
 	}
 	res.Claimed = len(links)
 	for i, lk := range links {
-		after, err := l.Verify(ctx, lk.AccountID)
+		after, err := l.verify(ctx, lk.AccountID)
 		if errors.Is(err, uspsbiz.ErrRateLimited) {
 			res.StillPending++
 			res.Deferred += len(links) - i - 1

@@ -5,14 +5,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/nsalink/nsalink/internal/seal"
 )
 
 // Sealer encrypts secrets for storage at rest and decrypts them. aad
-// (associated data) binds a sealed value to where it belongs: a value
-// sealed with one aad does not open with another. Use SealAAD.
+// (associated data) binds a sealed value to where it belongs (the account
+// and the field): a value sealed with one aad does not open with another.
 type Sealer interface {
 	Seal(plaintext, aad []byte) ([]byte, error)
 	Open(sealed, aad []byte) ([]byte, error)
@@ -32,21 +31,19 @@ var (
 	// ErrSealIntegrity: the value is malformed, altered, or was sealed with
 	// other associated data (for example another link's token moved here).
 	ErrSealIntegrity = seal.ErrIntegrity
-	// ErrSealKey: NewAESGCMSealer was given an unusable key or key id.
-	ErrSealKey = seal.ErrInvalidKey
 )
 
-// Names of sealed fields, for SealAAD.
+// Names of sealed fields, for sealAAD.
 const (
-	SealedFieldToken        = "token"         // Link.Token
-	SealedFieldPaymentToken = "payment_token" // Link.PaymentToken
-	SealedFieldVerifier     = "verifier"      // AuthRequest.Verifier
+	sealedFieldToken        = "token"         // Link.Token
+	sealedFieldPaymentToken = "payment_token" // Link.PaymentToken
+	sealedFieldVerifier     = "verifier"      // AuthRequest.Verifier
 )
 
-// SealAAD returns the associated data binding a sealed value to one field
-// of one record, e.g. SealAAD(link.AccountID, SealedFieldToken). Parts are
+// sealAAD returns the associated data binding a sealed value to one field
+// of one record, e.g. sealAAD(link.AccountID, sealedFieldToken). Parts are
 // length-prefixed so that no two (id, field) pairs give the same bytes.
-func SealAAD(id, field string) []byte {
+func sealAAD(id, field string) []byte {
 	const tag = "nsalink/v1"
 	b := make([]byte, 0, len(tag)+len(id)+len(field)+2*binary.MaxVarintLen64)
 	b = append(b, tag...)
@@ -62,7 +59,7 @@ func SealAAD(id, field string) []byte {
 // redacted (no key material) with fmt and log/slog.
 //
 // Rotation: add a new key and make it primary (new values use it, old ones
-// still open), run RewrapLinks over all links, then drop the old key.
+// still open), run RewrapAll, then drop the old key.
 type AESGCMSealer struct {
 	kr *seal.Keyring // pointer: fmt of an enclosing struct never reaches key state
 }
@@ -79,25 +76,39 @@ func NewAESGCMSealer(primaryKeyID string, keys map[string][]byte) (*AESGCMSealer
 	return &AESGCMSealer{kr: kr}, nil
 }
 
+// errNoKeys is what a sealer not made by NewAESGCMSealer (say, a zero value
+// or one decoded from JSON, which carries no keys) answers: it fails closed.
+var errNoKeys = errors.New("linking: AESGCMSealer has no keys; use NewAESGCMSealer")
+
 // Seal encrypts plaintext under the primary key, bound to aad.
-func (s *AESGCMSealer) Seal(plaintext, aad []byte) ([]byte, error) { return s.kr.Seal(plaintext, aad) }
+func (s *AESGCMSealer) Seal(plaintext, aad []byte) ([]byte, error) {
+	if s.kr == nil {
+		return nil, errNoKeys
+	}
+	return s.kr.Seal(plaintext, aad)
+}
 
 // Open decrypts sealed, which must have been sealed with aad. Errors wrap
 // ErrSealKeyUnknown or ErrSealIntegrity and never contain plaintext.
-func (s *AESGCMSealer) Open(sealed, aad []byte) ([]byte, error) { return s.kr.Open(sealed, aad) }
+func (s *AESGCMSealer) Open(sealed, aad []byte) ([]byte, error) {
+	if s.kr == nil {
+		return nil, errNoKeys
+	}
+	return s.kr.Open(sealed, aad)
+}
 
 // Rewrap re-seals a value under the primary key if an older key sealed it.
 // It authenticates the value in every case; a value already under the
 // primary key comes back unchanged with rewrapped false.
 func (s *AESGCMSealer) Rewrap(sealed, aad []byte) ([]byte, bool, error) {
+	if s.kr == nil {
+		return nil, false, errNoKeys
+	}
 	return s.kr.Rewrap(sealed, aad)
 }
 
-// PrimaryKeyID returns the id of the key new values are sealed under.
-func (s *AESGCMSealer) PrimaryKeyID() string { return s.kr.PrimaryKeyID() }
-
-// SealedKeyID returns the key id recorded in a sealed value (unauthenticated).
-func SealedKeyID(sealed []byte) (string, error) { return seal.KeyID(sealed) }
+// sealedKeyID returns the key id recorded in a sealed value (unauthenticated).
+func sealedKeyID(sealed []byte) (string, error) { return seal.KeyID(sealed) }
 
 func (s AESGCMSealer) redacted() string {
 	if s.kr == nil {
@@ -107,29 +118,16 @@ func (s AESGCMSealer) redacted() string {
 		s.kr.PrimaryKeyID(), len(s.kr.KeyIDs()))
 }
 
-// String describes the sealer by key ids only.
-func (s AESGCMSealer) String() string { return s.redacted() }
-
-// GoString redacts like String.
-func (s AESGCMSealer) GoString() string { return s.redacted() }
-
-// Format redacts for every verb, including %+v and %#v.
+// Format describes the sealer by key ids only, for every verb (log/slog's
+// text handler goes through it too; its JSON handler sees no exported
+// field).
 func (s AESGCMSealer) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.redacted())) }
 
-// LogValue redacts for log/slog.
-func (s AESGCMSealer) LogValue() slog.Value {
-	if s.kr == nil {
-		return slog.StringValue("linking.AESGCMSealer{}")
-	}
-	return s.kr.LogValue()
-}
-
-// RewrapLinks re-seals the Token and PaymentToken of the given links under
-// r's primary key (AAD: SealAAD(accountID, field)) and saves them with
-// UpdateLink, retrying on ErrConflict. Missing links are skipped. It returns
-// how many links it rewrote and stops at the first other error. Run it over
-// every link after making a new key primary and before retiring the old one.
-func RewrapLinks(ctx context.Context, store Store, r Rewrapper, accountIDs ...string) (int, error) {
+// rewrapLinks re-seals the Token and PaymentToken of the given links under
+// r's primary key and saves them with UpdateLink, retrying on ErrConflict.
+// Missing links are skipped. It returns how many links it rewrote and stops
+// at the first other error.
+func rewrapLinks(ctx context.Context, store Store, r Rewrapper, accountIDs ...string) (int, error) {
 	n := 0
 	for _, id := range accountIDs {
 		changed, err := rewrapLink(ctx, store, r, id)
@@ -143,9 +141,12 @@ func RewrapLinks(ctx context.Context, store Store, r Rewrapper, accountIDs ...st
 	return n, nil
 }
 
-// RewrapAll runs RewrapLinks over every link of store, a page at a time:
-// after making a new key primary, this migrates all sealed tokens so that
-// the old key can be retired. It returns how many links it rewrote.
+// RewrapAll re-seals the Token and PaymentToken of every link of store under
+// r's primary key, a page at a time, saving each with UpdateLink (retrying
+// on ErrConflict; links deleted meanwhile are skipped): after making a new
+// key primary, this migrates all sealed tokens so that the old key can be
+// retired. It returns how many links it rewrote, and stops at the first
+// other error.
 func RewrapAll(ctx context.Context, store Store, r Rewrapper) (int, error) {
 	const page = 500
 	total, after := 0, ""
@@ -157,7 +158,7 @@ func RewrapAll(ctx context.Context, store Store, r Rewrapper) (int, error) {
 		if len(ids) == 0 {
 			return total, nil
 		}
-		n, err := RewrapLinks(ctx, store, r, ids...)
+		n, err := rewrapLinks(ctx, store, r, ids...)
 		total += n
 		if err != nil {
 			return total, err
@@ -180,11 +181,11 @@ func rewrapLink(ctx context.Context, store Store, r Rewrapper, id string) (bool,
 		for _, f := range []struct {
 			name string
 			v    *[]byte
-		}{{SealedFieldToken, &l.Token}, {SealedFieldPaymentToken, &l.PaymentToken}} {
+		}{{sealedFieldToken, &l.Token}, {sealedFieldPaymentToken, &l.PaymentToken}} {
 			if len(*f.v) == 0 {
 				continue
 			}
-			out, rewrapped, err := r.Rewrap(*f.v, SealAAD(id, f.name))
+			out, rewrapped, err := r.Rewrap(*f.v, sealAAD(id, f.name))
 			if err != nil {
 				return false, fmt.Errorf("%s: %w", f.name, err)
 			}
@@ -195,7 +196,7 @@ func rewrapLink(ctx context.Context, store Store, r Rewrapper, id string) (bool,
 		if !changed {
 			return false, nil
 		}
-		err = store.UpdateLink(ctx, l, nil)
+		_, err = store.UpdateLink(ctx, l, nil)
 		if errors.Is(err, ErrConflict) {
 			continue // a concurrent writer won; re-read and rewrap its value
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -78,6 +79,7 @@ func TestSealerRedacted(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("cfg", "sealer", s)
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("cfg", "sealer", s)
 	h := host{Sealer: s, inner: *s, Value: *s}
 	for _, out := range []string{
 		fmt.Sprintf("%v %+v %#v %s %x", s, s, s, s, s),
@@ -91,6 +93,28 @@ func TestSealerRedacted(t *testing.T) {
 	}
 	require.Contains(t, fmt.Sprintf("%+v", s), "REDACTED")
 	require.Contains(t, logs.String(), "REDACTED")
+}
+
+// A sealer that went through JSON carries no keys and fails closed.
+func TestSealerJSONFailsClosed(t *testing.T) {
+	material := make([]byte, 32)
+	_, _ = rand.Read(material)
+	s := sealer(t, "k1", map[string][]byte{"k1": material})
+	// As part of a host's configuration, say.
+	js, err := json.Marshal(map[string]any{"sealer": s})
+	require.NoError(t, err)
+	require.NotContains(t, string(js), hex.EncodeToString(material))
+	var cfg struct{ Sealer linking.AESGCMSealer }
+	require.NoError(t, json.Unmarshal(js, &cfg))
+	back := cfg.Sealer
+	_, err = back.Seal([]byte("x"), []byte("aad"))
+	require.Error(t, err)
+	sealed, err := s.Seal([]byte("x"), []byte("aad"))
+	require.NoError(t, err)
+	_, err = back.Open(sealed, []byte("aad"))
+	require.Error(t, err)
+	_, _, err = back.Rewrap(sealed, []byte("aad"))
+	require.Error(t, err)
 }
 
 // Rotation as in Vault's barrier tests: old rows decrypt, new writes use the
@@ -110,16 +134,18 @@ func TestRotationWithRewrapLinks(t *testing.T) {
 		return string(pt), err
 	}
 	for _, id := range []string{"a", "b"} {
-		require.NoError(t, store.CreateLink(ctx, &linking.Link{
+		_, err := store.CreateLink(ctx, &linking.Link{
 			AccountID: id, State: linking.StateActive,
 			Token:        seal(old, id, linking.SealedFieldToken, "tok-"+id),
 			PaymentToken: seal(old, id, linking.SealedFieldPaymentToken, "pay-"+id),
-		}))
+		})
+		require.NoError(t, err)
 	}
-	require.NoError(t, store.CreateLink(ctx, &linking.Link{AccountID: "empty", State: linking.StateUnlinked}))
+	_, err := store.CreateLink(ctx, &linking.Link{AccountID: "empty", State: linking.StateUnlinked})
+	require.NoError(t, err)
 
 	rotated := sealer(t, "2026", map[string][]byte{"2025": key(1), "2026": key(2)})
-	require.Equal(t, "2026", rotated.PrimaryKeyID())
+	require.Contains(t, fmt.Sprint(rotated), `primary: "2026"`, "it prints its primary key id")
 	la, err := store.GetLink(ctx, "a")
 	require.NoError(t, err)
 	v, err := open(rotated, "a", linking.SealedFieldToken, la.Token)
@@ -155,8 +181,9 @@ func TestRotationWithRewrapLinks(t *testing.T) {
 
 	// Rewrapping with the wrong link's AAD fails instead of corrupting.
 	bad := memstore.New()
-	require.NoError(t, bad.CreateLink(ctx, &linking.Link{AccountID: "x", State: linking.StateActive,
-		Token: seal(old, "y", linking.SealedFieldToken, "t")}))
+	_, err = bad.CreateLink(ctx, &linking.Link{AccountID: "x", State: linking.StateActive,
+		Token: seal(old, "y", linking.SealedFieldToken, "t")})
+	require.NoError(t, err)
 	_, err = linking.RewrapLinks(ctx, bad, rotated, "x")
 	require.ErrorIs(t, err, linking.ErrSealIntegrity)
 }

@@ -47,7 +47,7 @@ func TestCanariesNeverLeak(t *testing.T) {
 	keep(err)
 	require.GreaterOrEqual(t, len(errs), 3)
 
-	canaries := []string{clientSecret, password, session, p.Code, p.State, epsActive, epsACH,
+	canaries := []string{clientSecret, password, session, p.Get("code"), p.Get("state"), epsActive, epsACH,
 		tok.AccessToken.Reveal(), tok.RefreshToken.Reveal(), pay.Reveal()}
 	texts := []string{e.logs.String(), fmt.Sprintf("%v %+v %#v", lk, lk, *lk), fmt.Sprintf("%v %+v", e.sealer, e.linker)}
 	for _, err := range errs {

@@ -3,7 +3,6 @@ package linking
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -22,8 +21,9 @@ var (
 	// ErrAuthRequestExpired: the auth request expired before it was consumed.
 	// Consuming it still marks it used.
 	ErrAuthRequestExpired = errors.New("linking: authorization request expired")
-	// ErrInvalidRecord: a link, event or auth request fails Validate (or an
-	// argument is out of range). The message names the field, never its value.
+	// ErrInvalidRecord: a link, event or auth request a Store cannot take
+	// (see linking/storekit), or an argument out of range. The message names
+	// the field, never its value.
 	ErrInvalidRecord = errors.New("linking: invalid record")
 	// ErrLockTimeout: LockLink (or a write waiting behind it) could not get
 	// the per-link lock within the store's bound. Transient: retry later.
@@ -35,11 +35,13 @@ var (
 // Store persists links, their audit trail and pending authorization requests.
 // Implementations: linking/memstore (tests, single process) and
 // linking/sqlstore (SQLite, PostgreSQL). linking/storetest.Run is the
-// conformance suite every implementation must pass.
+// conformance suite every implementation must pass, and linking/storekit
+// holds the checks and preparation they share.
 //
 // All methods are safe for concurrent use, by many goroutines and — for
-// stores on a shared database — by many processes. Values passed in and
-// returned are copies: mutating them never changes stored state.
+// stores on a shared database — by many processes. A Store never modifies
+// the values passed in, and returns copies: what was stored comes back as a
+// result, and mutating a result never changes stored state.
 //
 // Writes to one link are serialised with the per-link lock of LockLink:
 // UpdateLink and DeleteLink on a locked link wait for the lock (bounded; see
@@ -47,26 +49,27 @@ var (
 // LockLink callback, LinkTx.Update with the Version read from LinkTx.Get
 // cannot fail with ErrConflict.
 type Store interface {
-	// CreateLink inserts l with Version 1 and sets l.Version. It sets
-	// l.CreatedAt and l.UpdatedAt to the current time when zero, and
-	// normalises l's times (UTC, microseconds) to what was stored.
-	// ErrAlreadyExists if the account already has a link.
-	CreateLink(ctx context.Context, l *Link) error
+	// CreateLink inserts l with Version 1 and returns the stored link: its
+	// CreatedAt and UpdatedAt are the current time where l's are zero, and
+	// its times are normalised (UTC, microseconds). ErrAlreadyExists if the
+	// account already has a link.
+	CreateLink(ctx context.Context, l *Link) (*Link, error)
 
 	// GetLink returns the link of accountID, or ErrNotFound.
 	GetLink(ctx context.Context, accountID string) (*Link, error)
 
 	// UpdateLink stores l if the stored Version still equals l.Version
 	// (compare and swap), writing every field except AccountID, CreatedAt
-	// and Version; the caller sets UpdatedAt. On success it stores and sets
-	// l.Version+1 and normalises l's times. ErrConflict if the version moved
-	// (nothing is written), ErrNotFound if the link does not exist.
+	// and Version; the caller sets UpdatedAt. On success it returns the
+	// stored link, with Version l.Version+1, the stored CreatedAt and
+	// normalised times. ErrConflict if the version moved (nothing is
+	// written), ErrNotFound if the link does not exist.
 	//
 	// If ev is non-nil it is appended to the audit trail in the same
-	// transaction: both happen or neither does. The store sets ev.AccountID
-	// (it must be empty or equal l.AccountID), assigns ev.Seq, and sets ev.At
-	// to l.UpdatedAt when zero.
-	UpdateLink(ctx context.Context, l *Link, ev *Event) error
+	// transaction: both happen or neither does. The stored event has
+	// AccountID l.AccountID (ev.AccountID must be empty or equal), the next
+	// Seq, and At l.UpdatedAt when ev.At is zero; Events returns it.
+	UpdateLink(ctx context.Context, l *Link, ev *Event) (*Link, error)
 
 	// DeleteLink removes the link of accountID with its auth requests and
 	// its audit trail (erasure). Deleting a missing link is not an error.
@@ -78,9 +81,10 @@ type Store interface {
 	// An account without events (or without a link) gives an empty slice.
 	Events(ctx context.Context, accountID string) ([]Event, error)
 
-	// PutAuthRequest stores a pending authorization request. The link of
-	// a.AccountID must exist (ErrNotFound otherwise); ErrAlreadyExists if
-	// a.StateHash is taken. Deleting the link deletes its requests.
+	// PutAuthRequest stores a pending authorization request (CreatedAt the
+	// current time when zero). The link of a.AccountID must exist
+	// (ErrNotFound otherwise); ErrAlreadyExists if a.StateHash is taken.
+	// Deleting the link deletes its requests.
 	PutAuthRequest(ctx context.Context, a *AuthRequest) error
 
 	// ConsumeAuthRequest atomically marks the request with stateHash as used
@@ -110,9 +114,8 @@ type Store interface {
 	// inside the lock. If fn returns nil the updates are committed and
 	// LockLink returns the commit's error; if fn returns an error (or
 	// panics) they are rolled back and LockLink returns fn's error. Only a
-	// nil return from LockLink means the updates are durable. After a
-	// rollback, discard the links and events passed to Update (their Version
-	// and Seq were already advanced).
+	// nil return from LockLink means the updates are durable; after a
+	// rollback, the links Update returned were never stored.
 	//
 	// ErrNotFound if the link does not exist (fn is not called). Waiting for
 	// the lock honours ctx and a store-specific bound (ErrLockTimeout).
@@ -157,44 +160,7 @@ type LinkTx interface {
 	Get() (*Link, error)
 	// Update is Store.UpdateLink inside the lock and the transaction: a
 	// compare and swap on l.Version, with ev appended atomically when
-	// non-nil. l.AccountID must be the locked account. Nothing is durable
-	// until LockLink returns nil.
-	Update(l *Link, ev *Event) error
-}
-
-// ValidateUpdate checks the arguments of UpdateLink (and LinkTx.Update) as
-// every Store must: a valid link, a valid event if any, and an event of the
-// same account. Store implementations call it first.
-func ValidateUpdate(l *Link, ev *Event) error {
-	if err := l.Validate(); err != nil {
-		return err
-	}
-	if ev != nil {
-		if err := ev.Validate(); err != nil {
-			return err
-		}
-		if ev.AccountID != "" && ev.AccountID != l.AccountID {
-			return fmt.Errorf("%w: Event.AccountID differs from Link.AccountID", ErrInvalidRecord)
-		}
-	}
-	return nil
-}
-
-// PrepareCreate is CreateLink's common part for Store implementations: it
-// validates l and returns the copy to store, with CreatedAt and UpdatedAt
-// set to now when zero, Version 1 and times normalised (NormalizeTimes).
-func PrepareCreate(l *Link, now time.Time) (*Link, error) {
-	if err := l.Validate(); err != nil {
-		return nil, err
-	}
-	c := l.Clone()
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = now
-	}
-	if c.UpdatedAt.IsZero() {
-		c.UpdatedAt = now
-	}
-	c.Version = 1
-	c.NormalizeTimes()
-	return c, nil
+	// non-nil, returning the link as stored. l.AccountID must be the locked
+	// account. Nothing is durable until LockLink returns nil.
+	Update(l *Link, ev *Event) (*Link, error)
 }

@@ -13,11 +13,9 @@ import (
 	"github.com/nsalink/nsalink/uspsbiz"
 )
 
-// ErrRelinkRequired: USPS refused the customer's refresh token for good
-// (expired, revoked, or the customer reset their USPS password). The link
-// moved to StateActionRequired with ReasonTokenRevoked; only a new Start
-// and callback fix it.
-var ErrRelinkRequired = errors.New("linking: customer must link again")
+// errRelinkRequired is what a token source returns once USPS refused the
+// customer's refresh token for good.
+var errRelinkRequired = fmt.Errorf("linking: customer must link again: %w", uspsbiz.ErrReauthorizationRequired)
 
 // refreshCallTimeout bounds one refresh call made under the per-link lock.
 const refreshCallTimeout = 10 * time.Second
@@ -30,8 +28,10 @@ const refreshCallTimeout = 10 * time.Second
 // it re-reads the link, adopts a token a peer already refreshed, and
 // otherwise refreshes once and saves the rotated token before anyone uses
 // it. So any number of processes and goroutines make one refresh call per
-// expiry. A final invalid_grant moves the link to action required (relink)
-// and returns ErrRelinkRequired.
+// expiry. A final invalid_grant (refresh token expired or revoked, or the
+// customer reset their USPS password) moves the link to action required
+// with ReasonTokenRevoked and returns an error matching
+// uspsbiz.ErrReauthorizationRequired: only a new Start and callback fix it.
 func (l *Linker) TokenSource(ctx context.Context, accountID string) oauth2.TokenSource {
 	return &linkTokenSource{l: l, ctx: context.WithoutCancel(ctx), accountID: accountID}
 }
@@ -43,6 +43,10 @@ type linkTokenSource struct {
 
 	mu     sync.Mutex
 	cached *uspsbiz.Token
+	// unsaved is a refreshed token whose save failed: USPS may have
+	// rotated the refresh token, so it is saved on the next call instead
+	// of refreshing again with a dead refresh token.
+	unsaved *uspsbiz.Token
 }
 
 func (s *linkTokenSource) Token() (*oauth2.Token, error) {
@@ -53,7 +57,8 @@ func (s *linkTokenSource) Token() (*oauth2.Token, error) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.l.refreshLimit)
 	defer cancel()
-	tok, err := s.l.freshToken(ctx, s.accountID)
+	tok, unsaved, err := s.l.freshToken(ctx, s.accountID, s.unsaved)
+	s.unsaved = unsaved
 	if err != nil {
 		return nil, err
 	}
@@ -62,22 +67,23 @@ func (s *linkTokenSource) Token() (*oauth2.Token, error) {
 }
 
 // freshToken returns a valid customer token, refreshing it under the
-// per-link lock when needed.
-func (l *Linker) freshToken(ctx context.Context, accountID string) (*uspsbiz.Token, error) {
+// per-link lock when needed. unsaved is a token refreshed earlier whose
+// save failed: it is saved instead of refreshing again. When a refreshed
+// token cannot be saved, freshToken returns it as unsaved with the error.
+func (l *Linker) freshToken(ctx context.Context, accountID string, unsaved *uspsbiz.Token) (tok, stillUnsaved *uspsbiz.Token, err error) {
 	// A plain read first: most calls find a token a peer already refreshed
 	// and need no lock.
 	lk, err := l.store.GetLink(ctx, accountID)
 	if err != nil {
-		return nil, err
+		return nil, unsaved, err
 	}
-	tok, err := l.openToken(lk)
-	if err != nil {
-		return nil, err
+	if tok, err = l.openToken(lk); err != nil {
+		return nil, unsaved, err
 	}
 	if tok.Valid(l.now(), uspsbiz.EarlyExpiry) {
-		return tok, nil
+		return tok, nil, nil
 	}
-	var fresh *uspsbiz.Token
+	var fresh, next *uspsbiz.Token
 	var revoked *Transition
 	err = l.store.LockLink(ctx, accountID, func(ctx context.Context, tx LinkTx) error {
 		lk, err := tx.Get()
@@ -92,15 +98,19 @@ func (l *Linker) freshToken(ctx context.Context, accountID string) (*uspsbiz.Tok
 			fresh = cur // a peer refreshed while we waited: adopt it
 			return nil
 		}
-		// The lock holds a database connection (and on SQLite every
-		// writer): keep the token call well inside the store's hold limit.
-		rctx, cancel := context.WithTimeout(ctx, refreshCallTimeout)
-		next, err := l.usps.Refresh(rctx, cur.RefreshToken)
-		cancel()
+		if unsaved.Valid(l.now(), uspsbiz.EarlyExpiry) {
+			next = unsaved // refreshed before, not saved: save it now
+		} else {
+			// The lock holds a database connection (and on SQLite every
+			// writer): keep the token call well inside the store's hold limit.
+			rctx, cancel := context.WithTimeout(ctx, refreshCallTimeout)
+			next, err = l.usps.Refresh(rctx, cur.RefreshToken)
+			cancel()
+		}
 		if errors.Is(err, uspsbiz.ErrReauthorizationRequired) {
 			from := lk.State
-			if err := CheckTransition(from, StateActionRequired); err != nil {
-				return ErrRelinkRequired
+			if err := checkTransition(from, StateActionRequired); err != nil {
+				return errRelinkRequired
 			}
 			now := l.now().UTC()
 			lk.State, lk.Reason, lk.UpdatedAt = StateActionRequired, ReasonTokenRevoked, now
@@ -108,7 +118,7 @@ func (l *Linker) freshToken(ctx context.Context, accountID string) (*uspsbiz.Tok
 			lk.PaymentToken, lk.PaymentTokenExpiry = nil, time.Time{}
 			lk.LastError = "refresh: invalid_grant"
 			ev := &Event{From: from, To: StateActionRequired, Reason: ReasonTokenRevoked, Cause: "refresh: invalid_grant", Actor: "system"}
-			if err := tx.Update(lk, ev); err != nil {
+			if _, err := tx.Update(lk, ev); err != nil {
 				return err
 			}
 			revoked = &Transition{AccountID: accountID, From: from, To: StateActionRequired, Reason: ReasonTokenRevoked, Cause: ev.Cause, Actor: ev.Actor, At: now}
@@ -123,7 +133,7 @@ func (l *Linker) freshToken(ctx context.Context, accountID string) (*uspsbiz.Tok
 		}
 		lk.Token, lk.TokenExpiry, lk.RefreshExpiry = sealed, next.Expiry.UTC(), next.RefreshExpiry.UTC()
 		lk.UpdatedAt = l.now().UTC()
-		if err := tx.Update(lk, nil); err != nil {
+		if _, err := tx.Update(lk, nil); err != nil {
 			return err
 		}
 		fresh = next
@@ -131,11 +141,14 @@ func (l *Linker) freshToken(ctx context.Context, accountID string) (*uspsbiz.Tok
 	})
 	if err != nil {
 		l.logger.LogAttrs(ctx, slog.LevelWarn, "token refresh failed", slog.String("account_id", accountID), slog.String("error", err.Error()))
-		return nil, fmt.Errorf("linking: refreshing token of %q: %w", accountID, err)
+		if next != nil {
+			unsaved = next // refreshed, but maybe not saved: keep it for the next call
+		}
+		return nil, unsaved, fmt.Errorf("linking: refreshing token of %q: %w", accountID, err)
 	}
 	if revoked != nil {
 		l.notify(ctx, *revoked)
-		return nil, ErrRelinkRequired
+		return nil, nil, errRelinkRequired
 	}
-	return fresh, nil
+	return fresh, nil, nil
 }

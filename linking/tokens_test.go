@@ -3,6 +3,7 @@ package linking_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/nsalink/nsalink/linking/sqlstore/postgres"
 	"github.com/nsalink/nsalink/linking/sqlstore/postgres/pgtest"
 	"github.com/nsalink/nsalink/linking/sqlstore/sqlite"
+	"github.com/nsalink/nsalink/uspsbiz"
 )
 
 // storeKinds opens n handles on one fresh database of each kind, as n
@@ -114,7 +116,7 @@ func TestInvalidGrantMovesToRelink(t *testing.T) {
 	e.srv.RevokeAll(username) // a USPS password reset
 	e.srv.Advance(8 * time.Hour)
 	_, err := e.linker.TokenSource(t.Context(), account).Token()
-	require.ErrorIs(t, err, linking.ErrRelinkRequired)
+	require.ErrorIs(t, err, uspsbiz.ErrReauthorizationRequired)
 	st, reason := e.state(account)
 	assert.Equal(t, linking.StateActionRequired, st)
 	assert.Equal(t, linking.ReasonTokenRevoked, reason)
@@ -249,4 +251,88 @@ func TestKeyRotationOverAFleet(t *testing.T) {
 		_, _, err = l.PaymentToken(t.Context(), acct)
 		require.NoError(t, err)
 	}
+}
+
+// failingStore fails the first n LinkTx.Update calls, as a database that
+// goes away between a token refresh and its save.
+type failingStore struct {
+	linking.Store
+	fails int
+}
+
+func (s *failingStore) LockLink(ctx context.Context, id string, fn func(context.Context, linking.LinkTx) error) error {
+	return s.Store.LockLink(ctx, id, func(ctx context.Context, tx linking.LinkTx) error {
+		return fn(ctx, &failingTx{LinkTx: tx, s: s})
+	})
+}
+
+type failingTx struct {
+	linking.LinkTx
+	s *failingStore
+}
+
+func (t *failingTx) Update(l *linking.Link, ev *linking.Event) (*linking.Link, error) {
+	if t.s.fails > 0 {
+		t.s.fails--
+		return nil, errors.New("database down")
+	}
+	return t.LinkTx.Update(l, ev)
+}
+
+// A refresh whose save fails is not used, and is saved (not refreshed
+// again with a rotated-away refresh token) on the next call.
+func TestTokenSourcePersistsRotationFirst(t *testing.T) {
+	e := newEnv(t, nil)
+	e.linkAccount(account)
+	flaky := &failingStore{Store: e.store, fails: 1}
+	l := e.newLinker(flaky)
+	ts := l.TokenSource(t.Context(), account)
+	first, err := ts.Token()
+	require.NoError(t, err)
+	calls := e.srv.Count("POST /oauth2/v3/token")
+
+	e.srv.Advance(8 * time.Hour)
+	_, err = ts.Token()
+	require.ErrorContains(t, err, "database down", "an unsaved rotation is not used")
+	assert.Equal(t, calls+1, e.srv.Count("POST /oauth2/v3/token"))
+
+	got, err := ts.Token()
+	require.NoError(t, err)
+	assert.Equal(t, calls+1, e.srv.Count("POST /oauth2/v3/token"), "the kept rotation is saved, not refreshed again")
+	assert.NotEqual(t, first.AccessToken, got.AccessToken)
+	assert.NotEqual(t, first.RefreshToken, got.RefreshToken, "the fake rotates refresh tokens")
+
+	// Saved: another process reads it without a refresh call.
+	other, err := e.newLinker(e.store).TokenSource(t.Context(), account).Token()
+	require.NoError(t, err)
+	assert.Equal(t, got.AccessToken, other.AccessToken)
+	assert.Equal(t, calls+1, e.srv.Count("POST /oauth2/v3/token"))
+}
+
+func TestTokenSourceEarlyExpiryBoundary(t *testing.T) {
+	e := newEnv(t, nil)
+	e.linkAccount(account)
+	const lifetime = 8*time.Hour - time.Second // the fake's expires_in
+	calls := e.srv.Count("POST /oauth2/v3/token")
+
+	e.srv.Advance(lifetime - uspsbiz.EarlyExpiry - time.Nanosecond)
+	_, err := e.linker.TokenSource(t.Context(), account).Token()
+	require.NoError(t, err)
+	assert.Equal(t, calls, e.srv.Count("POST /oauth2/v3/token"), "just outside the window: cached")
+
+	e.srv.Advance(time.Nanosecond)
+	_, err = e.linker.TokenSource(t.Context(), account).Token()
+	require.NoError(t, err)
+	assert.Equal(t, calls+1, e.srv.Count("POST /oauth2/v3/token"), "at the window: refreshed")
+}
+
+func TestTokenSourceSurvivesCancelledContext(t *testing.T) {
+	e := newEnv(t, nil)
+	e.linkAccount(account)
+	ctx, cancel := context.WithCancel(context.Background())
+	ts := e.linker.TokenSource(ctx, account)
+	cancel()
+	e.srv.Advance(9 * time.Hour)
+	_, err := ts.Token()
+	require.NoError(t, err, "the construction context's cancellation does not break later refreshes")
 }

@@ -25,13 +25,16 @@ type ContractProbe struct {
 	Height         usps.Dimension
 }
 
-// DefaultContractProbe is a 1 lb Priority Mail parcel across the country.
-var DefaultContractProbe = ContractProbe{
-	MailClass: "PRIORITY_MAIL", OriginZIP: "10001", DestinationZIP: "94105",
-	Weight: usps.Pound, Length: 10 * usps.Inch, Width: 8 * usps.Inch, Height: 4 * usps.Inch,
+// defaultContractProbe is a 1 lb Priority Mail parcel across the country.
+func defaultContractProbe() ContractProbe {
+	return ContractProbe{
+		MailClass: "PRIORITY_MAIL", OriginZIP: "10001", DestinationZIP: "94105",
+		Weight: usps.Pound, Length: 10 * usps.Inch, Width: 8 * usps.Inch, Height: 4 * usps.Inch,
+	}
 }
 
-// WithContractProbe replaces DefaultContractProbe: choose a product the
+// WithContractProbe replaces the default probe (a 1 lb Priority Mail
+// parcel, 10 × 8 × 4 in, from ZIP 10001 to 94105): choose a product the
 // platform's NSA customers have contract prices for.
 func WithContractProbe(p ContractProbe) Option {
 	return func(l *Linker) error {
@@ -50,11 +53,12 @@ type Backoff struct {
 	Base, Max time.Duration
 }
 
-// DefaultBackoff checks after 1 minute, then 2, 4 … up to every 6 hours:
+// defaultBackoff checks after 1 minute, then 2, 4 … up to every 6 hours:
 // a pending link costs at most a few USPS calls a day.
-var DefaultBackoff = Backoff{Base: time.Minute, Max: 6 * time.Hour}
+func defaultBackoff() Backoff { return Backoff{Base: time.Minute, Max: 6 * time.Hour} }
 
-// WithBackoff replaces DefaultBackoff.
+// WithBackoff replaces the default backoff (Base 1 minute, Max 6 hours: a
+// pending link costs at most a few USPS calls a day).
 func WithBackoff(b Backoff) Option {
 	return func(l *Linker) error {
 		if b.Base <= 0 || b.Max < b.Base {
@@ -65,8 +69,8 @@ func WithBackoff(b Backoff) Option {
 	}
 }
 
-// Delay is the wait after the attempt-th unsuccessful check.
-func (b Backoff) Delay(attempt int) time.Duration {
+// delay is the wait after the attempt-th unsuccessful check.
+func (b Backoff) delay(attempt int) time.Duration {
 	d := b.Max
 	if attempt >= 1 && attempt < 40 {
 		if x := b.Base << (attempt - 1); x > 0 && x < b.Max {
@@ -89,9 +93,9 @@ var reasonForEPA = map[uspsbiz.EPAStatus]Reason{
 
 // Verify checks a pending link with USPS and moves it forward:
 //
-//   - the credentials check (uspsbiz.ValidateCredentials: a payment
-//     authorization with the EPS account as PAYER and RATE_HOLDER) fails on
-//     the customer's account: action required with the reason;
+//   - the credentials check (a payment authorization with the EPS account
+//     as PAYER and RATE_HOLDER) fails on the customer's account: action
+//     required with the reason;
 //   - a contract-price probe with the customer's token returns a CONTRACT
 //     price: active, with the payment token cached for its 8 hours;
 //   - USPS answers "contract rate not found" (warning 001, or 160212):
@@ -102,8 +106,18 @@ var reasonForEPA = map[uspsbiz.EPAStatus]Reason{
 //
 // Verify also re-checks links in action required for a reason the customer
 // fixes at USPS (ACH verification, payment method, funds); it is a no-op on
-// other links.
-func (l *Linker) Verify(ctx context.Context, accountID string) (*Link, error) {
+// other links. It returns the link's status after the check; with an error
+// that is not the customer's (USPS unreachable, over quota), the status is
+// that of the link left pending, unless the link could not be read at all.
+func (l *Linker) Verify(ctx context.Context, accountID string) (Status, error) {
+	lk, err := l.verify(ctx, accountID)
+	if lk == nil {
+		return Status{}, err
+	}
+	return statusOf(lk), err
+}
+
+func (l *Linker) verify(ctx context.Context, accountID string) (*Link, error) {
 	lk, err := l.store.GetLink(ctx, accountID)
 	if err != nil {
 		return nil, err
@@ -129,7 +143,7 @@ func (l *Linker) Verify(ctx context.Context, accountID string) (*Link, error) {
 				cur.CheckAttempts = 0
 			}
 			cur.CheckAttempts++
-			cur.NextCheckAt = now.Add(l.backoff.Delay(cur.CheckAttempts))
+			cur.NextCheckAt = now.Add(l.backoff.delay(cur.CheckAttempts))
 		}
 		return out.state, out.reason, nil
 	})
@@ -161,7 +175,7 @@ func checkable(lk *Link) bool {
 	return lk.State == StateApprovalPending || lk.State == StateActionRequired && fixedAtUSPS[lk.Reason]
 }
 
-type verdict struct {
+type outcome struct {
 	state         State
 	reason        Reason
 	cause         string // short and secret-free, for the audit trail
@@ -171,33 +185,33 @@ type verdict struct {
 }
 
 // check asks USPS; it never writes.
-func (l *Linker) check(ctx context.Context, lk *Link) verdict {
-	pending := func(reason Reason, cause string, err error) verdict {
-		return verdict{state: StateApprovalPending, reason: reason, cause: cause, err: err}
+func (l *Linker) check(ctx context.Context, lk *Link) outcome {
+	pending := func(reason Reason, cause string, err error) outcome {
+		return outcome{state: StateApprovalPending, reason: reason, cause: cause, err: err}
 	}
-	v, err := l.usps.ValidateCredentials(ctx, uspsbiz.AccountCredentials{
+	v, err := checkCredentials(ctx, l.usps, CredentialsInput{
 		CRID: string(lk.CRID), MID: string(lk.MID), ManifestMID: string(lk.ManifestMID), EPS: lk.EPSAccount.Reveal(),
 	}, l.platformCRID)
 	if err != nil {
 		var ae *uspsbiz.APIError
 		if errors.As(err, &ae) && ae.StatusCode == 400 {
-			return verdict{state: StateActionRequired, reason: ReasonCredentialsRejected, cause: "credentials check: rejected"}
+			return outcome{state: StateActionRequired, reason: ReasonCredentialsRejected, cause: "credentials check: rejected"}
 		}
 		return pending(ReasonNone, "credentials check: "+errorClass(err), err)
 	}
-	if !v.OK() {
+	if !v.ok() {
 		if r, ok := reasonForEPA[v.EPA]; ok {
-			return verdict{state: StateActionRequired, reason: r, cause: "credentials check: EPA " + string(v.EPA)}
+			return outcome{state: StateActionRequired, reason: r, cause: "credentials check: EPA " + string(v.EPA)}
 		}
-		for _, fv := range []uspsbiz.FieldVerdict{v.CRID, v.MID, v.ManifestMID} {
-			if fv.Verdict == uspsbiz.VerdictRejected {
-				return verdict{state: StateActionRequired, reason: ReasonCRIDNotEnrolled, cause: "credentials check: CRID/MID rejected " + fv.Code}
+		for _, fv := range []fieldVerdict{v.CRID, v.MID, v.ManifestMID} {
+			if fv.Verdict == verdictRejected {
+				return outcome{state: StateActionRequired, reason: ReasonCRIDNotEnrolled, cause: "credentials check: CRID/MID rejected " + fv.Code}
 			}
 		}
-		return verdict{state: StateActionRequired, reason: ReasonCredentialsRejected, cause: "credentials check: rejected"}
+		return outcome{state: StateActionRequired, reason: ReasonCredentialsRejected, cause: "credentials check: rejected"}
 	}
 	pa := v.Payment
-	sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), SealAAD(lk.AccountID, SealedFieldPaymentToken))
+	sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), sealAAD(lk.AccountID, sealedFieldPaymentToken))
 	if err != nil {
 		return pending(ReasonNone, "sealing payment token", err)
 	}
@@ -206,11 +220,11 @@ func (l *Linker) check(ctx context.Context, lk *Link) verdict {
 		Package: uspsbiz.Package{OriginZIP: l.probe.OriginZIP, DestinationZIP: l.probe.DestinationZIP,
 			Weight: l.probe.Weight, Length: l.probe.Length, Width: l.probe.Width, Height: l.probe.Height},
 		MailClass: l.probe.MailClass,
-		EPS:       usps.EPSAccount(lk.EPSAccount),
+		EPS:       lk.EPSAccount,
 	})
 	switch {
-	case errors.Is(err, ErrRelinkRequired):
-		return verdict{state: StateActionRequired, reason: ReasonTokenRevoked, cause: "contract probe: relink required"}
+	case errors.Is(err, uspsbiz.ErrReauthorizationRequired):
+		return outcome{state: StateActionRequired, reason: ReasonTokenRevoked, cause: "contract probe: relink required"}
 	case errors.Is(err, uspsbiz.ErrNoContract):
 		return pending(ReasonContractNotEffective, "contract probe: 160212 no approved contract", nil)
 	case err != nil:
@@ -219,7 +233,7 @@ func (l *Linker) check(ctx context.Context, lk *Link) verdict {
 	if err := res.RequireContract(); err != nil {
 		return pending(ReasonContractNotEffective, "contract probe: 001 contract rate not found", nil)
 	}
-	return verdict{state: StateActive, cause: "contract prices confirmed", paymentToken: sealed, paymentExpiry: pa.Expiry}
+	return outcome{state: StateActive, cause: "contract prices confirmed", paymentToken: sealed, paymentExpiry: pa.Expiry}
 }
 
 // errorClass names an error's kind for the audit trail without its text.
@@ -234,16 +248,6 @@ func errorClass(err error) string {
 		return "timed out"
 	}
 	return "unreachable"
-}
-
-// roles are the payment-authorization roles of a linked customer: their
-// EPS account pays and holds the contract rates, their CRID and MIDs own
-// the labels, and the platform is PLATFORM.
-func (l *Linker) roles(lk *Link) *uspsbiz.Roles {
-	crid, eps := lk.CRID, lk.EPSAccount
-	return uspsbiz.NewRoles().Payer(crid, eps).RateHolder(crid, eps).
-		LabelOwner(crid, lk.MID, lk.ManifestMID).
-		Platform(l.platformCRID)
 }
 
 // PaymentToken returns the account's payment authorization token (for the
@@ -272,17 +276,20 @@ func (l *Linker) PaymentToken(ctx context.Context, accountID string) (uspsbiz.Se
 		if tok, exp, ok = l.cachedPaymentToken(lk); ok {
 			return nil // a peer renewed it while we waited
 		}
-		pa, err := l.usps.AuthorizePayment(ctx, l.roles(lk))
+		pa, err := l.usps.AuthorizePayment(ctx, paymentRequest(parsedCredentials{
+			CRID: lk.CRID, MID: lk.MID, ManifestMID: lk.ManifestMID, EPS: lk.EPSAccount,
+		}, l.platformCRID))
 		if err != nil {
 			return err
 		}
-		sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), SealAAD(accountID, SealedFieldPaymentToken))
+		sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), sealAAD(accountID, sealedFieldPaymentToken))
 		if err != nil {
 			return err
 		}
 		lk.PaymentToken, lk.PaymentTokenExpiry, lk.UpdatedAt = sealed, pa.Expiry.UTC(), l.now().UTC()
 		tok, exp = pa.Token, pa.Expiry
-		return tx.Update(lk, nil)
+		_, err = tx.Update(lk, nil)
+		return err
 	})
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("linking: payment token of %q: %w", accountID, err)
@@ -294,7 +301,7 @@ func (l *Linker) cachedPaymentToken(lk *Link) (uspsbiz.Secret, time.Time, bool) 
 	if lk.State != StateActive || len(lk.PaymentToken) == 0 || !l.now().Add(uspsbiz.EarlyExpiry).Before(lk.PaymentTokenExpiry) {
 		return "", time.Time{}, false
 	}
-	plain, err := l.sealer.Open(lk.PaymentToken, SealAAD(lk.AccountID, SealedFieldPaymentToken))
+	plain, err := l.sealer.Open(lk.PaymentToken, sealAAD(lk.AccountID, sealedFieldPaymentToken))
 	if err != nil {
 		l.logger.Warn("stored payment token does not open", slog.String("account_id", lk.AccountID), slog.String("error", err.Error()))
 		return "", time.Time{}, false

@@ -60,7 +60,7 @@ func newFake(t testing.TB, opts ...uspsbiztest.Option) *uspsbiztest.Server {
 func newClient(t *testing.T, srv *uspsbiztest.Server, opts ...uspsbiz.Option) *uspsbiz.Client {
 	t.Helper()
 	base := []uspsbiz.Option{
-		uspsbiz.WithBaseURL(srv.URL),
+		uspsbiz.WithEnvironment(uspsbiz.Environment(srv.URL)),
 		uspsbiz.WithCOPURL(srv.COPURL()),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: testClientID, ClientSecret: testSecret}),
 		uspsbiz.WithClock(srv.Now),
@@ -74,7 +74,7 @@ func newClient(t *testing.T, srv *uspsbiztest.Server, opts ...uspsbiz.Option) *u
 // link walks the COP consent and exchanges the code: a linked customer.
 func link(t *testing.T, srv *uspsbiztest.Server, c *uspsbiz.Client, verifier string) *uspsbiz.Token {
 	t.Helper()
-	u, err := c.COPURL(uspsbiz.AuthRequest{State: testState, RedirectURI: testRedirect, PlatformName: testPlatformNam, Verifier: verifier})
+	u, err := c.COPURL(uspsbiz.COPRequest{State: testState, RedirectURI: testRedirect, PlatformName: testPlatformNam, Verifier: verifier})
 	require.NoError(t, err)
 	back, err := srv.Authorize(u, uspsbiztest.Consent{Username: testUser, Password: testPassword, MFACode: testMFA})
 	require.NoError(t, err)
@@ -112,13 +112,30 @@ func eps(t *testing.T, s string) usps.EPSAccount {
 	return a
 }
 
-func allRoles(t *testing.T) *uspsbiz.Roles {
+// Role constructors, as a caller writes them.
+func payer(crid usps.CRID, a usps.EPSAccount) uspsbiz.Role {
+	return uspsbiz.Role{Name: uspsbiz.RolePayer, CRID: crid, AccountType: uspsbiz.AccountEPS, Account: a}
+}
+
+func epsRole(name uspsbiz.RoleName, crid usps.CRID, a usps.EPSAccount) uspsbiz.Role {
+	return uspsbiz.Role{Name: name, CRID: crid, AccountType: uspsbiz.AccountEPS, Account: a}
+}
+
+func labelOwner(crid usps.CRID, mid, man usps.MID) uspsbiz.Role {
+	return uspsbiz.Role{Name: uspsbiz.RoleLabelOwner, CRID: crid, MID: mid, ManifestMID: man}
+}
+
+func roles(rs ...uspsbiz.Role) uspsbiz.PaymentRequest { return uspsbiz.PaymentRequest{Roles: rs} }
+
+func allRoles(t *testing.T) uspsbiz.PaymentRequest {
 	crid, mid, man := usps.CRID(testCRID), usps.MID(testMID), usps.MID(testManifestMID)
 	a := eps(t, epsActive)
-	return uspsbiz.NewRoles().Payer(crid, a).RateHolder(crid, a).LabelOwner(crid, mid, man).
-		Platform(testPlatformCRID).Shipper(crid).MailOwner(crid).
-		ReturnLabelPayer(crid, a).ReturnLabelRateHolder(crid, a).ReturnLabelOwner(crid, mid, man).
-		LabelProvider(testPlatformCRID, a)
+	return roles(payer(crid, a), epsRole(uspsbiz.RoleRateHolder, crid, a), labelOwner(crid, mid, man),
+		uspsbiz.Role{Name: uspsbiz.RolePlatform, CRID: testPlatformCRID},
+		uspsbiz.Role{Name: uspsbiz.RoleShipper, CRID: crid}, uspsbiz.Role{Name: uspsbiz.RoleMailOwner, CRID: crid},
+		epsRole(uspsbiz.RoleReturnLabelPayer, crid, a), epsRole(uspsbiz.RoleReturnLabelRateHolder, crid, a),
+		uspsbiz.Role{Name: uspsbiz.RoleReturnLabelOwner, CRID: crid, MID: mid, ManifestMID: man},
+		epsRole(uspsbiz.RoleLabelProvider, testPlatformCRID, a))
 }
 
 const (
@@ -127,21 +144,21 @@ const (
 )
 
 func pkg() uspsbiz.Package {
-	return uspsbiz.Package{OriginZIP: zipOrigin, DestinationZIP: zipDest, Weight: 2, Length: 10, Width: 8, Height: 4}
+	return uspsbiz.Package{OriginZIP: zipOrigin, DestinationZIP: zipDest, Weight: 2 * usps.Pound, Length: 10 * usps.Inch, Width: 8 * usps.Inch, Height: 4 * usps.Inch}
 }
 
 func newPricesFake(t *testing.T) *uspsbiztest.Server {
 	t.Helper()
 	srv := newPaymentsFake(t)
 	require.NoError(t, srv.SetPublishedPrices(
-		uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 1, SKU: "DUXP0XXXXC01010", Price: "6.10"},
-		uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 5, SKU: "DUXP0XXXXC01050", Price: "9.35",
+		uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 1 * usps.Pound, SKU: "DUXP0XXXXC01010", Price: "6.10"},
+		uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 5 * usps.Pound, SKU: "DUXP0XXXXC01050", Price: "9.35",
 			Fees: []uspsbiztest.Fee{{Name: "Nonstandard Length > 22", SKU: "D811XUXXXXX0000", Price: "4"}}},
 		uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", SKU: "DPXX0XXXXC05050", Price: "0.30000000000000004"},
 		uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", PriceType: "RETAIL", SKU: "DPXX0XXXXR05050", Price: "12.40"},
 	))
 	require.NoError(t, srv.SetContractPrices(epsActive,
-		uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 5, SKU: "DUXP0XXXXN01050", Price: "7.12"},
+		uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 5 * usps.Pound, SKU: "DUXP0XXXXN01050", Price: "7.12"},
 	))
 	require.NoError(t, srv.SetExtraServicePrices(uspsbiztest.ExtraServicePrice{Code: 920, Name: "USPS Tracking", SKU: "DXTV0EXXXCX0000", Price: "0.00"},
 		uspsbiztest.ExtraServicePrice{Code: 930, Name: "Insurance <= $500", SKU: "DXIX0XXXXCX0100", Price: "2.55"}))
@@ -167,8 +184,4 @@ func seedTracking(srv *uspsbiztest.Server) {
 		},
 	})
 	srv.AddTracking(uspsbiztest.TrackedPackage{TrackingNumber: trackTransit, StatusCategory: "In Transit", ExpectedDelivery: at.Add(48 * time.Hour)})
-}
-
-func goodCreds(account string) uspsbiz.AccountCredentials {
-	return uspsbiz.AccountCredentials{CRID: testCRID, MID: testMID, ManifestMID: testManifestMID, EPS: account}
 }

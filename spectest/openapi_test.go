@@ -44,6 +44,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
@@ -342,7 +343,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	c := newClient(t, srv, uspsbiz.WithHTTPClient(&http.Client{Transport: rec, Timeout: 10 * time.Second}))
 	ctx := t.Context()
 	tok := link(t, srv, c, "")
-	m := c.ForMerchant(c.MerchantTokenSource(ctx, tok, nil))
+	m := c.ForMerchant(oauth2.StaticTokenSource(tok.OAuth2()))
 
 	// Payments: lookups in every state, funds check, authorizations good
 	// and bad, credential validation paths.
@@ -354,12 +355,15 @@ func TestOpenAPIConformance(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.AuthorizePayment(ctx, allRoles(t))
 	require.NoError(t, err)
-	_, err = c.AuthorizePayment(ctx, uspsbiz.NewRoles().Payer(testCRID, eps(t, epsLowTrust)).LabelOwner(testCRID, "123456", testManifestMID))
+	_, err = c.AuthorizePayment(ctx, roles(payer(testCRID, eps(t, epsLowTrust)), labelOwner(testCRID, "123456", testManifestMID)))
 	require.Error(t, err)
-	for _, in := range []uspsbiz.AccountCredentials{goodCreds(epsActive), goodCreds(epsPendingACH),
-		{CRID: "11112222", MID: testMID, ManifestMID: testManifestMID, EPS: epsActive}} {
-		_, err = c.ValidateCredentials(ctx, in, testPlatformCRID)
-		require.NoError(t, err)
+	// The requests of linking's credentials check: a customer's roles with
+	// the PLATFORM role, then an EPA lookup when a CRID is rejected.
+	for _, crid := range []usps.CRID{testCRID, "11112222"} {
+		for _, a := range []string{epsActive, epsPendingACH} {
+			_, _ = c.AuthorizePayment(ctx, roles(payer(crid, eps(t, a)), epsRole(uspsbiz.RoleRateHolder, crid, eps(t, a)),
+				labelOwner(crid, testMID, testManifestMID), uspsbiz.Role{Name: uspsbiz.RolePlatform, CRID: testPlatformCRID}))
+		}
 	}
 
 	// Prices: published, contract, warning 001, errors, list, total.
@@ -391,7 +395,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	require.NoError(t, err)
 
 	// Tracking: summary, detail, unknown, batch.
-	for _, o := range []uspsbiz.TrackingOptions{{}, {Expand: uspsbiz.ExpandSummary}, {Expand: uspsbiz.ExpandDetail, DestinationZIP: "02540", MailingDate: testClock}} {
+	for _, o := range []uspsbiz.TrackingOptions{{}, {Detail: true, DestinationZIP: "02540", MailingDate: testClock}} {
 		_, err = m.TrackPackage(ctx, trackDelivered, o)
 		require.NoError(t, err)
 		_, err = m.TrackPackage(ctx, trackTransit, o)

@@ -20,7 +20,7 @@ import (
 //	go test -run '^$' -bench LookupEPA -benchmem -count 6 ./uspsbiz/
 func BenchmarkLookupEPA(b *testing.B) {
 	srv := newPaymentsFake(b)
-	c, err := uspsbiz.New(uspsbiz.WithBaseURL(srv.URL), uspsbiz.WithClock(srv.Now),
+	c, err := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(srv.URL)), uspsbiz.WithClock(srv.Now),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: testClientID, ClientSecret: testSecret}))
 	if err != nil {
 		b.Fatal(err)

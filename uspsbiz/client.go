@@ -18,20 +18,27 @@ import (
 	"github.com/nsalink/nsalink/internal/httpx"
 )
 
-// Version is this SDK's version; it is sent in the User-Agent.
-const Version = "0.1.0"
+// version is this SDK's version; it is sent in the User-Agent.
+const version = "0.1.0"
 
-// Environment base URLs.
+// Environment is the base URL of a USPS API host. Production and Testing
+// are USPS's; any other http(s) URL, such as a uspsbiztest server's, works
+// too (Environment(srv.URL)). linking records it on every authorization
+// request and link.
+type Environment string
+
+// USPS's environments.
 const (
 	// Production is USPS's live API host.
-	Production = "https://apis.usps.com"
+	Production Environment = "https://apis.usps.com"
 	// Testing is USPS's Testing Environment for Mailers (TEM): production
 	// credentials, watermarked labels, no charges.
-	Testing = "https://apis-tem.usps.com"
-	// DefaultCOPURL is the Customer Onboarding Platform entry point that a
-	// customer is sent to in order to authorize a platform.
-	DefaultCOPURL = "https://cop.usps.com/cop-navigator"
+	Testing Environment = "https://apis-tem.usps.com"
 )
+
+// defaultCOPURL is the Customer Onboarding Platform entry point that a
+// customer is sent to in order to authorize a platform.
+const defaultCOPURL = "https://cop.usps.com/cop-navigator"
 
 // RetryPolicy bounds automatic retries. Only idempotent calls retry; token
 // requests and payment authorizations are sent again only when they never
@@ -46,9 +53,9 @@ type RetryPolicy struct {
 	MaxRetryAfter time.Duration
 }
 
-// DefaultRetryPolicy suits USPS's default quota of 60 calls per API per hour:
-// every retry spends quota, so there are few and they are short.
-var DefaultRetryPolicy = RetryPolicy(httpx.DefaultPolicy)
+// DefaultRetryPolicy returns the policy New uses: few and short retries,
+// since every retry spends USPS quota (60 calls per API per hour by default).
+func DefaultRetryPolicy() RetryPolicy { return RetryPolicy(httpx.DefaultPolicy) }
 
 // Credentials are a platform app's Consumer Key and Secret from the USPS
 // developer portal. The secret never appears in formatted output.
@@ -99,23 +106,21 @@ type config struct {
 // the first error.
 type Option func(*config) error
 
-// WithEnvironment selects Production or Testing (or any base URL, such as a
-// uspsbiztest server's).
-func WithEnvironment(baseURL string) Option { return WithBaseURL(baseURL) }
-
-// WithBaseURL sets the API host. Paths such as /oauth2/v3/token are joined to it.
-func WithBaseURL(raw string) Option {
+// WithEnvironment selects the API host: Production (the default), Testing,
+// or any base URL such as a uspsbiztest server's (Environment(srv.URL)).
+// Paths such as /oauth2/v3/token are joined to it.
+func WithEnvironment(env Environment) Option {
 	return func(c *config) error {
-		if _, err := parseBaseURL(raw); err != nil {
+		if _, err := parseBaseURL(string(env)); err != nil {
 			return err
 		}
-		c.baseURL = raw
+		c.baseURL = string(env)
 		return nil
 	}
 }
 
 // WithCOPURL sets the Customer Onboarding Platform entry URL (default
-// DefaultCOPURL).
+// https://cop.usps.com/cop-navigator).
 func WithCOPURL(raw string) Option {
 	return func(c *config) error {
 		if _, err := parseBaseURL(raw); err != nil {
@@ -162,7 +167,7 @@ func WithUserAgent(product string) Option {
 	}
 }
 
-// WithRetryPolicy replaces DefaultRetryPolicy.
+// WithRetryPolicy replaces DefaultRetryPolicy().
 func WithRetryPolicy(p RetryPolicy) Option {
 	return func(c *config) error {
 		if err := httpx.Policy(p).Validate(); err != nil {
@@ -199,7 +204,7 @@ func WithClock(now func() time.Time) Option {
 
 // New returns a Client for Production unless an option says otherwise.
 func New(opts ...Option) (*Client, error) {
-	cfg := config{baseURL: Production, copURL: DefaultCOPURL, retry: DefaultRetryPolicy, now: time.Now}
+	cfg := config{baseURL: string(Production), copURL: defaultCOPURL, retry: DefaultRetryPolicy(), now: time.Now}
 	for _, opt := range opts {
 		if err := opt(&cfg); err != nil {
 			return nil, err
@@ -211,7 +216,7 @@ func New(opts ...Option) (*Client, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	ua := "nsalink-go/" + Version
+	ua := "nsalink-go/" + version
 	if cfg.userAgent != "" {
 		ua = cfg.userAgent + " " + ua
 	}
@@ -253,13 +258,14 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// BaseURL returns the API host the client talks to.
-func (c *Client) BaseURL() string { return c.baseURL.String() }
+// Environment returns the API host the client talks to.
+func (c *Client) Environment() Environment { return Environment(c.baseURL.String()) }
 
 // ForMerchant returns a client that authenticates resource calls with a
-// linked customer's token source (see MerchantTokenSource) instead of the
-// platform's own token. Token calls still use the platform credentials. The
-// two clients share connections, retry policy and call budgets.
+// linked customer's token source (linking's Linker.TokenSource keeps one
+// fresh across processes) instead of the platform's own token. Token calls
+// still use the platform credentials. The two clients share connections,
+// retry policy and call budgets.
 func (c *Client) ForMerchant(ts oauth2.TokenSource) *Client {
 	m := *c
 	m.auth = staticSource{ts}
@@ -348,7 +354,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) 
 		return res.Header, nil
 	}
 	if err := decodeJSON(res.Body, out); err != nil {
-		return res.Header, &DecodeError{Route: cl.route, Status: res.StatusCode, Err: err}
+		return res.Header, &decodeError{Route: cl.route, Status: res.StatusCode, Err: err}
 	}
 	return res.Header, nil
 }
@@ -362,22 +368,22 @@ func decodeJSON(r io.Reader, out any) error {
 	return json.NewDecoder(io.LimitReader(r, maxResponseBody)).Decode(out)
 }
 
-// DecodeError is a 2xx response whose body is not what the USPS spec
-// promises. It holds no body text.
-type DecodeError struct {
+// decodeError is a 2xx response whose body is not what the USPS spec
+// promises (it matches ErrMalformedResponse). It holds no body text.
+type decodeError struct {
 	Route  string
 	Status int
 	Err    error
 }
 
-func (e *DecodeError) Error() string {
+func (e *decodeError) Error() string {
 	return fmt.Sprintf("uspsbiz: %s: status %d: malformed response: %v", e.Route, e.Status, e.Err)
 }
 
-func (e *DecodeError) Unwrap() error { return e.Err }
+func (e *decodeError) Unwrap() error { return e.Err }
 
 // Is makes errors.Is(err, ErrMalformedResponse) true.
-func (e *DecodeError) Is(target error) bool { return target == ErrMalformedResponse }
+func (e *decodeError) Is(target error) bool { return target == ErrMalformedResponse }
 
 // Format prints the client's host only: fmt would otherwise reach the
 // credentials through unexported fields, where Secret's methods don't run.

@@ -19,18 +19,18 @@ import (
 func TestNewDefaultsToProduction(t *testing.T) {
 	c, err := uspsbiz.New()
 	require.NoError(t, err)
-	assert.Equal(t, uspsbiz.Production, c.BaseURL())
+	assert.Equal(t, uspsbiz.Production, c.Environment())
 
 	c, err = uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Testing))
 	require.NoError(t, err)
-	assert.Equal(t, "https://apis-tem.usps.com", c.BaseURL())
+	assert.Equal(t, uspsbiz.Environment("https://apis-tem.usps.com"), c.Environment())
 }
 
 func TestOptionsValidate(t *testing.T) {
 	cases := map[string]uspsbiz.Option{
-		"relative base URL":    uspsbiz.WithBaseURL("/oauth2"),
-		"ftp base URL":         uspsbiz.WithBaseURL("ftp://apis.usps.com"),
-		"base URL with query":  uspsbiz.WithBaseURL("https://apis.usps.com?x=1"),
+		"relative base URL":    uspsbiz.WithEnvironment(uspsbiz.Environment("/oauth2")),
+		"ftp base URL":         uspsbiz.WithEnvironment(uspsbiz.Environment("ftp://apis.usps.com")),
+		"base URL with query":  uspsbiz.WithEnvironment(uspsbiz.Environment("https://apis.usps.com?x=1")),
 		"COP URL without host": uspsbiz.WithCOPURL("https://"),
 		"nil HTTP client":      uspsbiz.WithHTTPClient(nil),
 		"nil logger":           uspsbiz.WithLogger(nil),
@@ -58,7 +58,7 @@ func TestUserAgentCarriesVersion(t *testing.T) {
 	require.NoError(t, err)
 	reqs := srv.Requests()
 	require.Len(t, reqs, 1)
-	assert.Equal(t, "acmeship/2.3 nsalink-go/"+uspsbiz.Version, reqs[0].Header.Get("User-Agent"))
+	assert.Regexp(t, `^acmeship/2\.3 nsalink-go/\d+\.\d+\.\d+$`, reqs[0].Header.Get("User-Agent"))
 }
 
 func TestHTTPClientIsCopiedNotModified(t *testing.T) {
@@ -85,15 +85,15 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func TestNoCredentials(t *testing.T) {
 	srv := newFake(t)
-	c, err := uspsbiz.New(uspsbiz.WithBaseURL(srv.URL))
+	c, err := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(srv.URL)))
 	require.NoError(t, err)
 	_, err = c.PlatformToken(t.Context())
 	assert.ErrorIs(t, err, uspsbiz.ErrNoCredentials)
-	_, err = c.COPURL(uspsbiz.AuthRequest{State: testState, RedirectURI: testRedirect})
+	_, err = c.COPURL(uspsbiz.COPRequest{State: testState, RedirectURI: testRedirect})
 	assert.ErrorIs(t, err, uspsbiz.ErrNoCredentials)
 	_, err = c.Exchange(t.Context(), "code", testRedirect, "")
 	assert.ErrorIs(t, err, uspsbiz.ErrNoCredentials)
-	assert.ErrorIs(t, c.Revoke(t.Context(), "tok", uspsbiz.HintRefreshToken), uspsbiz.ErrNoCredentials)
+	assert.ErrorIs(t, c.Revoke(t.Context(), "tok"), uspsbiz.ErrNoCredentials)
 	assert.Zero(t, srv.Count("/"), "nothing was sent")
 }
 
@@ -107,7 +107,7 @@ func TestDecodeErrorBodyShapes(t *testing.T) {
 	assert.Equal(t, "Bad Request", e.Message)
 	require.Len(t, e.Errors, 2)
 	assert.Equal(t, "100002", e.Errors[0].Code)
-	assert.Equal(t, "accountNumber", e.Errors[0].Source.Parameter)
+	assert.Equal(t, "accountNumber", e.Errors[0].Parameter)
 	assert.Equal(t, "160227", e.Errors[1].Code, "numeric codes are read too")
 	assert.Equal(t, "400", e.Errors[1].Status)
 	assert.True(t, e.HasCode("100002"))
@@ -152,7 +152,7 @@ func TestAPIErrorMatchesSentinels(t *testing.T) {
 
 func TestTokenEndpointErrorsKeepRetrieveError(t *testing.T) {
 	srv := newFake(t)
-	c, err := uspsbiz.New(uspsbiz.WithBaseURL(srv.URL),
+	c, err := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(srv.URL)),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: testClientID, ClientSecret: "wrong-secret"}))
 	require.NoError(t, err)
 	_, err = c.PlatformToken(t.Context())
@@ -227,7 +227,7 @@ func TestClientBudgetRefusesWithoutSending(t *testing.T) {
 }
 
 func TestDecodeErrorIsMalformed(t *testing.T) {
-	err := &uspsbiz.DecodeError{Route: "/x", Status: 200, Err: errors.New("unexpected EOF")}
+	err := uspsbiz.NewDecodeError("/x", 200, errors.New("unexpected EOF"))
 	assert.ErrorIs(t, err, uspsbiz.ErrMalformedResponse)
 	assert.True(t, strings.HasPrefix(err.Error(), "uspsbiz: /x: status 200"))
 }
@@ -259,7 +259,7 @@ func TestRetriedGETReturnsLastUSPSError(t *testing.T) {
 	srv.ClearFaults()
 	srv.ResetRequests()
 	srv.InjectFault(uspsbiztest.Fault{Match: "POST /payments/v3/payment-authorization", Status: 503, Times: -1})
-	roles := uspsbiz.NewRoles().Payer("56781234", eps(t, epsActive)).LabelOwner("56781234", "901234567", "902345678")
+	roles := roles(payer("56781234", eps(t, epsActive)), labelOwner("56781234", "901234567", "902345678"))
 	_, err = c.AuthorizePayment(t.Context(), roles)
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, 1, srv.Count("POST /payments/v3/payment-authorization"), "a payment POST is never resent")
@@ -330,8 +330,7 @@ func TestAPIErrorBodyIsCapped(t *testing.T) {
 	c := newClient(t, srv)
 	big := `{"apiVersion":"/payments/v3","error":{"code":"400","message":"` + strings.Repeat("x", 900<<10) + `"}}` + strings.Repeat(" ", 2<<20)
 	srv.InjectFault(uspsbiztest.Fault{Match: "POST /payments/", Status: 400, Body: big})
-	roles := uspsbiz.NewRoles().Payer(testCRID, eps(t, epsActive)).LabelOwner(testCRID, testMID, testManifestMID)
-	_, err := c.AuthorizePayment(t.Context(), roles)
+	_, err := c.AuthorizePayment(t.Context(), roles(payer(testCRID, eps(t, epsActive)), labelOwner(testCRID, testMID, testManifestMID)))
 	var ae *uspsbiz.APIError
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, 400, ae.StatusCode)

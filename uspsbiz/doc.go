@@ -9,8 +9,8 @@
 //
 // New talks to Production (https://apis.usps.com) unless WithEnvironment
 // picks Testing (https://apis-tem.usps.com, USPS's TEM: production
-// credentials, no charges) or WithBaseURL names another host, such as a
-// uspsbiztest server's.
+// credentials, no charges) or another host, such as a uspsbiztest server's
+// (Environment(srv.URL)).
 //
 // # Authentication
 //
@@ -18,13 +18,23 @@
 // platform token is fetched once, cached, and renewed EarlyExpiry before it
 // expires; concurrent callers share one token call. A customer links through
 // COPURL (state and PKCE S256), the COP redirects back with a code, and
-// Exchange returns the customer's Token. MerchantTokenSource keeps that token
-// fresh and calls a PersistFunc with every rotated refresh token before the
-// new access token is used; ForMerchant makes calls with it.
+// Exchange returns the customer's Token, Refresh redeems its refresh token
+// (USPS may rotate it: save the result before using it) and Revoke ends the
+// grant. linking's Linker.TokenSource keeps a customer's token fresh across
+// processes with these calls; ForMerchant makes calls with such a token
+// source.
+//
+// Payments: LookupEPA and CheckFunds ask about an EPS account;
+// AuthorizePayment checks a PaymentRequest's roles against the Payments
+// spec's rules before asking USPS for the payment authorization token that
+// labels carry. What a verdict means for the customer (guidance, states) is
+// linking's business.
 //
 // Tokens and secrets are of type Secret, which prints as [REDACTED] through
-// every fmt verb, JSON and slog. Token.MarshalBinary is the one way to get
-// the values out in bulk: seal its output before storing it.
+// every fmt verb, JSON and slog, and fails closed: "[REDACTED]" never
+// decodes back into a Secret, and a Token holding it is never Valid.
+// Token.MarshalBinary is the one way to get the values out in bulk: seal
+// its output before storing it.
 //
 // # Errors
 //
@@ -39,7 +49,7 @@
 // # Retries and quotas
 //
 // USPS allows 60 calls per hour per API by default, so retries are few
-// (DefaultRetryPolicy). Only idempotent calls retry; token calls and payment
+// (DefaultRetryPolicy()). Only idempotent calls retry; token calls and payment
 // authorizations are sent again only when the connection was never made.
 // Retry-After is honoured when it is at most RetryPolicy.MaxRetryAfter;
 // above that the 429 returns at once with RetryAfter set. WithBudget adds a

@@ -63,15 +63,12 @@ type APIError struct {
 // ErrorDetail is one item of error.errors[]; Code is USPS's subordinate code
 // such as "100002" or "030002".
 type ErrorDetail struct {
-	Status string      `json:"status,omitempty"`
-	Code   string      `json:"code,omitempty"`
-	Title  string      `json:"title,omitempty"`
-	Detail string      `json:"detail,omitempty"`
-	Source ErrorSource `json:"source"`
-}
-
-// ErrorSource names the offending parameter.
-type ErrorSource struct {
+	Status string `json:"status,omitempty"`
+	Code   string `json:"code,omitempty"`
+	Title  string `json:"title,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	// Parameter and Example are USPS's source.parameter (the offending
+	// parameter, e.g. "roles[2].MID") and source.example.
 	Parameter string `json:"parameter,omitempty"`
 	Example   string `json:"example,omitempty"`
 }
@@ -128,7 +125,7 @@ func (e *APIError) HasCode(code string) bool {
 // that is not JSON leaves the decoded fields empty.
 func newAPIError(res *http.Response, method, route string, attempts int, now time.Time) *APIError {
 	body, _ := io.ReadAll(io.LimitReader(res.Body, maxErrorBody))
-	e := DecodeErrorBody(body)
+	e := decodeErrorBody(body)
 	e.StatusCode = res.StatusCode
 	e.Method = method
 	e.Route = route
@@ -151,10 +148,10 @@ func firstHeader(h http.Header, names ...string) string {
 	return ""
 }
 
-// DecodeErrorBody decodes a USPS or gateway error body into an APIError with
+// decodeErrorBody decodes a USPS or gateway error body into an APIError with
 // only the body fields set. Unknown shapes give an empty APIError; it never
 // panics and reads nothing beyond body.
-func DecodeErrorBody(body []byte) *APIError {
+func decodeErrorBody(body []byte) *APIError {
 	var wire struct {
 		APIVersion string          `json:"apiVersion"`
 		Error      json.RawMessage `json:"error"`
@@ -211,11 +208,11 @@ func DecodeErrorBody(body []byte) *APIError {
 	e.Message = inner.Message
 	for _, d := range inner.Errors {
 		e.Errors = append(e.Errors, ErrorDetail{
-			Status: scalarText(d.Status),
-			Code:   scalarText(d.Code),
-			Title:  d.Title,
-			Detail: d.Detail,
-			Source: ErrorSource{Parameter: d.Source.Parameter, Example: d.Source.Example},
+			Status:    scalarText(d.Status),
+			Code:      scalarText(d.Code),
+			Title:     d.Title,
+			Detail:    d.Detail,
+			Parameter: d.Source.Parameter, Example: d.Source.Example,
 		})
 	}
 	return e

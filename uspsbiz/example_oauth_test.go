@@ -13,16 +13,18 @@ import (
 )
 
 // A customer authorizes the platform on the COP; the platform exchanges the
-// code and keeps the token fresh, persisting each rotation first.
+// code, and later redeems the refresh token, saving the rotated one before
+// using it (linking's Linker.TokenSource does both under a lock shared by
+// every process).
 func ExampleClient_Exchange() {
 	srv, c := exampleFake()
 	defer srv.Close()
-	c, _ = uspsbiz.New(uspsbiz.WithBaseURL(srv.URL), uspsbiz.WithCOPURL(srv.COPURL()), uspsbiz.WithClock(srv.Now),
+	c, _ = uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(srv.URL)), uspsbiz.WithCOPURL(srv.COPURL()), uspsbiz.WithClock(srv.Now),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: "app", ClientSecret: "secret"}))
 	ctx := context.Background()
 
 	verifier := oauth2.GenerateVerifier()
-	copURL, _ := c.COPURL(uspsbiz.AuthRequest{
+	copURL, _ := c.COPURL(uspsbiz.COPRequest{
 		State:        "kq3Xo0V4m5Lrk2yTzqE7aA8Jm1Wb9Lc2", // random, single-use, bound to the session
 		RedirectURI:  "https://platform.example/usps/callback",
 		PlatformName: "Acme Ship",
@@ -37,19 +39,16 @@ func ExampleClient_Exchange() {
 	}
 	fmt.Println("access token:", tok.AccessToken, "expires in", tok.Expiry.Sub(srv.Now()))
 
-	saved := 0
-	ts := c.MerchantTokenSource(ctx, tok, func(ctx context.Context, t *uspsbiz.Token) error {
-		saved++ // seal and store t before it is used
-		return nil
-	})
 	srv.Advance(8 * time.Hour)
-	if _, err := ts.Token(); err != nil {
+	next, err := c.Refresh(ctx, tok.RefreshToken)
+	if err != nil {
 		fmt.Println(err)
+		return
 	}
-	fmt.Println("rotations persisted:", saved)
+	fmt.Println("rotated:", next.RefreshToken.Reveal() != tok.RefreshToken.Reveal(), "refresh count:", next.RefreshCount)
 	// Output:
 	// access token: [REDACTED] expires in 7h59m59s
-	// rotations persisted: 1
+	// rotated: true refresh count: 1
 }
 
 func ExampleAPIError() {

@@ -32,7 +32,7 @@ func exampleFake() (*uspsbiztest.Server, *uspsbiz.Client) {
 	srv.AddTracking(uspsbiztest.TrackedPackage{TrackingNumber: "9400100000000000000001", StatusCategory: "Delivered",
 		Events: []uspsbiztest.Event{{Type: "Delivered, In/At Mailbox", Code: "01", Time: time.Date(2026, 5, 2, 12, 55, 0, 0, time.UTC), City: "FALMOUTH", State: "MA", ZIP: "02540"}}})
 	c, err := uspsbiz.New(
-		uspsbiz.WithBaseURL(srv.URL),
+		uspsbiz.WithEnvironment(uspsbiz.Environment(srv.URL)),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: "app", ClientSecret: "secret"}),
 		uspsbiz.WithClock(srv.Now),
 	)
@@ -42,43 +42,46 @@ func exampleFake() (*uspsbiztest.Server, *uspsbiz.Client) {
 	return srv, c
 }
 
-func ExampleClient_ValidateCredentials() {
+func ExampleClient_AuthorizePayment() {
 	srv, c := exampleFake()
 	defer srv.Close()
 	ctx := context.Background()
 
-	// The customer typed their numbers with dashes; the EPA still awaits
-	// its ACH micro-debit verification.
-	in := uspsbiz.AccountCredentials{CRID: "5678-1234", MID: "901-234-567", ManifestMID: "902345678", EPS: "1000-0000-02"}
-	v, err := c.ValidateCredentials(ctx, in, "9999001")
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println("ok:", v.OK(), "EPS:", v.EPS.Verdict, v.EPA, "calls:", v.Calls)
-	fmt.Println(v.EPS.Reason)
+	// A linked customer's labels: their EPS account pays and holds the
+	// contract rates, their CRID and MIDs own the labels, the platform is
+	// PLATFORM. The EPA still awaits its ACH micro-debit verification.
+	eps, _ := usps.ParseEPSAccount("1000-0000-02")
+	req := uspsbiz.PaymentRequest{Roles: []uspsbiz.Role{
+		{Name: uspsbiz.RolePayer, CRID: "56781234", AccountType: uspsbiz.AccountEPS, Account: eps},
+		{Name: uspsbiz.RoleRateHolder, CRID: "56781234", AccountType: uspsbiz.AccountEPS, Account: eps},
+		{Name: uspsbiz.RoleLabelOwner, CRID: "56781234", MID: "901234567", ManifestMID: "902345678"},
+		{Name: uspsbiz.RolePlatform, CRID: "9999001"},
+	}}
+	_, err := c.AuthorizePayment(ctx, req)
+	st, _ := uspsbiz.EPAStatusOf(err)
+	fmt.Println("EPA:", st)
 
-	// The customer confirms the two test debits; now everything is valid.
+	// The customer confirms the two test debits; now USPS authorizes.
 	_ = srv.VerifyMicroDebits("1000000002", 42, 17)
-	v, err = c.ValidateCredentials(ctx, in, "9999001")
+	pa, err := c.AuthorizePayment(ctx, req)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println("ok:", v.OK(), "calls:", v.Calls, "token until:", v.Payment.Expiry.Format(time.Kitchen), "token:", v.Payment.Token)
+	fmt.Println("token until:", pa.Expiry.Format(time.Kitchen), "token:", pa.Token)
 
-	// A typo is caught without any USPS call.
-	v, _ = c.ValidateCredentials(ctx, uspsbiz.AccountCredentials{CRID: "56781234", MID: "91234", ManifestMID: "902345678", EPS: "1000000001"}, "9999001")
-	fmt.Println("MID:", v.MID.Verdict, "-", v.MID.Reason, "calls:", v.Calls)
+	// Roles USPS would refuse are caught without any call.
+	_, err = c.AuthorizePayment(ctx, uspsbiz.PaymentRequest{Roles: req.Roles[:2]})
+	fmt.Println(err)
 	// Output:
-	// ok: false EPS: rejected not_active calls: 1
-	// Your USPS payment account is not active yet. If you chose ACH, confirm the two small test debits USPS made to your bank account.
-	// ok: true calls: 1 token until: 5:00PM token: [REDACTED]
-	// MID: malformed - must be 6 or 9 digits, not 5 calls: 0
+	// EPA: not_active
+	// token until: 5:00PM token: [REDACTED]
+	// uspsbiz: payment roles: LABEL_OWNER is required (USPS 160229)
 }
 
 func ExampleClient_BaseRates() {
 	srv, c := exampleFake()
 	defer srv.Close()
-	pkg := uspsbiz.Package{OriginZIP: "22407", DestinationZIP: "63118", Weight: 2 * usps.Pound, Length: 10 * usps.Inch, Width: 8 * usps.Inch, Height: 4 * usps.Inch}
+	pkg := uspsbiz.Package{OriginZIP: "22407", DestinationZIP: "63118", Weight: 2, Length: 10, Width: 8, Height: 4}
 	for _, acct := range []string{"1000000001", "1000000002"} {
 		eps, _ := usps.ParseEPSAccount(acct)
 		res, err := c.BaseRates(context.Background(), uspsbiz.BaseRatesQuery{Package: pkg, MailClass: "USPS_GROUND_ADVANTAGE", EPS: eps})
@@ -100,7 +103,7 @@ func ExampleClient_BaseRates() {
 func ExampleClient_TrackPackage() {
 	srv, c := exampleFake()
 	defer srv.Close()
-	t, err := c.TrackPackage(context.Background(), "9400 1000 0000 0000 0000 01", uspsbiz.TrackingOptions{Expand: uspsbiz.ExpandDetail})
+	t, err := c.TrackPackage(context.Background(), "9400 1000 0000 0000 0000 01", uspsbiz.TrackingOptions{Detail: true})
 	if err != nil {
 		panic(err)
 	}
@@ -109,22 +112,25 @@ func ExampleClient_TrackPackage() {
 	// 9400100000000000000001 Delivered Delivered, In/At Mailbox FALMOUTH
 }
 
-func ExampleRoles() {
-	eps, _ := usps.ParseEPSAccount("1000000001")
-	_, err := uspsbiz.NewRoles().
-		Payer("56781234", eps).
-		RateHolder("56781234", eps).
-		Platform("9999001").
-		Build()
-	fmt.Println(err)
-	roles, err := uspsbiz.NewRoles().
-		Payer("56781234", eps).
-		RateHolder("56781234", eps).
-		LabelOwner("56781234", "901234567", "902345678").
-		Platform("9999001").
-		Build()
-	fmt.Println(len(roles), err)
+func ExampleParseCents() {
+	for _, s := range []string{"9.35", "0.30000000000000004", "9.345", "1e2", "-1"} {
+		c, err := usps.ParseCents(s)
+		fmt.Println(s, "→", c, err)
+	}
 	// Output:
-	// uspsbiz: payment roles: LABEL_OWNER is required (USPS 160229)
-	// 4 <nil>
+	// 9.35 → 9.35 <nil>
+	// 0.30000000000000004 → 0.30 <nil>
+	// 9.345 → 9.35 <nil>
+	// 1e2 → 100.00 <nil>
+	// -1 → 0.00 uspsbiz: amount "-1": negative
+}
+
+func ExampleParseEPSAccount() {
+	eps, err := usps.ParseEPSAccount("1234-5678-90")
+	fmt.Println(eps, eps.Reveal(), err)
+	_, err = usps.ParseEPSAccount("123456789")
+	fmt.Println(err)
+	// Output:
+	// ******7890 1234567890 <nil>
+	// uspsbiz: EPS account "******6789": must be 10 digits, not 9
 }

@@ -18,7 +18,7 @@ func FuzzDecodeErrorBody(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		e := DecodeErrorBody(body)
+		e := decodeErrorBody(body)
 		if e == nil {
 			t.Fatal("nil APIError")
 		}

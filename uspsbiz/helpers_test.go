@@ -34,7 +34,7 @@ func newFake(t testing.TB, opts ...uspsbiztest.Option) *uspsbiztest.Server {
 func newClient(t *testing.T, srv *uspsbiztest.Server, opts ...uspsbiz.Option) *uspsbiz.Client {
 	t.Helper()
 	base := []uspsbiz.Option{
-		uspsbiz.WithBaseURL(srv.URL),
+		uspsbiz.WithEnvironment(uspsbiz.Environment(srv.URL)),
 		uspsbiz.WithCOPURL(srv.COPURL()),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: testClientID, ClientSecret: testSecret}),
 		uspsbiz.WithClock(srv.Now),
@@ -48,7 +48,7 @@ func newClient(t *testing.T, srv *uspsbiztest.Server, opts ...uspsbiz.Option) *u
 // link walks the COP consent and exchanges the code: a linked customer.
 func link(t *testing.T, srv *uspsbiztest.Server, c *uspsbiz.Client, verifier string) *uspsbiz.Token {
 	t.Helper()
-	u, err := c.COPURL(uspsbiz.AuthRequest{State: testState, RedirectURI: testRedirect, PlatformName: testPlatformNam, Verifier: verifier})
+	u, err := c.COPURL(uspsbiz.COPRequest{State: testState, RedirectURI: testRedirect, PlatformName: testPlatformNam, Verifier: verifier})
 	require.NoError(t, err)
 	back, err := srv.Authorize(u, uspsbiztest.Consent{Username: testUser, Password: testPassword, MFACode: testMFA})
 	require.NoError(t, err)

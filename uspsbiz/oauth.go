@@ -26,8 +26,8 @@ const (
 // covers clock skew and slow refreshes at no quota cost on 8-hour tokens.
 const EarlyExpiry = 5 * time.Minute
 
-// ErrNoCredentials is returned by calls that need WithCredentials.
-var ErrNoCredentials = errors.New("uspsbiz: platform credentials are not configured (WithCredentials)")
+// errNoCredentials is returned by calls that need WithCredentials.
+var errNoCredentials = errors.New("uspsbiz: platform credentials are not configured (WithCredentials)")
 
 func (c *Client) endpoint() oauth2.Endpoint {
 	return oauth2.Endpoint{
@@ -91,7 +91,7 @@ func (c *Client) PlatformToken(ctx context.Context) (*Token, error) {
 
 func (c *Client) fetchPlatformToken(ctx context.Context) (*Token, error) {
 	if c.creds.ClientID == "" {
-		return nil, ErrNoCredentials
+		return nil, errNoCredentials
 	}
 	if err := c.quotas.take(APIOAuth); err != nil {
 		return nil, err
@@ -114,8 +114,8 @@ func (c *Client) fetchPlatformToken(ctx context.Context) (*Token, error) {
 	return tok, nil
 }
 
-// AuthRequest describes one customer authorization through the COP.
-type AuthRequest struct {
+// COPRequest describes one customer authorization through the COP.
+type COPRequest struct {
 	// State is the caller's random, single-use value binding the callback to
 	// the customer's session (at least 22 characters; see linking).
 	State string
@@ -130,19 +130,19 @@ type AuthRequest struct {
 	Verifier string
 }
 
-// MinStateLength guards against guessable states: 22 base64url characters
+// minStateLength guards against guessable states: 22 base64url characters
 // carry 128 bits.
-const MinStateLength = 22
+const minStateLength = 22
 
 // COPURL returns the URL that starts a customer's authorization on USPS's
 // Customer Onboarding Platform:
 // cop-navigator?wf=apis_merchant_user&client_id=…&state=…&redirect_uri=…&platform=…&reauth=true.
-func (c *Client) COPURL(r AuthRequest) (string, error) {
+func (c *Client) COPURL(r COPRequest) (string, error) {
 	if c.creds.ClientID == "" {
-		return "", ErrNoCredentials
+		return "", errNoCredentials
 	}
-	if len(r.State) < MinStateLength {
-		return "", fmt.Errorf("uspsbiz: COPURL: state must be at least %d characters", MinStateLength)
+	if len(r.State) < minStateLength {
+		return "", fmt.Errorf("uspsbiz: COPURL: state must be at least %d characters", minStateLength)
 	}
 	if err := checkRedirectURI(r.RedirectURI); err != nil {
 		return "", fmt.Errorf("uspsbiz: COPURL: %w", err)
@@ -197,7 +197,7 @@ func (c *Client) codeConfig(redirectURI string) *oauth2.Config {
 // given to COPURL. The request is sent at most once: codes are single-use.
 func (c *Client) Exchange(ctx context.Context, code, redirectURI, verifier string) (*Token, error) {
 	if c.creds.ClientID == "" {
-		return nil, ErrNoCredentials
+		return nil, errNoCredentials
 	}
 	if code == "" {
 		return nil, errors.New("uspsbiz: Exchange: empty authorization code")
@@ -225,11 +225,11 @@ func (c *Client) Exchange(ctx context.Context, code, redirectURI, verifier strin
 
 // Refresh redeems a refresh token. USPS may rotate it: the returned Token's
 // RefreshToken is then new and the old one dead, so persist the result
-// before using it (MerchantTokenSource does). When USPS sends no new refresh
-// token the old one is kept.
+// before using it (linking's Linker.TokenSource does, under a lock shared by
+// every process). When USPS sends no new refresh token the old one is kept.
 func (c *Client) Refresh(ctx context.Context, refreshToken Secret) (*Token, error) {
 	if c.creds.ClientID == "" {
-		return nil, ErrNoCredentials
+		return nil, errNoCredentials
 	}
 	if refreshToken == "" {
 		return nil, fmt.Errorf("uspsbiz: refresh: %w: no refresh token", ErrReauthorizationRequired)
@@ -250,31 +250,20 @@ func (c *Client) Refresh(ctx context.Context, refreshToken Secret) (*Token, erro
 	return tok, nil
 }
 
-// TokenTypeHint is RFC 7009's token_type_hint.
-type TokenTypeHint string
-
-// Hints for Revoke.
-const (
-	HintAccessToken  TokenTypeHint = "access_token"
-	HintRefreshToken TokenTypeHint = "refresh_token"
-)
-
-// Revoke revokes a token (RFC 7009) with the platform's credentials in HTTP
-// Basic auth. Revoking the refresh token ends the customer's link.
-func (c *Client) Revoke(ctx context.Context, token Secret, hint TokenTypeHint) error {
+// Revoke revokes a customer's refresh token (RFC 7009, token_type_hint
+// refresh_token) with the platform's credentials in HTTP Basic auth: this
+// ends the customer's grant. Their access tokens lapse within 8 hours.
+func (c *Client) Revoke(ctx context.Context, refreshToken Secret) error {
 	if c.creds.ClientID == "" {
-		return ErrNoCredentials
+		return errNoCredentials
 	}
-	if token == "" {
+	if refreshToken == "" {
 		return errors.New("uspsbiz: revoke: empty token")
 	}
 	if err := c.quotas.take(APIOAuth); err != nil {
 		return err
 	}
-	form := url.Values{"token": {token.Reveal()}}
-	if hint != "" {
-		form.Set("token_type_hint", string(hint))
-	}
+	form := url.Values{"token": {refreshToken.Reveal()}, "token_type_hint": {"refresh_token"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL.String()+revokePath, strings.NewReader(form.Encode()))
 	if err != nil {
 		return fmt.Errorf("uspsbiz: revoke: %w", err)
@@ -291,64 +280,4 @@ func (c *Client) Revoke(ctx context.Context, token Secret, hint TokenTypeHint) e
 		return newAPIError(res.Response, http.MethodPost, revokePath, res.Attempts, c.now())
 	}
 	return nil
-}
-
-// PersistFunc saves a customer's token. MerchantTokenSource calls it with
-// every refreshed token before handing out the new access token; if it
-// fails, the new token is not used and is offered again on the next call.
-type PersistFunc func(ctx context.Context, t *Token) error
-
-// MerchantTokenSource returns an oauth2.TokenSource for a linked customer
-// that refreshes tok when it is within EarlyExpiry of expiring and never
-// drops a rotated refresh token: persist runs before the new access token
-// is used.
-//
-// ctx is kept for the refreshes of this long-lived source (an
-// oauth2.TokenSource has no per-call context), so it should not be a
-// request's context; it is detached from cancellation here and each
-// refresh is bounded by refreshTimeout instead.
-//
-// This source serializes refreshes within one process only. Processes that
-// share a customer's token need a lock around refresh, as linking provides.
-func (c *Client) MerchantTokenSource(ctx context.Context, tok *Token, persist PersistFunc) oauth2.TokenSource {
-	return &merchantSource{c: c, ctx: context.WithoutCancel(ctx), tok: tok, persist: persist}
-}
-
-const refreshTimeout = 30 * time.Second
-
-type merchantSource struct {
-	c       *Client
-	ctx     context.Context
-	persist PersistFunc
-
-	mu      sync.Mutex
-	tok     *Token
-	pending *Token // refreshed but not yet persisted
-}
-
-func (s *merchantSource) Token() (*oauth2.Token, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(s.ctx, refreshTimeout)
-	defer cancel()
-	if s.pending == nil {
-		if s.tok.Valid(s.c.now(), EarlyExpiry) {
-			return s.tok.OAuth2(), nil
-		}
-		if s.tok == nil {
-			return nil, fmt.Errorf("uspsbiz: %w: no token", ErrReauthorizationRequired)
-		}
-		fresh, err := s.c.Refresh(ctx, s.tok.RefreshToken)
-		if err != nil {
-			return nil, err
-		}
-		s.pending = fresh
-	}
-	if s.persist != nil {
-		if err := s.persist(ctx, s.pending); err != nil {
-			return nil, fmt.Errorf("uspsbiz: persisting refreshed token: %w", err)
-		}
-	}
-	s.tok, s.pending = s.pending, nil
-	return s.tok.OAuth2(), nil
 }

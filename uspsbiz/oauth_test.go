@@ -2,7 +2,6 @@ package uspsbiz_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"sync"
@@ -22,7 +21,7 @@ func TestCOPURL(t *testing.T) {
 	srv := newFake(t)
 	c := newClient(t, srv)
 	v := oauth2.GenerateVerifier()
-	raw, err := c.COPURL(uspsbiz.AuthRequest{State: testState, RedirectURI: testRedirect, PlatformName: "Acme Ship", Verifier: v})
+	raw, err := c.COPURL(uspsbiz.COPRequest{State: testState, RedirectURI: testRedirect, PlatformName: "Acme Ship", Verifier: v})
 	require.NoError(t, err)
 	u, err := url.Parse(raw)
 	require.NoError(t, err)
@@ -39,13 +38,13 @@ func TestCOPURL(t *testing.T) {
 	assert.NotContains(t, raw, v, "the verifier itself never leaves")
 	assert.NotContains(t, raw, testSecret)
 
-	raw, err = c.COPURL(uspsbiz.AuthRequest{State: testState, RedirectURI: testRedirect})
+	raw, err = c.COPURL(uspsbiz.COPRequest{State: testState, RedirectURI: testRedirect})
 	require.NoError(t, err)
 	assert.NotContains(t, raw, "code_challenge", "PKCE can be switched off")
 
 	def, err := uspsbiz.New(uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: "id", ClientSecret: "s"}))
 	require.NoError(t, err)
-	raw, err = def.COPURL(uspsbiz.AuthRequest{State: testState, RedirectURI: testRedirect})
+	raw, err = def.COPURL(uspsbiz.COPRequest{State: testState, RedirectURI: testRedirect})
 	require.NoError(t, err)
 	assert.Contains(t, raw, "https://cop.usps.com/cop-navigator?")
 }
@@ -53,7 +52,7 @@ func TestCOPURL(t *testing.T) {
 func TestCOPURLRejectsBadInput(t *testing.T) {
 	srv := newFake(t)
 	c := newClient(t, srv)
-	for name, r := range map[string]uspsbiz.AuthRequest{
+	for name, r := range map[string]uspsbiz.COPRequest{
 		"short state":       {State: "abc", RedirectURI: testRedirect},
 		"relative redirect": {State: testState, RedirectURI: "/callback"},
 		"http redirect":     {State: testState, RedirectURI: "http://platform.example/cb"},
@@ -63,7 +62,7 @@ func TestCOPURLRejectsBadInput(t *testing.T) {
 		_, err := c.COPURL(r)
 		assert.Error(t, err, name)
 	}
-	_, err := c.COPURL(uspsbiz.AuthRequest{State: testState, RedirectURI: "http://127.0.0.1:8080/cb"})
+	_, err := c.COPURL(uspsbiz.COPRequest{State: testState, RedirectURI: "http://127.0.0.1:8080/cb"})
 	assert.NoError(t, err, "plain http is fine on loopback")
 }
 
@@ -71,7 +70,7 @@ func TestPKCEEnforcedByFake(t *testing.T) {
 	srv := newFake(t)
 	c := newClient(t, srv)
 	v := oauth2.GenerateVerifier()
-	u, err := c.COPURL(uspsbiz.AuthRequest{State: testState, RedirectURI: testRedirect, Verifier: v})
+	u, err := c.COPURL(uspsbiz.COPRequest{State: testState, RedirectURI: testRedirect, Verifier: v})
 	require.NoError(t, err)
 	back, err := srv.Authorize(u, uspsbiztest.Consent{Username: testUser, Password: testPassword, MFACode: testMFA})
 	require.NoError(t, err)
@@ -86,7 +85,7 @@ func TestPKCEEnforcedByFake(t *testing.T) {
 func TestCodeIsSingleUse(t *testing.T) {
 	srv := newFake(t)
 	c := newClient(t, srv)
-	u, err := c.COPURL(uspsbiz.AuthRequest{State: testState, RedirectURI: testRedirect})
+	u, err := c.COPURL(uspsbiz.COPRequest{State: testState, RedirectURI: testRedirect})
 	require.NoError(t, err)
 	back, err := srv.Authorize(u, uspsbiztest.Consent{Username: testUser, Password: testPassword, MFACode: testMFA})
 	require.NoError(t, err)
@@ -102,7 +101,7 @@ func TestCodeIsSingleUse(t *testing.T) {
 func TestConsentErrors(t *testing.T) {
 	srv := newFake(t)
 	c := newClient(t, srv)
-	u, err := c.COPURL(uspsbiz.AuthRequest{State: testState, RedirectURI: testRedirect})
+	u, err := c.COPURL(uspsbiz.COPRequest{State: testState, RedirectURI: testRedirect})
 	require.NoError(t, err)
 	_, err = srv.Authorize(u, uspsbiztest.Consent{Username: testUser, Password: "nope", MFACode: testMFA})
 	assert.ErrorContains(t, err, "username or password is incorrect")
@@ -113,10 +112,10 @@ func TestConsentErrors(t *testing.T) {
 	assert.Equal(t, "access_denied", back.Query().Get("error"))
 	assert.Empty(t, back.Query().Get("code"))
 
-	other, err := uspsbiz.New(uspsbiz.WithBaseURL(srv.URL), uspsbiz.WithCOPURL(srv.COPURL()),
+	other, err := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(srv.URL)), uspsbiz.WithCOPURL(srv.COPURL()),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: testClientID, ClientSecret: testSecret}))
 	require.NoError(t, err)
-	u, err = other.COPURL(uspsbiz.AuthRequest{State: testState, RedirectURI: "https://evil.example/cb"})
+	u, err = other.COPURL(uspsbiz.COPRequest{State: testState, RedirectURI: "https://evil.example/cb"})
 	require.NoError(t, err)
 	_, err = srv.Authorize(u, uspsbiztest.Consent{Username: testUser, Password: testPassword, MFACode: testMFA})
 	assert.ErrorContains(t, err, "redirect URI is not registered", "the fake never redirects to an unregistered URI")
@@ -210,7 +209,7 @@ func TestRevoke(t *testing.T) {
 	srv := newFake(t)
 	c := newClient(t, srv)
 	tok := link(t, srv, c, "")
-	require.NoError(t, c.Revoke(t.Context(), tok.RefreshToken, uspsbiz.HintRefreshToken))
+	require.NoError(t, c.Revoke(t.Context(), tok.RefreshToken))
 	reqs := srv.Requests()
 	last := reqs[len(reqs)-1]
 	assert.Equal(t, "/oauth2/v3/revoke", last.Path)
@@ -221,9 +220,9 @@ func TestRevoke(t *testing.T) {
 	_, err := c.Refresh(t.Context(), tok.RefreshToken)
 	assert.ErrorIs(t, err, uspsbiz.ErrReauthorizationRequired)
 
-	bad, err := uspsbiz.New(uspsbiz.WithBaseURL(srv.URL), uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: testClientID, ClientSecret: "bad"}))
+	bad, err := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(srv.URL)), uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: testClientID, ClientSecret: "bad"}))
 	require.NoError(t, err)
-	err = bad.Revoke(t.Context(), "x", uspsbiz.HintAccessToken)
+	err = bad.Revoke(t.Context(), "x")
 	var apiErr *uspsbiz.APIError
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, 401, apiErr.StatusCode)
@@ -231,76 +230,12 @@ func TestRevoke(t *testing.T) {
 	assert.ErrorIs(t, err, uspsbiz.ErrUnauthorized)
 }
 
-func TestMerchantTokenSourcePersistsRotationFirst(t *testing.T) {
-	srv := newFake(t, uspsbiztest.WithTime(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)))
-	c := newClient(t, srv)
-	tok := link(t, srv, c, "")
-	var saved []*uspsbiz.Token
-	fail := true
-	persist := func(ctx context.Context, t *uspsbiz.Token) error {
-		if fail {
-			fail = false
-			return errors.New("database down")
-		}
-		saved = append(saved, t)
-		return nil
-	}
-	ts := c.MerchantTokenSource(t.Context(), tok, persist)
-
-	got, err := ts.Token()
-	require.NoError(t, err)
-	assert.Equal(t, tok.AccessToken.Reveal(), got.AccessToken, "valid token: no refresh")
-	calls := srv.Count("POST /oauth2/v3/token")
-
-	srv.Advance(8 * time.Hour)
-	_, err = ts.Token()
-	require.ErrorContains(t, err, "database down", "an unpersisted rotation is not used")
-	assert.Equal(t, calls+1, srv.Count("POST /oauth2/v3/token"))
-
-	got, err = ts.Token()
-	require.NoError(t, err)
-	assert.Equal(t, calls+1, srv.Count("POST /oauth2/v3/token"), "the kept rotation is persisted, not refreshed again")
-	require.Len(t, saved, 1)
-	assert.Equal(t, saved[0].AccessToken.Reveal(), got.AccessToken)
-	assert.NotEqual(t, tok.RefreshToken.Reveal(), saved[0].RefreshToken.Reveal())
-	assert.Equal(t, 1, saved[0].RefreshCount)
-}
-
-func TestMerchantTokenSourceEarlyExpiryBoundary(t *testing.T) {
-	srv := newFake(t, uspsbiztest.WithTime(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)))
-	c := newClient(t, srv)
-	tok := link(t, srv, c, "")
-	calls := srv.Count("POST /oauth2/v3/token")
-
-	tok.Expiry = srv.Now().Add(uspsbiz.EarlyExpiry + time.Nanosecond)
-	_, err := c.MerchantTokenSource(t.Context(), tok, nil).Token()
-	require.NoError(t, err)
-	assert.Equal(t, calls, srv.Count("POST /oauth2/v3/token"), "just outside the window: cached")
-
-	tok.Expiry = srv.Now().Add(uspsbiz.EarlyExpiry)
-	_, err = c.MerchantTokenSource(t.Context(), tok, nil).Token()
-	require.NoError(t, err)
-	assert.Equal(t, calls+1, srv.Count("POST /oauth2/v3/token"), "at the window: refreshed")
-}
-
-func TestMerchantTokenSourceSurvivesCancelledContext(t *testing.T) {
-	srv := newFake(t)
-	c := newClient(t, srv)
-	tok := link(t, srv, c, "")
-	ctx, cancel := context.WithCancel(context.Background())
-	ts := c.MerchantTokenSource(ctx, tok, nil)
-	cancel()
-	srv.Advance(9 * time.Hour)
-	_, err := ts.Token()
-	require.NoError(t, err, "the construction context's cancellation does not break later refreshes")
-}
-
 func TestForMerchantUsesCustomerToken(t *testing.T) {
 	srv := newPaymentsFake(t)
 	c := newClient(t, srv)
 	tok := link(t, srv, c, "")
 	m := c.ForMerchant(oauth2.StaticTokenSource(tok.OAuth2()))
-	assert.Equal(t, c.BaseURL(), m.BaseURL())
+	assert.Equal(t, c.Environment(), m.Environment())
 	lastAuth := func() string {
 		reqs := srv.Requests()
 		return reqs[len(reqs)-1].Header.Get("Authorization")

@@ -21,12 +21,12 @@ const (
 	routePaymentAuth    = "/payments/v3/payment-authorization"
 )
 
-// PaymentTokenLifetime is how long USPS says a payment authorization token
+// paymentTokenLifetime is how long USPS says a payment authorization token
 // is valid.
-const PaymentTokenLifetime = 8 * time.Hour
+const paymentTokenLifetime = 8 * time.Hour
 
-// EPAStatus is what a host can tell a customer about their Enterprise
-// Payment Account.
+// EPAStatus is what USPS says of an Enterprise Payment Account (linking
+// turns it into a Reason with customer-facing guidance).
 type EPAStatus string
 
 // EPA statuses and the USPS codes they come from (REFERENCE.md §4.3).
@@ -47,27 +47,6 @@ const (
 	// EPAInsufficientTrust: 100007, the Trust balance is too low.
 	EPAInsufficientTrust EPAStatus = "insufficient_trust"
 )
-
-// Message is a sentence a host can show the customer.
-func (s EPAStatus) Message() string {
-	switch s {
-	case EPAActive:
-		return "Your USPS payment account is active."
-	case EPANotFound:
-		return "USPS has no payment account (EPA) with that EPS number. Check the number in the USPS Business Portal."
-	case EPANotActive:
-		return "Your USPS payment account is not active yet. If you chose ACH, confirm the two small test debits USPS made to your bank account."
-	case EPANoPrimaryPaymentMethod:
-		return "Your USPS payment account has no primary payment method. Add one in the USPS Business Portal."
-	case EPAPaymentMethodNotActive:
-		return "The primary payment method of your USPS payment account is not active yet (an ACH account may still await verification)."
-	case EPACardTrouble:
-		return "USPS could not validate the credit card on your payment account. Check the card details, or try again later."
-	case EPAInsufficientTrust:
-		return "The Trust balance of your USPS payment account is too low. Add funds in the USPS Business Portal."
-	}
-	return "The status of your USPS payment account is unknown."
-}
 
 var epaCodes = map[string]EPAStatus{
 	"100001": EPANotFound,
@@ -226,7 +205,8 @@ const (
 	AccountOMAS   PaymentAccountType = "OMAS"
 )
 
-// Role is one party of a payment authorization. Build roles with Roles.
+// Role is one party of a payment authorization (see PaymentRequest for
+// what each role needs).
 type Role struct {
 	Name        RoleName
 	CRID        usps.CRID
@@ -258,7 +238,7 @@ func (r Role) wire() roleWire {
 // ErrInvalidRoles matches every *RoleError.
 var ErrInvalidRoles = errors.New("uspsbiz: invalid payment roles")
 
-// RoleError is a set of roles that USPS would reject; it is found before
+// RoleError is a PaymentRequest that USPS would reject; it is found before
 // any call. Code is the USPS code USPS would answer with (e.g. "160227").
 type RoleError struct {
 	Role   RoleName // empty when the set as a whole is wrong
@@ -277,110 +257,59 @@ func (e *RoleError) Error() string {
 // Is makes errors.Is(err, ErrInvalidRoles) true.
 func (e *RoleError) Is(target error) bool { return target == ErrInvalidRoles }
 
-// Roles builds the parties of a payment authorization and enforces the
-// Payments spec's role rules (REFERENCE.md §4.1) before anything is sent:
+// PaymentRequest is the set of parties of a payment authorization.
+// AuthorizePayment enforces the Payments spec's role rules (REFERENCE.md
+// §4.1) before anything is sent:
 //
 //   - each role at most once (USPS 160227);
 //   - LABEL_OWNER always (160229); PAYER unless PCPostage (160228);
-//   - PAYER, RATE_HOLDER and their RETURN_LABEL_ twins: accountType and CRID
-//     (160223, 160218);
-//   - LABEL_OWNER and RETURN_LABEL_OWNER: CRID, MID, manifestMID (160218,
+//   - PAYER, RATE_HOLDER and their RETURN_LABEL_ twins: AccountType and
+//     CRID (160223, 160218);
+//   - LABEL_OWNER and RETURN_LABEL_OWNER: CRID, MID, ManifestMID (160218,
 //     160221, 160222);
 //   - SHIPPER, MAIL_OWNER, PLATFORM: CRID (160218);
 //   - LABEL_PROVIDER: CRID and an EPS account only (160372);
-//   - accountType one of EPS, PERMIT, METER, OMAS (160390); EPS and METER
-//     need accountNumber (160224, 160289); PERMIT and OMAS need
-//     permitNumber and a 5-digit permitZIP (160225, 160226); METER only in
-//     the PC Postage flow (160290);
+//   - AccountType one of EPS, PERMIT, METER, OMAS (160390); EPS and METER
+//     need Account (160224, 160289); PERMIT and OMAS need PermitNumber and
+//     a 5-digit PermitZIP (160225, 160226); METER only in the PC Postage
+//     flow (160290);
 //   - every CRID, MID and EPS number well formed.
 //
-// The methods record the first problem; Build (or AuthorizePayment)
-// reports it. The zero value is ready to use.
-type Roles struct {
-	roles     []Role
-	pcPostage bool
+// A linked customer's labels use their EPS account as PAYER and
+// RATE_HOLDER, their CRID and MIDs as LABEL_OWNER, and the platform's CRID
+// as PLATFORM.
+type PaymentRequest struct {
+	Roles []Role
+	// PCPostage marks the PC Postage flow: PAYER becomes optional and METER
+	// accounts are allowed.
+	PCPostage bool
 }
 
-// NewRoles returns an empty role set.
-func NewRoles() *Roles { return &Roles{} }
-
-// Payer adds PAYER paying from the EPS account.
-func (r *Roles) Payer(crid usps.CRID, eps usps.EPSAccount) *Roles {
-	return r.Add(Role{Name: RolePayer, CRID: crid, AccountType: AccountEPS, Account: eps})
-}
-
-// RateHolder adds RATE_HOLDER: the EPS account whose contract (NSA) prices
-// apply.
-func (r *Roles) RateHolder(crid usps.CRID, eps usps.EPSAccount) *Roles {
-	return r.Add(Role{Name: RoleRateHolder, CRID: crid, AccountType: AccountEPS, Account: eps})
-}
-
-// LabelOwner adds LABEL_OWNER: whose MID ranges label tracking numbers use.
-func (r *Roles) LabelOwner(crid usps.CRID, mid, manifestMID usps.MID) *Roles {
-	return r.Add(Role{Name: RoleLabelOwner, CRID: crid, MID: mid, ManifestMID: manifestMID})
-}
-
-// Shipper adds SHIPPER.
-func (r *Roles) Shipper(crid usps.CRID) *Roles { return r.Add(Role{Name: RoleShipper, CRID: crid}) }
-
-// MailOwner adds MAIL_OWNER.
-func (r *Roles) MailOwner(crid usps.CRID) *Roles { return r.Add(Role{Name: RoleMailOwner, CRID: crid}) }
-
-// Platform adds PLATFORM: the platform's own CRID.
-func (r *Roles) Platform(crid usps.CRID) *Roles { return r.Add(Role{Name: RolePlatform, CRID: crid}) }
-
-// ReturnLabelPayer adds RETURN_LABEL_PAYER.
-func (r *Roles) ReturnLabelPayer(crid usps.CRID, eps usps.EPSAccount) *Roles {
-	return r.Add(Role{Name: RoleReturnLabelPayer, CRID: crid, AccountType: AccountEPS, Account: eps})
-}
-
-// ReturnLabelRateHolder adds RETURN_LABEL_RATE_HOLDER.
-func (r *Roles) ReturnLabelRateHolder(crid usps.CRID, eps usps.EPSAccount) *Roles {
-	return r.Add(Role{Name: RoleReturnLabelRateHolder, CRID: crid, AccountType: AccountEPS, Account: eps})
-}
-
-// ReturnLabelOwner adds RETURN_LABEL_OWNER.
-func (r *Roles) ReturnLabelOwner(crid usps.CRID, mid, manifestMID usps.MID) *Roles {
-	return r.Add(Role{Name: RoleReturnLabelOwner, CRID: crid, MID: mid, ManifestMID: manifestMID})
-}
-
-// LabelProvider adds LABEL_PROVIDER (EPS accounts only).
-func (r *Roles) LabelProvider(crid usps.CRID, eps usps.EPSAccount) *Roles {
-	return r.Add(Role{Name: RoleLabelProvider, CRID: crid, AccountType: AccountEPS, Account: eps})
-}
-
-// PCPostage marks the set as the PC Postage flow: PAYER becomes optional
-// and METER accounts are allowed.
-func (r *Roles) PCPostage() *Roles { r.pcPostage = true; return r }
-
-// Add adds any role, e.g. a PAYER paying by permit.
-func (r *Roles) Add(role Role) *Roles { r.roles = append(r.roles, role); return r }
-
-// Build checks the rules and returns a copy of the roles.
-func (r *Roles) Build() ([]Role, error) {
-	if r == nil || len(r.roles) == 0 {
-		return nil, &RoleError{Index: -1, Code: "160229", Reason: "no roles; LABEL_OWNER is required"}
+// check reports the first rule the request breaks, as a *RoleError.
+func (r PaymentRequest) check() error {
+	if len(r.Roles) == 0 {
+		return &RoleError{Index: -1, Code: "160229", Reason: "no roles; LABEL_OWNER is required"}
 	}
 	seen := map[RoleName]bool{}
-	for i, role := range r.roles {
+	for i, role := range r.Roles {
 		if err := r.checkRole(i, role); err != nil {
-			return nil, err
+			return err
 		}
 		if seen[role.Name] {
-			return nil, &RoleError{Role: role.Name, Index: i, Code: "160227", Reason: "role given more than once"}
+			return &RoleError{Role: role.Name, Index: i, Code: "160227", Reason: "role given more than once"}
 		}
 		seen[role.Name] = true
 	}
 	if !seen[RoleLabelOwner] {
-		return nil, &RoleError{Index: -1, Code: "160229", Reason: "LABEL_OWNER is required"}
+		return &RoleError{Index: -1, Code: "160229", Reason: "LABEL_OWNER is required"}
 	}
-	if !seen[RolePayer] && !r.pcPostage {
-		return nil, &RoleError{Index: -1, Code: "160228", Reason: "PAYER is required outside the PC Postage flow"}
+	if !seen[RolePayer] && !r.PCPostage {
+		return &RoleError{Index: -1, Code: "160228", Reason: "PAYER is required outside the PC Postage flow"}
 	}
-	return append([]Role(nil), r.roles...), nil
+	return nil
 }
 
-func (r *Roles) checkRole(i int, role Role) error {
+func (r PaymentRequest) checkRole(i int, role Role) error {
 	bad := func(code, reason string) error {
 		return &RoleError{Role: role.Name, Index: i, Code: code, Reason: reason}
 	}
@@ -433,7 +362,7 @@ func (r *Roles) checkRole(i int, role Role) error {
 			return bad("160224", "EPS accountNumber must be 10 digits")
 		}
 	case AccountMeter:
-		if !r.pcPostage {
+		if !r.PCPostage {
 			return bad("160290", "METER is only for PC Postage providers")
 		}
 		if role.Account == "" {
@@ -455,20 +384,6 @@ func (r *Roles) checkRole(i int, role Role) error {
 	return nil
 }
 
-// checkEPS returns nil for an account number in the form
-// usps.ParseEPSAccount returns, and otherwise the *usps.FieldError saying
-// what is wrong with it, before any USPS call is spent.
-func checkEPS(eps usps.EPSAccount) error {
-	if eps.Valid() {
-		return nil
-	}
-	_, err := usps.ParseEPSAccount(string(eps))
-	if err == nil {
-		err = &usps.FieldError{Field: usps.FieldEPS, Value: eps.String(), Reason: "is not in canonical form; use usps.ParseEPSAccount"}
-	}
-	return err
-}
-
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
@@ -482,18 +397,13 @@ func allDigits(s string) bool {
 // roles it covers. Labels send Token as X-Payment-Authorization-Token.
 type PaymentAuthorization struct {
 	Token Secret
-	// Expiry is PaymentTokenLifetime after the request was sent, on the
-	// client's clock (WithClock).
+	// Expiry is 8 hours (USPS's lifetime of the token) after the request
+	// was sent, on the client's clock (WithClock).
 	Expiry time.Time
 	Roles  []Role
 }
 
-// Valid reports whether the token is usable at now with margin to spare.
-func (p *PaymentAuthorization) Valid(now time.Time, margin time.Duration) bool {
-	return p != nil && p.Token != "" && now.Add(margin).Before(p.Expiry)
-}
-
-// AuthorizePayment checks roles (see Roles) and then asks USPS for a payment
+// AuthorizePayment checks req (see PaymentRequest) and then asks USPS for a payment
 // authorization token (POST /payments/v3/payment-authorization), always
 // with the platform's own token. The call is not idempotent: it is never retried
 // once sent. USPS says to reuse the token for its 8 hours rather than call
@@ -501,15 +411,14 @@ func (p *PaymentAuthorization) Valid(now time.Time, margin time.Duration) bool {
 //
 // An EPA problem of the PAYER (or RATE_HOLDER, LABEL_PROVIDER) account comes
 // back as an *APIError with code 100001–100007; EPAStatusOf maps it.
-func (c *Client) AuthorizePayment(ctx context.Context, roles *Roles) (*PaymentAuthorization, error) {
-	rs, err := roles.Build()
-	if err != nil {
+func (c *Client) AuthorizePayment(ctx context.Context, req PaymentRequest) (*PaymentAuthorization, error) {
+	if err := req.check(); err != nil {
 		return nil, err
 	}
 	body := struct {
 		Roles []roleWire `json:"roles"`
-	}{Roles: make([]roleWire, len(rs))}
-	for i, r := range rs {
+	}{Roles: make([]roleWire, len(req.Roles))}
+	for i, r := range req.Roles {
 		body.Roles[i] = r.wire()
 	}
 	// The lifetime counts from before the request: a conservative expiry.
@@ -529,12 +438,26 @@ func (c *Client) AuthorizePayment(ctx context.Context, roles *Roles) (*PaymentAu
 		return nil, err
 	}
 	if out.Token == "" {
-		return nil, &DecodeError{Route: routePaymentAuth, Status: http.StatusOK, Err: errors.New("no paymentAuthorizationToken")}
+		return nil, &decodeError{Route: routePaymentAuth, Status: http.StatusOK, Err: errors.New("no paymentAuthorizationToken")}
 	}
-	pa := &PaymentAuthorization{Token: Secret(out.Token), Expiry: start.Add(PaymentTokenLifetime)}
+	pa := &PaymentAuthorization{Token: Secret(out.Token), Expiry: start.Add(paymentTokenLifetime)}
 	for _, w := range out.Roles {
 		pa.Roles = append(pa.Roles, Role{Name: w.RoleName, CRID: w.CRID, MID: w.MID, ManifestMID: w.ManifestMID,
 			AccountType: w.AccountType, Account: usps.EPSAccount(w.AccountNumber), PermitNumber: w.PermitNumber, PermitZIP: w.PermitZIP})
 	}
 	return pa, nil
+}
+
+// checkEPS returns nil for an account number in the form
+// usps.ParseEPSAccount returns, and otherwise the *usps.FieldError saying
+// what is wrong with it, before any USPS call is spent.
+func checkEPS(eps usps.EPSAccount) error {
+	if eps.Valid() {
+		return nil
+	}
+	_, err := usps.ParseEPSAccount(string(eps))
+	if err == nil {
+		err = &usps.FieldError{Field: usps.FieldEPS, Value: eps.String(), Reason: "is not in canonical form; use usps.ParseEPSAccount"}
+	}
+	return err
 }

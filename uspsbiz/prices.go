@@ -32,9 +32,9 @@ const (
 	PricePublished PriceType = "PUBLISHED"
 )
 
-// WarningContractRateNotFound is USPS's warning code "001": the account has
+// warningContractRateNotFound is USPS's warning code "001": the account has
 // no contract price for the request and a published price came back.
-const WarningContractRateNotFound = "001"
+const warningContractRateNotFound = "001"
 
 // Sentinels for Domestic Prices answers.
 var (
@@ -69,7 +69,7 @@ func (w *Warning) UnmarshalJSON(b []byte) error {
 
 func hasContractMiss(ws []Warning) bool {
 	for _, w := range ws {
-		if w.Code == WarningContractRateNotFound {
+		if w.Code == warningContractRateNotFound {
 			return true
 		}
 	}

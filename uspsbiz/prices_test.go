@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
@@ -129,7 +130,7 @@ func TestBaseRatesContract(t *testing.T) {
 	assert.Equal(t, usps.Cents(2500), r.Price)
 	assert.ErrorIs(t, res.RequireContract(), uspsbiz.ErrContractRateNotFound)
 	require.Len(t, r.Warnings, 1)
-	assert.Equal(t, uspsbiz.WarningContractRateNotFound, r.Warnings[0].Code)
+	assert.Equal(t, "001", r.Warnings[0].Code)
 
 	// An account without any contract: published + 001 as well.
 	res, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE", EPS: eps(t, epsPendingACH)})
@@ -234,7 +235,7 @@ func TestPricesWithMerchantToken(t *testing.T) {
 	srv := newPricesFake(t)
 	c := newClient(t, srv)
 	tok := link(t, srv, c, "")
-	m := c.ForMerchant(c.MerchantTokenSource(t.Context(), tok, nil))
+	m := c.ForMerchant(oauth2.StaticTokenSource(tok.OAuth2()))
 	res, err := m.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE", EPS: eps(t, epsActive)})
 	require.NoError(t, err)
 	assert.True(t, res.Options[0].IsContract())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,6 +39,51 @@ func TestSecretNeverFormats(t *testing.T) {
 		}
 	}
 	assert.Equal(t, "canary-token-9d1f", s.Reveal())
+}
+
+// Redaction fails closed: what JSON makes of a secret never decodes back
+// into a usable credential.
+func TestRedactedJSONNeverDecodesToASecret(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	tok := &uspsbiz.Token{AccessToken: "canary-token-9d1f", RefreshToken: "canary-refresh-77aa",
+		TokenType: "Bearer", Expiry: now.Add(time.Hour)}
+	require.True(t, tok.Valid(now, 0))
+	js, err := json.Marshal(tok)
+	require.NoError(t, err)
+	require.Contains(t, string(js), `"AccessToken":"[REDACTED]"`)
+
+	var back uspsbiz.Token
+	require.Error(t, json.Unmarshal(js, &back), "a marshalled Token does not unmarshal")
+	assert.False(t, back.Valid(now, 0), "nor does it leave a usable token behind")
+
+	var s uspsbiz.Secret
+	require.Error(t, json.Unmarshal([]byte(`"[REDACTED]"`), &s))
+	assert.Empty(t, s)
+	require.Error(t, s.UnmarshalText([]byte("[REDACTED]")))
+	text, err := uspsbiz.Secret("canary").MarshalText()
+	require.NoError(t, err)
+	require.Error(t, s.UnmarshalText(text), "MarshalText's output does not come back")
+
+	var creds uspsbiz.Credentials
+	cj, err := json.Marshal(uspsbiz.Credentials{ClientID: "id", ClientSecret: "canary-secret-c0ff"})
+	require.NoError(t, err)
+	require.Error(t, json.Unmarshal(cj, &creds), "a marshalled client secret does not come back")
+
+	var pa uspsbiz.PaymentAuthorization
+	pj, err := json.Marshal(uspsbiz.PaymentAuthorization{Token: "canary-payment", Expiry: now})
+	require.NoError(t, err)
+	require.Error(t, json.Unmarshal(pj, &pa))
+
+	// Other values still decode: a host may load its client secret from JSON.
+	require.NoError(t, json.Unmarshal([]byte(`{"ClientID":"id","ClientSecret":"from-config"}`), &creds))
+	assert.Equal(t, "from-config", creds.ClientSecret.Reveal())
+
+	// A token holding the redaction text, however it got there, is never valid.
+	forged := &uspsbiz.Token{AccessToken: "[REDACTED]", Expiry: now.Add(time.Hour)}
+	assert.False(t, forged.Valid(now, 0))
+	var bin uspsbiz.Token
+	require.Error(t, bin.UnmarshalBinary([]byte(`{"v":1,"at":"[REDACTED]","rt":"x"}`)))
+	require.Error(t, bin.UnmarshalBinary([]byte(`{"v":1,"at":"x","rt":"[REDACTED]"}`)))
 }
 
 func TestTokenBinaryRoundTrip(t *testing.T) {
@@ -74,7 +120,7 @@ func TestCanariesNeverLeak(t *testing.T) {
 		}
 	}
 
-	u, err := c.COPURL(uspsbiz.AuthRequest{State: testState, RedirectURI: testRedirect, Verifier: verifier})
+	u, err := c.COPURL(uspsbiz.COPRequest{State: testState, RedirectURI: testRedirect, Verifier: verifier})
 	require.NoError(t, err)
 	back, err := srv.Authorize(u, uspsbiztest.Consent{Username: testUser, Password: testPassword, MFACode: testMFA})
 	require.NoError(t, err)
@@ -93,8 +139,8 @@ func TestCanariesNeverLeak(t *testing.T) {
 	srv.InjectFault(uspsbiztest.Fault{Match: "POST /oauth2/v3/token", Kind: uspsbiztest.FaultDropConnection})
 	_, err = c.PlatformToken(t.Context())
 	keep(err)
-	keep(c.Revoke(t.Context(), fresh.RefreshToken, uspsbiz.HintRefreshToken))
-	bad, err := uspsbiz.New(uspsbiz.WithBaseURL(srv.URL), uspsbiz.WithLogger(logger),
+	keep(c.Revoke(t.Context(), fresh.RefreshToken))
+	bad, err := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(srv.URL)), uspsbiz.WithLogger(logger),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: testClientID, ClientSecret: "canary-wrong-secret-51"}))
 	require.NoError(t, err)
 	_, err = bad.PlatformToken(t.Context())

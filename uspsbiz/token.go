@@ -15,7 +15,11 @@ import (
 
 // Secret is a credential: a client secret, an access or refresh token, a
 // payment authorization token. Every formatting path (%v, %+v, %#v, %s, %q,
-// String, JSON, slog) prints "[REDACTED]"; Reveal returns the value.
+// String, JSON, text, slog) prints "[REDACTED]"; Reveal returns the value.
+//
+// Redaction fails closed: "[REDACTED]" never decodes back into a Secret
+// (UnmarshalText, and so JSON, refuses it), so a Secret or Token that went
+// through JSON cannot come back as a usable credential.
 type Secret string
 
 const redacted = "[REDACTED]"
@@ -47,6 +51,20 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `
 // MarshalText implements encoding.TextMarshaler, for encoders that prefer it.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
+// errRedacted is the refusal to decode a redacted value.
+var errRedacted = errors.New("uspsbiz: a redacted secret cannot be decoded")
+
+// UnmarshalText implements encoding.TextUnmarshaler (encoding/json uses it
+// for JSON strings): it takes any value except "[REDACTED]", the output of
+// MarshalText and MarshalJSON, which it refuses with an error.
+func (s *Secret) UnmarshalText(b []byte) error {
+	if string(b) == redacted {
+		return errRedacted
+	}
+	*s = Secret(b)
+	return nil
+}
+
 // Token is a USPS OAuth token with USPS's extra fields kept.
 //
 // The access and refresh tokens are Secrets: a Token can be logged or
@@ -65,9 +83,12 @@ type Token struct {
 	APIProducts   string // e.g. "[Public Access I]"
 }
 
-// Valid reports whether the access token is usable at now with margin to spare.
+// Valid reports whether the access token is usable at now with margin to
+// spare. A token holding "[REDACTED]" (what JSON and fmt print of a Secret)
+// is never valid.
 func (t *Token) Valid(now time.Time, margin time.Duration) bool {
-	return t != nil && t.AccessToken != "" && (t.Expiry.IsZero() || now.Add(margin).Before(t.Expiry))
+	return t != nil && t.AccessToken != "" && t.AccessToken != redacted &&
+		(t.Expiry.IsZero() || now.Add(margin).Before(t.Expiry))
 }
 
 // OAuth2 converts to golang.org/x/oauth2's type, for oauth2.Transport and
@@ -116,6 +137,9 @@ func (t *Token) UnmarshalBinary(b []byte) error {
 	if w.V != 1 {
 		return fmt.Errorf("uspsbiz: stored token version %d unknown", w.V)
 	}
+	if w.AccessToken == redacted || w.RefreshToken == redacted {
+		return errRedacted
+	}
 	*t = Token{
 		AccessToken: Secret(w.AccessToken), TokenType: w.TokenType, Expiry: w.Expiry,
 		RefreshToken: Secret(w.RefreshToken), RefreshExpiry: w.RefreshExpiry, IssuedAt: w.IssuedAt,
@@ -124,9 +148,9 @@ func (t *Token) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// DefaultAccessTokenLifetime is assumed when a token response has no
+// defaultAccessTokenLifetime is assumed when a token response has no
 // usable expires_in: USPS documents 8 hours.
-const DefaultAccessTokenLifetime = 8 * time.Hour
+const defaultAccessTokenLifetime = 8 * time.Hour
 
 // tokenFields is the token response as x/oauth2 hands it over: the standard
 // fields plus the raw extras (a JSON object's values, or form values).
@@ -154,7 +178,7 @@ func decodeTokenFields(access, typ, refresh string, extra tokenFields, now time.
 	if !strings.EqualFold(tok.TokenType, "bearer") {
 		return nil, fmt.Errorf("token_type %q is not Bearer", truncate(tok.TokenType, 20))
 	}
-	lifetime := DefaultAccessTokenLifetime
+	lifetime := defaultAccessTokenLifetime
 	if secs, ok, err := intField(extra, "expires_in"); err != nil {
 		return nil, err
 	} else if ok && secs > 0 {

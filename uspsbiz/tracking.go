@@ -21,21 +21,14 @@ const (
 	routeTrackingBatch = "/tracking/v3r2/tracking"
 )
 
-// MaxTrackingBatch is the most tracking numbers TrackMany sends in one call.
-const MaxTrackingBatch = 35
-
-// TrackingExpand selects how much a tracking lookup returns.
-type TrackingExpand string
-
-// Values of the expand parameter.
-const (
-	ExpandSummary TrackingExpand = "SUMMARY" // one line of text per event
-	ExpandDetail  TrackingExpand = "DETAIL"  // fields per event
-)
+// maxTrackingBatch is the most tracking numbers TrackMany sends in one call.
+const maxTrackingBatch = 35
 
 // TrackingOptions refine a lookup. The zero value asks for the summary.
 type TrackingOptions struct {
-	Expand         TrackingExpand
+	// Detail asks for fields per event (expand=DETAIL) instead of one line
+	// of text per event (the summary).
+	Detail         bool
 	DestinationZIP string    // 5 digits; narrows a reused tracking number
 	MailingDate    time.Time // likewise; zero omits it
 	// ForwardedFor is sent as X-Forwarded-For: the end user's IP address
@@ -45,9 +38,9 @@ type TrackingOptions struct {
 
 // trackingQuery is the query string of GET /tracking/v3/tracking/{n}.
 type trackingQuery struct {
-	Expand             TrackingExpand `url:"expand,omitempty"`
-	DestinationZIPCode string         `url:"destinationZIPCode,omitempty"`
-	MailingDate        string         `url:"mailingDate,omitempty"` // RFC 3339 full-date
+	Expand             string `url:"expand,omitempty"`
+	DestinationZIPCode string `url:"destinationZIPCode,omitempty"`
+	MailingDate        string `url:"mailingDate,omitempty"` // RFC 3339 full-date
 }
 
 // TrackingEvent is one scan of a package (expand=DETAIL).
@@ -103,11 +96,9 @@ func (c *Client) TrackPackage(ctx context.Context, trackingNumber string, opt Tr
 	if err != nil {
 		return nil, err
 	}
-	wq := trackingQuery{Expand: opt.Expand, DestinationZIPCode: opt.DestinationZIP}
-	switch opt.Expand {
-	case "", ExpandSummary, ExpandDetail:
-	default:
-		return nil, fmt.Errorf("uspsbiz: tracking: expand %q is not SUMMARY or DETAIL", truncate(string(opt.Expand), 20))
+	wq := trackingQuery{DestinationZIPCode: opt.DestinationZIP}
+	if opt.Detail {
+		wq.Expand = "DETAIL"
 	}
 	if opt.DestinationZIP != "" && (len(opt.DestinationZIP) != 5 || !allDigits(opt.DestinationZIP)) {
 		return nil, fmt.Errorf("uspsbiz: tracking: destination ZIP %q must be 5 digits", truncate(opt.DestinationZIP, 12))
@@ -156,7 +147,7 @@ type TrackingResult struct {
 	Err            *APIError
 }
 
-// TrackMany looks up to MaxTrackingBatch packages up in one call (POST
+// TrackMany looks up to 35 packages up in one call (POST
 // /tracking/v3r2/tracking, "Tracking 3.2"). Results come in USPS's order;
 // match them by TrackingNumber. That endpoint has no published OpenAPI
 // file: the shape follows USPS's portal page and open-source clients, and
@@ -165,8 +156,8 @@ func (c *Client) TrackMany(ctx context.Context, reqs []TrackingRequest) ([]Track
 	if len(reqs) == 0 {
 		return nil, nil
 	}
-	if len(reqs) > MaxTrackingBatch {
-		return nil, fmt.Errorf("uspsbiz: tracking: %d numbers in one batch; at most %d", len(reqs), MaxTrackingBatch)
+	if len(reqs) > maxTrackingBatch {
+		return nil, fmt.Errorf("uspsbiz: tracking: %d numbers in one batch; at most %d", len(reqs), maxTrackingBatch)
 	}
 	type item struct {
 		TrackingNumber     string `json:"trackingNumber"`
@@ -202,11 +193,11 @@ func (c *Client) TrackMany(ctx context.Context, reqs []TrackingRequest) ([]Track
 			Error          json.RawMessage `json:"error"`
 		}
 		if err := json.Unmarshal(r, &probe); err != nil {
-			return nil, &DecodeError{Route: routeTrackingBatch, Status: http.StatusOK, Err: err}
+			return nil, &decodeError{Route: routeTrackingBatch, Status: http.StatusOK, Err: err}
 		}
 		res := TrackingResult{TrackingNumber: probe.TrackingNumber}
 		if len(probe.Error) > 0 && string(probe.Error) != "null" {
-			ae := DecodeErrorBody(r)
+			ae := decodeErrorBody(r)
 			ae.Method, ae.Route = http.MethodPost, routeTrackingBatch
 			if code, err := parseStatus(ae.Code); err == nil {
 				ae.StatusCode = code
@@ -215,7 +206,7 @@ func (c *Client) TrackMany(ctx context.Context, reqs []TrackingRequest) ([]Track
 		} else {
 			var t Tracking
 			if err := json.Unmarshal(r, &t); err != nil {
-				return nil, &DecodeError{Route: routeTrackingBatch, Status: http.StatusOK, Err: err}
+				return nil, &decodeError{Route: routeTrackingBatch, Status: http.StatusOK, Err: err}
 			}
 			res.Tracking = &t
 		}

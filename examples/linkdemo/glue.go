@@ -21,7 +21,7 @@ import (
 type nsa struct {
 	linker *linking.Linker
 	store  *sqlstore.Store
-	rates  *linking.Rates
+	pricer *nsarates.Pricer
 }
 
 // newNSA connects to USPS as the platform app (client id and secret from
@@ -30,7 +30,7 @@ type nsa struct {
 // production it comes from your secret manager.
 func newNSA(ctx context.Context, app uspsbiz.Credentials, uspsURL, copURL, callbackURL string,
 	dbPath string, sealKey []byte, pricer *nsarates.Pricer, log *slog.Logger) (*nsa, error) {
-	usps, err := uspsbiz.New(uspsbiz.WithBaseURL(uspsURL), uspsbiz.WithCOPURL(copURL), uspsbiz.WithCredentials(app))
+	usps, err := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(uspsURL)), uspsbiz.WithCOPURL(copURL), uspsbiz.WithCredentials(app))
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func newNSA(ctx context.Context, app uspsbiz.Credentials, uspsURL, copURL, callb
 	if err != nil {
 		return nil, errors.Join(err, store.Close())
 	}
-	return &nsa{linker: linker, store: store, rates: linker.NewRates(pricer)}, nil
+	return &nsa{linker: linker, store: store, pricer: pricer}, nil
 }
 
 // mount serves POST /usps/start (off to the USPS sign-in) and GET

@@ -344,7 +344,7 @@ type quote struct {
 func (a *app) quote(ctx context.Context, account string) (*quote, error) {
 	s := a.rates.sample
 	s.Date = time.Now()
-	q, err := a.nsa.rates.Quote(ctx, account, s)
+	q, err := a.nsa.linker.Quote(ctx, a.nsa.pricer, account, s)
 	if err != nil {
 		return nil, err
 	}

@@ -14,14 +14,16 @@ import (
 func Example() {
 	ctx := context.Background()
 	s := memstore.New()
-	_ = s.CreateLink(ctx, &linking.Link{AccountID: "acct-1", State: linking.StateUnlinked})
+	_, _ = s.CreateLink(ctx, &linking.Link{AccountID: "acct-1", State: linking.StateUnlinked})
 	a, _ := s.GetLink(ctx, "acct-1")
 	b, _ := s.GetLink(ctx, "acct-1")
 	a.State = linking.StateAuthorizing
-	fmt.Println(s.UpdateLink(ctx, a, nil))
+	stored, err := s.UpdateLink(ctx, a, nil)
+	fmt.Println(stored.Version, err)
 	b.State = linking.StateUnlinked
-	fmt.Println(errors.Is(s.UpdateLink(ctx, b, nil), linking.ErrConflict))
+	_, err = s.UpdateLink(ctx, b, nil)
+	fmt.Println(errors.Is(err, linking.ErrConflict))
 	// Output:
-	// <nil>
+	// 2 <nil>
 	// true
 }

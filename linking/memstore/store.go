@@ -10,10 +10,11 @@ import (
 
 	"github.com/nsalink/nsalink/internal/keylock"
 	"github.com/nsalink/nsalink/linking"
+	"github.com/nsalink/nsalink/linking/storekit"
 )
 
-// Store is an in-memory linking.Store. The zero value is not usable; call New.
-type Store struct {
+// store is the in-memory linking.Store.
+type store struct {
 	mu     sync.Mutex // guards the maps below
 	links  map[string]*linking.Link
 	events map[string][]linking.Event
@@ -24,11 +25,11 @@ type Store struct {
 	locks keylock.Set
 }
 
-var _ linking.Store = (*Store)(nil)
-
-// New returns an empty store.
-func New() *Store {
-	return &Store{
+// New returns an empty in-memory linking.Store: for tests and single-process
+// demos (it forgets everything when the process ends). Its LockLink is a
+// per-link mutex, and ClaimDue skips links locked by it.
+func New() linking.Store {
+	return &store{
 		links:  make(map[string]*linking.Link),
 		events: make(map[string][]linking.Event),
 		auth:   make(map[string]*linking.AuthRequest),
@@ -36,27 +37,26 @@ func New() *Store {
 }
 
 // CreateLink implements linking.Store.
-func (s *Store) CreateLink(ctx context.Context, l *linking.Link) error {
+func (s *store) CreateLink(ctx context.Context, l *linking.Link) (*linking.Link, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	c, err := linking.PrepareCreate(l, time.Now())
+	c, err := storekit.PrepareCreate(l, time.Now())
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.links[c.AccountID]; ok {
-		return fmt.Errorf("memstore: link %q: %w", c.AccountID, linking.ErrAlreadyExists)
+		return nil, fmt.Errorf("memstore: link %q: %w", c.AccountID, linking.ErrAlreadyExists)
 	}
 	s.links[c.AccountID] = c
-	writeBack(l, c)
-	return nil
+	return storekit.CloneLink(c), nil
 }
 
 // GetLink implements linking.Store.
-func (s *Store) GetLink(ctx context.Context, accountID string) (*linking.Link, error) {
+func (s *store) GetLink(ctx context.Context, accountID string) (*linking.Link, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -66,35 +66,36 @@ func (s *Store) GetLink(ctx context.Context, accountID string) (*linking.Link, e
 	if !ok {
 		return nil, fmt.Errorf("memstore: link %q: %w", accountID, linking.ErrNotFound)
 	}
-	return l.Clone(), nil
+	return storekit.CloneLink(l), nil
 }
 
 // UpdateLink implements linking.Store. It waits for the link's lock.
-func (s *Store) UpdateLink(ctx context.Context, l *linking.Link, ev *linking.Event) error {
-	if err := linking.ValidateUpdate(l, ev); err != nil {
-		return err
+func (s *store) UpdateLink(ctx context.Context, l *linking.Link, ev *linking.Event) (*linking.Link, error) {
+	c, e, err := storekit.PrepareUpdate(l, ev)
+	if err != nil {
+		return nil, err
 	}
 	unlock, err := s.locks.Lock(ctx, l.AccountID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer unlock()
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	stored, storedEv, err := apply(s.links[l.AccountID], lastSeq(s.events[l.AccountID]), l, ev)
+	stored, err := apply(s.links[l.AccountID], lastSeq(s.events[l.AccountID]), c, e)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.links[l.AccountID] = stored
-	if storedEv != nil {
-		s.events[l.AccountID] = append(s.events[l.AccountID], *storedEv)
+	if e != nil {
+		s.events[l.AccountID] = append(s.events[l.AccountID], *e)
 	}
-	return nil
+	return storekit.CloneLink(stored), nil
 }
 
 // DeleteLink implements linking.Store. It waits for the link's lock.
-func (s *Store) DeleteLink(ctx context.Context, accountID string) error {
+func (s *store) DeleteLink(ctx context.Context, accountID string) error {
 	unlock, err := s.locks.Lock(ctx, accountID)
 	if err != nil {
 		return err
@@ -114,7 +115,7 @@ func (s *Store) DeleteLink(ctx context.Context, accountID string) error {
 }
 
 // Events implements linking.Store.
-func (s *Store) Events(ctx context.Context, accountID string) ([]linking.Event, error) {
+func (s *store) Events(ctx context.Context, accountID string) ([]linking.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -124,18 +125,14 @@ func (s *Store) Events(ctx context.Context, accountID string) ([]linking.Event, 
 }
 
 // PutAuthRequest implements linking.Store.
-func (s *Store) PutAuthRequest(ctx context.Context, a *linking.AuthRequest) error {
+func (s *store) PutAuthRequest(ctx context.Context, a *linking.AuthRequest) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := a.Validate(); err != nil {
+	c, err := storekit.PrepareAuthRequest(a, time.Now())
+	if err != nil {
 		return err
 	}
-	c := a.Clone()
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = time.Now()
-	}
-	c.CreatedAt, c.ExpiresAt, c.UsedAt = normTime(c.CreatedAt), normTime(c.ExpiresAt), normTime(c.UsedAt)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -147,12 +144,11 @@ func (s *Store) PutAuthRequest(ctx context.Context, a *linking.AuthRequest) erro
 		return fmt.Errorf("memstore: auth request: %w", linking.ErrAlreadyExists)
 	}
 	s.auth[key] = c
-	a.CreatedAt, a.ExpiresAt, a.UsedAt = c.CreatedAt, c.ExpiresAt, c.UsedAt
 	return nil
 }
 
 // ConsumeAuthRequest implements linking.Store.
-func (s *Store) ConsumeAuthRequest(ctx context.Context, stateHash []byte, now time.Time) (*linking.AuthRequest, error) {
+func (s *store) ConsumeAuthRequest(ctx context.Context, stateHash []byte, now time.Time) (*linking.AuthRequest, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -174,11 +170,11 @@ func (s *Store) ConsumeAuthRequest(ctx context.Context, stateHash []byte, now ti
 	if !now.Before(a.ExpiresAt) {
 		return nil, fmt.Errorf("memstore: auth request: %w", linking.ErrAuthRequestExpired)
 	}
-	return a.Clone(), nil
+	return storekit.CloneAuthRequest(a), nil
 }
 
 // ListAccountIDs implements linking.Store, in byte order.
-func (s *Store) ListAccountIDs(ctx context.Context, after string, limit int) ([]string, error) {
+func (s *store) ListAccountIDs(ctx context.Context, after string, limit int) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -198,7 +194,7 @@ func (s *Store) ListAccountIDs(ctx context.Context, after string, limit int) ([]
 }
 
 // DeleteExpiredAuthRequests implements linking.Store.
-func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, before time.Time) (int, error) {
+func (s *store) DeleteExpiredAuthRequests(ctx context.Context, before time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -217,7 +213,7 @@ func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, before time.Time)
 
 // LockLink implements linking.Store with a per-link lock. Updates made
 // through the LinkTx are staged and applied only when fn returns nil.
-func (s *Store) LockLink(ctx context.Context, accountID string, fn func(context.Context, linking.LinkTx) error) error {
+func (s *store) LockLink(ctx context.Context, accountID string, fn func(context.Context, linking.LinkTx) error) error {
 	unlock, err := s.locks.Lock(ctx, accountID)
 	if err != nil {
 		return err
@@ -226,7 +222,7 @@ func (s *Store) LockLink(ctx context.Context, accountID string, fn func(context.
 
 	s.mu.Lock()
 	cur, ok := s.links[accountID]
-	tx := &memTx{id: accountID, cur: cur.Clone(), lastSeq: lastSeq(s.events[accountID])}
+	tx := &memTx{id: accountID, cur: storekit.CloneLink(cur), lastSeq: lastSeq(s.events[accountID])}
 	s.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("memstore: link %q: %w", accountID, linking.ErrNotFound)
@@ -250,7 +246,7 @@ func (s *Store) LockLink(ctx context.Context, accountID string, fn func(context.
 
 // ClaimDue implements linking.Store. Links locked by LockLink or being
 // updated are skipped, like FOR UPDATE SKIP LOCKED.
-func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*linking.Link, error) {
+func (s *store) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*linking.Link, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -288,7 +284,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 		l.NextCheckAt, l.UpdatedAt = next, now
 		l.Version++
 		unlock()
-		out = append(out, l.Clone())
+		out = append(out, storekit.CloneLink(l))
 	}
 	return out, nil
 }
@@ -308,59 +304,49 @@ func (t *memTx) Get() (*linking.Link, error) {
 	if t.done {
 		return nil, linking.ErrTxDone
 	}
-	return t.cur.Clone(), nil
+	return storekit.CloneLink(t.cur), nil
 }
 
-func (t *memTx) Update(l *linking.Link, ev *linking.Event) error {
+func (t *memTx) Update(l *linking.Link, ev *linking.Event) (*linking.Link, error) {
 	if t.done {
-		return linking.ErrTxDone
+		return nil, linking.ErrTxDone
 	}
-	if err := linking.ValidateUpdate(l, ev); err != nil {
-		return err
+	c, e, err := storekit.PrepareUpdate(l, ev)
+	if err != nil {
+		return nil, err
 	}
 	if l.AccountID != t.id {
-		return fmt.Errorf("%w: LinkTx of %q cannot update link %q", linking.ErrInvalidRecord, t.id, l.AccountID)
+		return nil, fmt.Errorf("%w: LinkTx of %q cannot update link %q", linking.ErrInvalidRecord, t.id, l.AccountID)
 	}
-	stored, storedEv, err := apply(t.cur, t.lastSeq, l, ev)
+	stored, err := apply(t.cur, t.lastSeq, c, e)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	t.cur, t.dirty = stored, true
-	if storedEv != nil {
-		t.events = append(t.events, *storedEv)
-		t.lastSeq = storedEv.Seq
+	if e != nil {
+		t.events = append(t.events, *e)
+		t.lastSeq = e.Seq
 	}
-	return nil
+	return storekit.CloneLink(stored), nil
 }
 
-// apply is the compare and swap of UpdateLink: it checks l against cur and
-// returns the new stored link and event, writing the store-assigned fields
-// back into l and ev. It does not modify cur.
-func apply(cur *linking.Link, lastSeq int64, l *linking.Link, ev *linking.Event) (*linking.Link, *linking.Event, error) {
+// apply is the compare and swap of UpdateLink on the prepared copies c and
+// e (see storekit.PrepareUpdate): it checks c against cur and completes c
+// and e with the store-assigned fields (Version, CreatedAt, Seq). It does
+// not modify cur.
+func apply(cur *linking.Link, lastSeq int64, c *linking.Link, e *linking.Event) (*linking.Link, error) {
 	if cur == nil {
-		return nil, nil, fmt.Errorf("memstore: link %q: %w", l.AccountID, linking.ErrNotFound)
+		return nil, fmt.Errorf("memstore: link %q: %w", c.AccountID, linking.ErrNotFound)
 	}
-	if cur.Version != l.Version {
-		return nil, nil, fmt.Errorf("memstore: link %q version %d: %w", l.AccountID, l.Version, linking.ErrConflict)
+	if cur.Version != c.Version {
+		return nil, fmt.Errorf("memstore: link %q version %d: %w", c.AccountID, c.Version, linking.ErrConflict)
 	}
-	stored := l.Clone()
-	stored.CreatedAt = cur.CreatedAt
-	stored.Version = cur.Version + 1
-	stored.NormalizeTimes()
-	var storedEv *linking.Event
-	if ev != nil {
-		e := *ev
-		e.AccountID = l.AccountID
+	c.CreatedAt = cur.CreatedAt
+	c.Version = cur.Version + 1
+	if e != nil {
 		e.Seq = lastSeq + 1
-		if e.At.IsZero() {
-			e.At = stored.UpdatedAt
-		}
-		e.At = normTime(e.At)
-		storedEv = &e
-		*ev = e
 	}
-	writeBack(l, stored)
-	return stored, storedEv, nil
+	return c, nil
 }
 
 func lastSeq(evs []linking.Event) int64 {
@@ -369,15 +355,6 @@ func lastSeq(evs []linking.Event) int64 {
 	}
 	return evs[len(evs)-1].Seq
 }
-
-// writeBack copies the store-managed fields of stored into the caller's l.
-func writeBack(l, stored *linking.Link) {
-	l.Version = stored.Version
-	l.CreatedAt, l.UpdatedAt, l.NextCheckAt = stored.CreatedAt, stored.UpdatedAt, stored.NextCheckAt
-	l.TokenExpiry, l.RefreshExpiry, l.PaymentTokenExpiry = stored.TokenExpiry, stored.RefreshExpiry, stored.PaymentTokenExpiry
-}
-
-// normLink gives l's times the precision of the SQL stores.
 
 // normTime returns t in UTC truncated to microseconds; zero stays zero.
 func normTime(t time.Time) time.Time {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/nsalink/nsalink/linking"
+	"github.com/nsalink/nsalink/linking/storekit"
 )
 
 // LockLink implements linking.Store: an in-process per-link queue, then a
@@ -67,29 +68,28 @@ func (t *sqlTx) Get() (*linking.Link, error) {
 	if t.done {
 		return nil, linking.ErrTxDone
 	}
-	return t.cur.Clone(), nil
+	return storekit.CloneLink(t.cur), nil
 }
 
-func (t *sqlTx) Update(l *linking.Link, ev *linking.Event) error {
+func (t *sqlTx) Update(l *linking.Link, ev *linking.Event) (*linking.Link, error) {
 	if t.done {
-		return linking.ErrTxDone
+		return nil, linking.ErrTxDone
 	}
-	if err := linking.ValidateUpdate(l, ev); err != nil {
-		return err
+	c, e, err := storekit.PrepareUpdate(l, ev)
+	if err != nil {
+		return nil, err
 	}
 	if l.AccountID != t.cur.AccountID {
-		return fmt.Errorf("%w: LinkTx of %q cannot update link %q", linking.ErrInvalidRecord, t.cur.AccountID, l.AccountID)
+		return nil, fmt.Errorf("%w: LinkTx of %q cannot update link %q", linking.ErrInvalidRecord, t.cur.AccountID, l.AccountID)
 	}
 	// The row is locked, so only this transaction moves its version: a
 	// stale one is the caller's mistake, reported without a round trip.
 	if l.Version != t.cur.Version {
-		return fmt.Errorf("sqlstore: link %q version %d: %w", l.AccountID, l.Version, linking.ErrConflict)
+		return nil, fmt.Errorf("sqlstore: link %q version %d: %w", l.AccountID, l.Version, linking.ErrConflict)
 	}
-	stored, storedEv, err := t.s.update(t.ctx, t.tx, l, ev)
-	if err != nil {
-		return lockErr(err)
+	if err := t.s.update(t.ctx, t.tx, c, e); err != nil {
+		return nil, lockErr(err)
 	}
-	t.cur = stored.Clone()
-	commitUpdate(l, ev, stored, storedEv)
-	return nil
+	t.cur = c
+	return storekit.CloneLink(c), nil
 }

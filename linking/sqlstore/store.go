@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nsalink/nsalink/linking"
+	"github.com/nsalink/nsalink/linking/storekit"
 )
 
 // querier is what *sql.Tx and *sql.DB have in common.
@@ -21,10 +22,10 @@ type querier interface {
 }
 
 // CreateLink implements linking.Store.
-func (s *Store) CreateLink(ctx context.Context, l *linking.Link) error {
-	c, err := linking.PrepareCreate(l, time.Now())
+func (s *Store) CreateLink(ctx context.Context, l *linking.Link) (*linking.Link, error) {
+	c, err := storekit.PrepareCreate(l, time.Now())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	err = s.inTx(ctx, 0, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q.insertLink,
@@ -41,10 +42,9 @@ func (s *Store) CreateLink(ctx context.Context, l *linking.Link) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	writeBack(l, c)
-	return nil
+	return c, nil
 }
 
 // GetLink implements linking.Store.
@@ -60,29 +60,25 @@ func (s *Store) GetLink(ctx context.Context, accountID string) (*linking.Link, e
 }
 
 // UpdateLink implements linking.Store.
-func (s *Store) UpdateLink(ctx context.Context, l *linking.Link, ev *linking.Event) error {
-	if err := linking.ValidateUpdate(l, ev); err != nil {
-		return err
+func (s *Store) UpdateLink(ctx context.Context, l *linking.Link, ev *linking.Event) (*linking.Link, error) {
+	c, e, err := storekit.PrepareUpdate(l, ev)
+	if err != nil {
+		return nil, err
 	}
-	var stored *linking.Link
-	var storedEv *linking.Event
-	err := s.inTx(ctx, 0, func(tx *sql.Tx) error {
-		var err error
-		stored, storedEv, err = s.update(ctx, tx, l, ev)
-		return err
+	err = s.inTx(ctx, 0, func(tx *sql.Tx) error {
+		return s.update(ctx, tx, c, e)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	commitUpdate(l, ev, stored, storedEv)
-	return nil
+	return c, nil
 }
 
-// update is the compare and swap of UpdateLink inside tx. It returns what
-// was stored without touching l and ev, because tx may still roll back.
-func (s *Store) update(ctx context.Context, q querier, l *linking.Link, ev *linking.Event) (*linking.Link, *linking.Event, error) {
-	c := l.Clone()
-	c.NormalizeTimes()
+// update is the compare and swap of UpdateLink inside tx, on the prepared
+// copies c and e (see storekit.PrepareUpdate), which it completes with the
+// stored Version, CreatedAt and Seq.
+func (s *Store) update(ctx context.Context, q querier, c *linking.Link, e *linking.Event) error {
+	version := c.Version
 	var created int64
 	err := q.QueryRowContext(ctx, s.q.updateLink,
 		string(c.State), string(c.Reason), c.Environment, string(c.CRID), string(c.MID), string(c.ManifestMID), c.EPSAccount.Reveal(),
@@ -95,31 +91,25 @@ func (s *Store) update(ctx context.Context, q querier, l *linking.Link, ev *link
 		var one int
 		err := q.QueryRowContext(ctx, s.q.linkExists, c.AccountID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil, fmt.Errorf("sqlstore: link %q: %w", c.AccountID, linking.ErrNotFound)
+			return fmt.Errorf("sqlstore: link %q: %w", c.AccountID, linking.ErrNotFound)
 		}
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		return nil, nil, fmt.Errorf("sqlstore: link %q version %d: %w", c.AccountID, l.Version, linking.ErrConflict)
+		return fmt.Errorf("sqlstore: link %q version %d: %w", c.AccountID, version, linking.ErrConflict)
 	}
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	c.CreatedAt = fromMicros(created)
-	if ev == nil {
-		return c, nil, nil
+	if e == nil {
+		return nil
 	}
-	e := *ev
-	e.AccountID = c.AccountID
-	if e.At.IsZero() {
-		e.At = c.UpdatedAt
-	}
-	e.At = normTime(e.At)
 	if err := q.QueryRowContext(ctx, s.q.insertEvent, e.AccountID, micros(e.At), string(e.From),
 		string(e.To), string(e.Reason), e.Cause, e.Actor, e.AccountID).Scan(&e.Seq); err != nil {
-		return nil, nil, fmt.Errorf("sqlstore: append event: %w", err)
+		return fmt.Errorf("sqlstore: append event: %w", err)
 	}
-	return c, &e, nil
+	return nil
 }
 
 // DeleteLink implements linking.Store.
@@ -158,15 +148,11 @@ func (s *Store) Events(ctx context.Context, accountID string) ([]linking.Event, 
 
 // PutAuthRequest implements linking.Store.
 func (s *Store) PutAuthRequest(ctx context.Context, a *linking.AuthRequest) error {
-	if err := a.Validate(); err != nil {
+	c, err := storekit.PrepareAuthRequest(a, time.Now())
+	if err != nil {
 		return err
 	}
-	c := a.Clone()
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = time.Now()
-	}
-	c.CreatedAt, c.ExpiresAt, c.UsedAt = normTime(c.CreatedAt), normTime(c.ExpiresAt), normTime(c.UsedAt)
-	err := s.inTx(ctx, 0, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, 0, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, s.q.linkExists, c.AccountID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -186,11 +172,7 @@ func (s *Store) PutAuthRequest(ctx context.Context, a *linking.AuthRequest) erro
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	a.CreatedAt, a.ExpiresAt, a.UsedAt = c.CreatedAt, c.ExpiresAt, c.UsedAt
-	return nil
+	return err
 }
 
 // ConsumeAuthRequest implements linking.Store. One UPDATE … WHERE
@@ -396,19 +378,4 @@ func lockErr(err error) error {
 		return fmt.Errorf("%w: %w", linking.ErrLockTimeout, err)
 	}
 	return err
-}
-
-// commitUpdate copies the store-assigned fields into the caller's values
-// once the transaction is committed.
-func commitUpdate(l *linking.Link, ev *linking.Event, stored *linking.Link, storedEv *linking.Event) {
-	writeBack(l, stored)
-	if ev != nil && storedEv != nil {
-		*ev = *storedEv
-	}
-}
-
-func writeBack(l, stored *linking.Link) {
-	l.Version = stored.Version
-	l.CreatedAt, l.UpdatedAt, l.NextCheckAt = stored.CreatedAt, stored.UpdatedAt, stored.NextCheckAt
-	l.TokenExpiry, l.RefreshExpiry, l.PaymentTokenExpiry = stored.TokenExpiry, stored.RefreshExpiry, stored.PaymentTokenExpiry
 }

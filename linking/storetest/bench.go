@@ -45,7 +45,8 @@ func Benchmark(b *testing.B, newStore NewBenchStoreFunc) {
 		l := mustCreate(b, s, "bench")
 		run(b, func(ctx context.Context) {
 			l.CheckAttempts++
-			if err := s.UpdateLink(ctx, l, nil); err != nil {
+			var err error
+			if l, err = s.UpdateLink(ctx, l, nil); err != nil {
 				b.Fatal(err)
 			}
 		})
@@ -59,7 +60,8 @@ func Benchmark(b *testing.B, newStore NewBenchStoreFunc) {
 				return err
 			}
 			l.CheckAttempts++
-			return s.UpdateLink(ctx, l, nil)
+			_, err = s.UpdateLink(ctx, l, nil)
+			return err
 		})
 	})
 	b.Run("UpdateLinkWithEvent", func(b *testing.B) {
@@ -67,7 +69,8 @@ func Benchmark(b *testing.B, newStore NewBenchStoreFunc) {
 		l := mustCreate(b, s, "bench")
 		run(b, func(ctx context.Context) {
 			l.CheckAttempts++
-			if err := s.UpdateLink(ctx, l, &linking.Event{To: l.State, Cause: "bench"}); err != nil {
+			var err error
+			if l, err = s.UpdateLink(ctx, l, &linking.Event{To: l.State, Cause: "bench"}); err != nil {
 				b.Fatal(err)
 			}
 		})
@@ -120,7 +123,8 @@ func lockAndBump(ctx context.Context, s linking.Store, id string) error {
 			return err
 		}
 		l.CheckAttempts++
-		return tx.Update(l, nil)
+		_, err = tx.Update(l, nil)
+		return err
 	})
 }
 
@@ -163,8 +167,8 @@ func reportOpsPerSec(b *testing.B) {
 }
 
 func mustCreate(b *testing.B, s linking.Store, id string) *linking.Link {
-	l := newLink(id)
-	if err := s.CreateLink(b.Context(), l); err != nil {
+	l, err := s.CreateLink(b.Context(), newLink(id))
+	if err != nil {
 		b.Fatal(err)
 	}
 	return l

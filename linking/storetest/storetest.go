@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsalink/nsalink/linking"
-	"github.com/nsalink/nsalink/usps"
+	"github.com/nsalink/nsalink/linking/storekit"
 )
 
 // NewStoreFunc returns a fresh, empty store. It is called once per subtest;
@@ -114,7 +114,7 @@ func newLink(id string) *linking.Link {
 
 // stored returns what a store must give back for l.
 func stored(l *linking.Link) *linking.Link {
-	c := l.Clone()
+	c := storekit.CloneLink(l)
 	for _, p := range []*time.Time{&c.TokenExpiry, &c.RefreshExpiry, &c.PaymentTokenExpiry,
 		&c.CreatedAt, &c.UpdatedAt, &c.NextCheckAt} {
 		*p = utcMicro(*p)
@@ -122,10 +122,71 @@ func stored(l *linking.Link) *linking.Link {
 	return c
 }
 
+// create stores l and returns the stored link, checking that the store
+// left l alone.
 func create(t *testing.T, s linking.Store, l *linking.Link) *linking.Link {
 	t.Helper()
-	require.NoError(t, s.CreateLink(ctx(t), l))
-	return l
+	before := exactCopy(l)
+	got, err := s.CreateLink(ctx(t), l)
+	require.NoError(t, err)
+	require.Equal(t, before, l, "CreateLink must not modify the caller's link")
+	return got
+}
+
+// update updates l and returns the stored link, checking that the store
+// left l and ev alone.
+func update(t *testing.T, s linking.Store, l *linking.Link, ev *linking.Event) *linking.Link {
+	t.Helper()
+	before, evBefore := exactCopy(l), cloneEvent(ev)
+	got, err := s.UpdateLink(ctx(t), l, ev)
+	require.NoError(t, err)
+	require.Equal(t, before, l, "UpdateLink must not modify the caller's link")
+	require.Equal(t, evBefore, ev, "UpdateLink must not modify the caller's event")
+	require.Equal(t, l.Version+1, got.Version)
+	return got
+}
+
+// updateErr is UpdateLink for the error cases.
+func updateErr(t *testing.T, s linking.Store, l *linking.Link, ev *linking.Event) error {
+	t.Helper()
+	got, err := s.UpdateLink(ctx(t), l, ev)
+	if err != nil {
+		require.Nil(t, got, "a failed UpdateLink returns no link")
+	}
+	return err
+}
+
+// txUpdate is LinkTx.Update for the success cases.
+func txUpdate(t *testing.T, tx linking.LinkTx, l *linking.Link, ev *linking.Event) *linking.Link {
+	t.Helper()
+	before := exactCopy(l)
+	got, err := tx.Update(l, ev)
+	require.NoError(t, err)
+	require.Equal(t, before, l, "LinkTx.Update must not modify the caller's link")
+	require.Equal(t, l.Version+1, got.Version)
+	return got
+}
+
+// createErr keeps the error of a CreateLink.
+func createErr(_ *linking.Link, err error) error { return err }
+
+// txErr keeps the error of a LinkTx.Update.
+func txErr(_ *linking.Link, err error) error { return err }
+
+// exactCopy copies l keeping empty and nil byte slices apart, to check
+// that a store left the caller's link alone.
+func exactCopy(l *linking.Link) *linking.Link {
+	c := *l
+	c.Token, c.PaymentToken = bytes.Clone(l.Token), bytes.Clone(l.PaymentToken)
+	return &c
+}
+
+func cloneEvent(ev *linking.Event) *linking.Event {
+	if ev == nil {
+		return nil
+	}
+	c := *ev
+	return &c
 }
 
 func get(t *testing.T, s linking.Store, id string) *linking.Link {
@@ -159,7 +220,7 @@ var linkTests = []test{
 		require.ErrorIs(t, err, linking.ErrNotFound)
 		l := newLink("missing")
 		l.Version = 1
-		require.ErrorIs(t, s.UpdateLink(ctx(t), l, nil), linking.ErrNotFound)
+		require.ErrorIs(t, updateErr(t, s, l, nil), linking.ErrNotFound)
 		called := false
 		err = s.LockLink(ctx(t), "missing", func(context.Context, linking.LinkTx) error { called = true; return nil })
 		require.ErrorIs(t, err, linking.ErrNotFound)
@@ -168,16 +229,17 @@ var linkTests = []test{
 	{"CreateAndGet", func(t *testing.T, s linking.Store) {
 		l := newLink("a")
 		l.Version = 42 // ignored: a new link starts at 1
-		create(t, s, l)
-		require.Equal(t, int64(1), l.Version)
+		got := create(t, s, l)
+		require.Equal(t, int64(1), got.Version)
 		want := stored(l)
-		require.Equal(t, want, l, "CreateLink normalises the caller's link")
+		want.Version = 1
+		require.Equal(t, want, got, "CreateLink returns the stored link, normalised")
 		require.Equal(t, want, get(t, s, "a"))
 	}},
 	{"CreateSetsTimes", func(t *testing.T, s linking.Store) {
 		l := &linking.Link{AccountID: "a", State: linking.StateUnlinked}
 		before := time.Now().Add(-time.Second)
-		create(t, s, l)
+		l = create(t, s, l)
 		got := get(t, s, "a")
 		require.WithinRange(t, got.CreatedAt, before, time.Now().Add(time.Second))
 		require.Equal(t, got.CreatedAt, got.UpdatedAt)
@@ -189,8 +251,8 @@ var linkTests = []test{
 		create(t, s, newLink("a"))
 		dup := newLink("a")
 		dup.CRID = "other"
-		require.ErrorIs(t, s.CreateLink(ctx(t), dup), linking.ErrAlreadyExists)
-		require.Equal(t, usps.CRID("12345678"), get(t, s, "a").CRID)
+		require.ErrorIs(t, createErr(s.CreateLink(ctx(t), dup)), linking.ErrAlreadyExists)
+		require.Equal(t, "12345678", get(t, s, "a").CRID)
 	}},
 	{"Invalid", func(t *testing.T, s linking.Store) {
 		for name, mut := range map[string]func(*linking.Link){
@@ -205,17 +267,17 @@ var linkTests = []test{
 		} {
 			l := newLink("a")
 			mut(l)
-			require.ErrorIs(t, s.CreateLink(ctx(t), l), linking.ErrInvalidRecord, name)
+			require.ErrorIs(t, createErr(s.CreateLink(ctx(t), l)), linking.ErrInvalidRecord, name)
 		}
 		_, err := s.GetLink(ctx(t), "a")
 		require.ErrorIs(t, err, linking.ErrNotFound)
 
 		l := create(t, s, newLink("a"))
 		l.State = "bogus"
-		require.ErrorIs(t, s.UpdateLink(ctx(t), l, nil), linking.ErrInvalidRecord)
+		require.ErrorIs(t, updateErr(t, s, l, nil), linking.ErrInvalidRecord)
 		l.State = linking.StateActive
-		require.ErrorIs(t, s.UpdateLink(ctx(t), l, &linking.Event{To: "bogus"}), linking.ErrInvalidRecord)
-		require.ErrorIs(t, s.UpdateLink(ctx(t), l, &linking.Event{AccountID: "b", To: linking.StateActive}), linking.ErrInvalidRecord)
+		require.ErrorIs(t, updateErr(t, s, l, &linking.Event{To: "bogus"}), linking.ErrInvalidRecord)
+		require.ErrorIs(t, updateErr(t, s, l, &linking.Event{AccountID: "b", To: linking.StateActive}), linking.ErrInvalidRecord)
 		require.Equal(t, int64(1), get(t, s, "a").Version)
 	}},
 	{"DeleteIdempotent", func(t *testing.T, s linking.Store) {
@@ -223,7 +285,7 @@ var linkTests = []test{
 		l := create(t, s, newLink("a"))
 		create(t, s, newLink("b"))
 		l.State = linking.StateActive
-		require.NoError(t, s.UpdateLink(ctx(t), l, &linking.Event{From: linking.StateApprovalPending, To: linking.StateActive}))
+		update(t, s, l, &linking.Event{From: linking.StateApprovalPending, To: linking.StateActive})
 		require.NoError(t, s.PutAuthRequest(ctx(t), newAuth("a", "st", base.Add(time.Hour))))
 
 		require.NoError(t, s.DeleteLink(ctx(t), "a"))
@@ -240,7 +302,7 @@ var linkTests = []test{
 		// The account can link again, and its trail starts over.
 		l = create(t, s, newLink("a"))
 		require.Equal(t, int64(1), l.Version)
-		require.NoError(t, s.UpdateLink(ctx(t), l, &linking.Event{To: linking.StateActive}))
+		update(t, s, l, &linking.Event{To: linking.StateActive})
 		evs, err = s.Events(ctx(t), "a")
 		require.NoError(t, err)
 		require.Len(t, evs, 1)
@@ -258,34 +320,38 @@ var linkTests = []test{
 			UpdatedAt: base.Add(5 * time.Hour), NextCheckAt: base.Add(6 * time.Hour),
 			CheckAttempts: 7, LastError: "ach pending",
 		}
-		require.NoError(t, s.UpdateLink(ctx(t), u, nil))
-		require.Equal(t, int64(2), u.Version)
-		require.Equal(t, created, u.CreatedAt, "UpdateLink keeps CreatedAt")
+		got := update(t, s, u, nil)
+		require.Equal(t, int64(2), got.Version)
+		require.Equal(t, created, got.CreatedAt, "UpdateLink keeps CreatedAt")
 		want := stored(u)
-		require.Equal(t, want, u)
+		want.Version, want.CreatedAt = 2, created
+		require.Equal(t, want, got, "UpdateLink returns the stored link")
 		require.Equal(t, want, get(t, s, "a"))
 
 		// Clearing fields clears them.
-		u.Token, u.PaymentToken, u.TokenExpiry, u.NextCheckAt, u.CRID = nil, nil, time.Time{}, time.Time{}, ""
-		require.NoError(t, s.UpdateLink(ctx(t), u, nil))
-		require.Equal(t, stored(u), get(t, s, "a"))
+		got.Token, got.PaymentToken, got.TokenExpiry, got.NextCheckAt, got.CRID = nil, nil, time.Time{}, time.Time{}, ""
+		want = stored(got)
+		want.Version = 3
+		got = update(t, s, got, nil)
+		require.Equal(t, want, got)
+		require.Equal(t, want, get(t, s, "a"))
 	}},
 	{"StaleVersion", func(t *testing.T, s linking.Store) {
 		l := create(t, s, newLink("a"))
-		stale := l.Clone()
+		stale := storekit.CloneLink(l)
 		l.LastError = "first"
-		require.NoError(t, s.UpdateLink(ctx(t), l, nil))
+		update(t, s, l, nil)
 		before := get(t, s, "a")
 
 		stale.LastError = "stale"
 		stale.Token = []byte("other")
-		err := s.UpdateLink(ctx(t), stale, nil)
+		err := updateErr(t, s, stale, nil)
 		require.ErrorIs(t, err, linking.ErrConflict)
 		require.Equal(t, int64(1), stale.Version, "a failed update leaves the caller's version alone")
 		require.Equal(t, before, get(t, s, "a"), "a stale update changes nothing")
 
 		stale.Version = 99
-		require.ErrorIs(t, s.UpdateLink(ctx(t), stale, nil), linking.ErrConflict)
+		require.ErrorIs(t, updateErr(t, s, stale, nil), linking.ErrConflict)
 		require.Equal(t, before, get(t, s, "a"))
 	}},
 	{"NestedUpdates", func(t *testing.T, s linking.Store) {
@@ -293,8 +359,8 @@ var linkTests = []test{
 		a, b := get(t, s, "a"), get(t, s, "a")
 		a.LastError = "a"
 		b.LastError = "b"
-		errA := s.UpdateLink(ctx(t), a, nil)
-		errB := s.UpdateLink(ctx(t), b, nil)
+		errA := updateErr(t, s, a, nil)
+		errB := updateErr(t, s, b, nil)
 		require.NoError(t, errA)
 		require.ErrorIs(t, errB, linking.ErrConflict)
 		got := get(t, s, "a")
@@ -311,7 +377,7 @@ var linkTests = []test{
 			var wg sync.WaitGroup
 			start := make(chan struct{})
 			for i, l := range []*linking.Link{x, y} {
-				wg.Go(func() { <-start; errs[i] = s.UpdateLink(ctx(t), l, nil) })
+				wg.Go(func() { <-start; _, errs[i] = s.UpdateLink(ctx(t), l, nil) })
 			}
 			close(start)
 			wg.Wait()
@@ -342,7 +408,7 @@ var linkTests = []test{
 						return
 					}
 					cur.CheckAttempts++
-					err = s.UpdateLink(ctx(t), cur, nil)
+					cur, err = s.UpdateLink(ctx(t), cur, nil)
 					if errors.Is(err, linking.ErrConflict) {
 						time.Sleep(time.Duration(rand.IntN(1000)) * time.Microsecond)
 						continue
@@ -384,25 +450,27 @@ var eventTests = []test{
 
 		l.State, l.Reason, l.UpdatedAt = linking.StateActive, linking.ReasonNone, base.Add(time.Minute)
 		ev1 := &linking.Event{From: linking.StateApprovalPending, To: linking.StateActive, Cause: "contract price probe", Actor: "reconciler"}
-		require.NoError(t, s.UpdateLink(ctx(t), l, ev1))
-		require.Equal(t, "a", ev1.AccountID)
-		require.Equal(t, int64(1), ev1.Seq)
-		require.Equal(t, utcMicro(l.UpdatedAt), ev1.At, "At defaults to the link's UpdatedAt")
+		l = update(t, s, l, ev1)
+		want1 := *ev1
+		want1.AccountID, want1.Seq = "a", 1
+		want1.At = utcMicro(l.UpdatedAt) // At defaults to the link's UpdatedAt
 
 		l.State, l.Reason = linking.StateActionRequired, linking.ReasonTokenRevoked
 		ev2 := &linking.Event{AccountID: "a", At: base.Add(2 * time.Minute), From: linking.StateActive,
 			To: linking.StateActionRequired, Reason: linking.ReasonTokenRevoked, Cause: "refresh: invalid_grant", Actor: "system"}
-		require.NoError(t, s.UpdateLink(ctx(t), l, ev2))
-		require.Equal(t, int64(2), ev2.Seq)
+		l = update(t, s, l, ev2)
+		want2 := *ev2
+		want2.Seq, want2.At = 2, utcMicro(ev2.At)
 
-		require.NoError(t, s.UpdateLink(ctx(t), l, nil)) // updates without events leave no gap
+		l = update(t, s, l, nil) // updates without events leave no gap
 		ev3 := &linking.Event{To: linking.StateActionRequired}
-		require.NoError(t, s.UpdateLink(ctx(t), l, ev3))
-		require.Equal(t, int64(3), ev3.Seq)
+		l = update(t, s, l, ev3)
+		want3 := *ev3
+		want3.AccountID, want3.Seq, want3.At = "a", 3, utcMicro(l.UpdatedAt)
 
 		evs, err = s.Events(ctx(t), "a")
 		require.NoError(t, err)
-		require.Equal(t, []linking.Event{*ev1, *ev2, *ev3}, evs)
+		require.Equal(t, []linking.Event{want1, want2, want3}, evs)
 		require.Equal(t, time.UTC, evs[1].At.Location())
 		require.Equal(t, base.Add(2*time.Minute).UTC().Truncate(time.Microsecond), evs[1].At)
 
@@ -412,9 +480,9 @@ var eventTests = []test{
 	}},
 	{"NotAppendedOnConflict", func(t *testing.T, s linking.Store) {
 		l := create(t, s, newLink("a"))
-		stale := l.Clone()
-		require.NoError(t, s.UpdateLink(ctx(t), l, &linking.Event{To: linking.StateActive}))
-		err := s.UpdateLink(ctx(t), stale, &linking.Event{To: linking.StateUnlinked})
+		stale := storekit.CloneLink(l)
+		update(t, s, l, &linking.Event{To: linking.StateActive})
+		err := updateErr(t, s, stale, &linking.Event{To: linking.StateUnlinked})
 		require.ErrorIs(t, err, linking.ErrConflict)
 		evs, err := s.Events(ctx(t), "a")
 		require.NoError(t, err)
@@ -423,7 +491,7 @@ var eventTests = []test{
 
 		missing := newLink("missing")
 		missing.Version = 1
-		require.ErrorIs(t, s.UpdateLink(ctx(t), missing, &linking.Event{To: linking.StateActive}), linking.ErrNotFound)
+		require.ErrorIs(t, updateErr(t, s, missing, &linking.Event{To: linking.StateActive}), linking.ErrNotFound)
 		evs, err = s.Events(ctx(t), "missing")
 		require.NoError(t, err)
 		require.Empty(t, evs)
@@ -440,7 +508,7 @@ var eventTests = []test{
 						t.Error(err)
 						return
 					}
-					err = s.UpdateLink(ctx(t), l, &linking.Event{To: l.State, Cause: fmt.Sprint(i)})
+					_, err = s.UpdateLink(ctx(t), l, &linking.Event{To: l.State, Cause: fmt.Sprint(i)})
 					if errors.Is(err, linking.ErrConflict) {
 						continue
 					}
@@ -482,7 +550,7 @@ var valueTests = []test{
 		got.RefreshExpiry = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
 		got.PaymentTokenExpiry = time.Time{}
 		got.NextCheckAt = time.Unix(0, 0)
-		require.NoError(t, s.UpdateLink(ctx(t), got, nil))
+		got = update(t, s, got, nil)
 		back := get(t, s, "a")
 		require.Equal(t, stored(got), back)
 		require.True(t, back.PaymentTokenExpiry.IsZero(), "a zero time round-trips as zero")
@@ -503,7 +571,7 @@ var valueTests = []test{
 		require.Equal(t, l.PaymentToken, got.PaymentToken)
 
 		got.Token, got.PaymentToken = big, []byte{}
-		require.NoError(t, s.UpdateLink(ctx(t), got, nil))
+		update(t, s, got, nil)
 		back := get(t, s, "a")
 		require.True(t, bytes.Equal(big, back.Token))
 		require.Nil(t, back.PaymentToken, "an empty slice is stored as none and read back as nil")
@@ -515,17 +583,20 @@ var valueTests = []test{
 		l.CRID = "mutated"
 		got := get(t, s, "a")
 		require.Equal(t, byte('s'), got.Token[0], "CreateLink must copy the caller's bytes")
-		require.Equal(t, usps.CRID("12345678"), got.CRID)
+		require.Equal(t, "12345678", got.CRID)
 		got.Token[0] = 'Y'
 		got.PaymentToken[0] = 'Y'
 		again := get(t, s, "a")
 		require.Equal(t, byte('s'), again.Token[0], "GetLink must return a copy")
 		require.Equal(t, byte('s'), again.PaymentToken[0])
 
-		again.Token = []byte("next")
-		require.NoError(t, s.UpdateLink(ctx(t), again, nil))
-		again.Token[0] = 'Z'
+		next := []byte("next")
+		again.Token = next
+		back := update(t, s, again, nil)
+		next[0] = 'Z'
 		require.Equal(t, []byte("next"), get(t, s, "a").Token, "UpdateLink must copy the caller's bytes")
+		back.Token[0] = 'Y'
+		require.Equal(t, []byte("next"), get(t, s, "a").Token, "UpdateLink must return a copy")
 
 		a := newAuth("a", "st", base.Add(time.Hour))
 		require.NoError(t, s.PutAuthRequest(ctx(t), a))
@@ -543,11 +614,14 @@ var authTests = []test{
 		create(t, s, newLink("a"))
 		a := newAuth("a", "st", base.Add(10*time.Minute))
 		a.StateHash = append(a.StateHash[:31:31], 0x00) // NUL bytes in keys are fine
+		a.CreatedAt = base.Add(123 * time.Nanosecond)
+		before := storekit.CloneAuthRequest(a)
 		require.NoError(t, s.PutAuthRequest(ctx(t), a))
+		require.Equal(t, before, a, "PutAuthRequest must not modify the caller's request")
 		now := base.Add(time.Minute + 123456789*time.Nanosecond)
 		got, err := s.ConsumeAuthRequest(ctx(t), a.StateHash, now)
 		require.NoError(t, err)
-		want := a.Clone()
+		want := storekit.CloneAuthRequest(a)
 		want.CreatedAt, want.ExpiresAt, want.UsedAt = utcMicro(a.CreatedAt), utcMicro(a.ExpiresAt), utcMicro(now)
 		require.Equal(t, want, got)
 		require.Equal(t, time.UTC, got.UsedAt.Location())
@@ -658,7 +732,8 @@ var lockTests = []test{
 					}
 					time.Sleep(time.Millisecond) // widen the window a peer could slip into
 					cur.CheckAttempts++
-					return tx.Update(cur, &linking.Event{To: cur.State, Cause: "tick"})
+					_, err = tx.Update(cur, &linking.Event{To: cur.State, Cause: "tick"})
+					return err
 				})
 				if err != nil {
 					t.Error(err)
@@ -682,18 +757,18 @@ var lockTests = []test{
 			require.NoError(t, err)
 			require.Equal(t, int64(1), l.Version)
 			l.Token = []byte("rotated")
-			require.NoError(t, tx.Update(l, &linking.Event{To: l.State, Cause: "refresh"}))
+			l = txUpdate(t, tx, l, &linking.Event{To: l.State, Cause: "refresh"})
 			require.Equal(t, int64(2), l.Version)
 			again, err := tx.Get()
 			require.NoError(t, err)
 			require.Equal(t, stored(l), again)
 			again.LastError = "twice"
-			require.NoError(t, tx.Update(again, nil))
-			stale := l.Clone()
-			require.ErrorIs(t, tx.Update(stale, nil), linking.ErrConflict, "CAS applies inside the lock too")
+			txUpdate(t, tx, again, nil)
+			stale := storekit.CloneLink(l)
+			require.ErrorIs(t, txErr(tx.Update(stale, nil)), linking.ErrConflict, "CAS applies inside the lock too")
 			other := newLink("b")
 			other.Version = 1
-			require.ErrorIs(t, tx.Update(other, nil), linking.ErrInvalidRecord, "a LinkTx only updates its own link")
+			require.ErrorIs(t, txErr(tx.Update(other, nil)), linking.ErrInvalidRecord, "a LinkTx only updates its own link")
 			return nil
 		})
 		require.NoError(t, err)
@@ -710,7 +785,7 @@ var lockTests = []test{
 			l, err := tx.Get()
 			require.NoError(t, err)
 			l.Token = []byte("lost")
-			require.NoError(t, tx.Update(l, &linking.Event{To: linking.StateActive}))
+			txUpdate(t, tx, l, &linking.Event{To: linking.StateActive})
 			return boom
 		})
 		require.ErrorIs(t, err, boom, "LockLink returns fn's error")
@@ -727,7 +802,7 @@ var lockTests = []test{
 			_ = s.LockLink(ctx(t), "a", func(_ context.Context, tx linking.LinkTx) error {
 				l, _ := tx.Get()
 				l.LastError = "lost"
-				require.NoError(t, tx.Update(l, nil))
+				txUpdate(t, tx, l, nil)
 				panic("fn panicked")
 			})
 		}()
@@ -747,7 +822,7 @@ var lockTests = []test{
 		_, err := kept.Get()
 		require.ErrorIs(t, err, linking.ErrTxDone)
 		l := get(t, s, "a")
-		require.ErrorIs(t, kept.Update(l, nil), linking.ErrTxDone)
+		require.ErrorIs(t, txErr(kept.Update(l, nil)), linking.ErrTxDone)
 		require.Equal(t, int64(1), get(t, s, "a").Version)
 	}},
 	{"WritersWaitForLock", func(t *testing.T, s linking.Store) {
@@ -759,7 +834,8 @@ var lockTests = []test{
 		err := s.LockLink(ctx(t), "a", func(_ context.Context, tx linking.LinkTx) error {
 			go func() {
 				outside.LastError = "outside"
-				done <- s.UpdateLink(ctx(t), outside, nil)
+				_, err := s.UpdateLink(ctx(t), outside, nil)
+				done <- err
 			}()
 			select {
 			case err := <-done:
@@ -771,7 +847,8 @@ var lockTests = []test{
 				return err
 			}
 			l.LastError = "holder"
-			return tx.Update(l, nil)
+			_, err = tx.Update(l, nil)
+			return err
 		})
 		require.NoError(t, err)
 		require.ErrorIs(t, <-done, linking.ErrConflict)
@@ -866,7 +943,7 @@ var claimTests = []test{
 		// A claimed link is updated with its new version.
 		p1 := get(t, s, "p1")
 		p1.CheckAttempts++
-		require.NoError(t, s.UpdateLink(ctx(t), p1, nil))
+		update(t, s, p1, nil)
 
 		// After the lease, they are due again.
 		got, err = s.ClaimDue(ctx(t), now.Add(lease), 10, lease)

@@ -98,36 +98,36 @@ func (cp *Checkpoint) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON decodes a checkpoint written by MarshalJSON. Unknown
-// fields, another version, malformed cells and duplicate cells are
-// *[CheckpointError]s.
+// fields, another version, malformed cells and duplicate cells are errors
+// that name the JSON field at fault, e.g. "cells[3].tier".
 func (cp *Checkpoint) UnmarshalJSON(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var w checkpointJSON
 	if err := dec.Decode(&w); err != nil {
-		return &CheckpointError{Field: "json", Err: err}
+		return &checkpointError{Field: "json", Err: err}
 	}
 	if dec.More() {
-		return &CheckpointError{Field: "json", Err: errors.New("data after the checkpoint")}
+		return &checkpointError{Field: "json", Err: errors.New("data after the checkpoint")}
 	}
 	if w.Version != checkpointVersion {
-		return &CheckpointError{Field: "version", Err: fmt.Errorf("want %d, got %d", checkpointVersion, w.Version)}
+		return &checkpointError{Field: "version", Err: fmt.Errorf("want %d, got %d", checkpointVersion, w.Version)}
 	}
 	if len(w.Account) != 4 || strings.Trim(w.Account, "0123456789") != "" {
-		return &CheckpointError{Field: "account", Err: errors.New("want the last four digits of the EPS account")}
+		return &checkpointError{Field: "account", Err: errors.New("want the last four digits of the EPS account")}
 	}
 	if len(w.Plan) != 64 || strings.Trim(w.Plan, "0123456789abcdef") != "" {
-		return &CheckpointError{Field: "plan", Err: errors.New("want a SHA-256 fingerprint in lower-case hex")}
+		return &checkpointError{Field: "plan", Err: errors.New("want a SHA-256 fingerprint in lower-case hex")}
 	}
 	if w.Calls < 0 {
-		return &CheckpointError{Field: "calls", Err: errors.New("negative")}
+		return &checkpointError{Field: "calls", Err: errors.New("negative")}
 	}
 	out := Checkpoint{Account: w.Account, Plan: w.Plan, Calls: w.Calls, Cells: make([]CellResult, 0, len(w.Cells))}
 	check := nsarates.NewBuilder(nsarates.TableInfo{}) // validates keys and finds duplicates
 	for i, c := range w.Cells {
 		r, field, err := c.decode(check)
 		if err != nil {
-			return &CheckpointError{Field: fmt.Sprintf("cells[%d].%s", i, field), Err: err}
+			return &checkpointError{Field: fmt.Sprintf("cells[%d].%s", i, field), Err: err}
 		}
 		out.Cells = append(out.Cells, r)
 	}

@@ -13,7 +13,7 @@
 // origin/destination pair per zone. The caller must pick pairs that fall in
 // each zone of USPS's real zone chart (the fake USPS uses
 // uspsbiztest.Zone). The loader checks the zone USPS reports with each
-// price and stops with a *[MismatchError] when a pair is in another zone.
+// price and stops, naming the cell, when a pair is in another zone.
 //
 // USPS allows about 60 price calls an hour, so a full grid takes many runs.
 // Loading is resumable: a [Checkpoint] records every cell done, with its

@@ -31,7 +31,7 @@ func exampleUSPS() (*uspsbiztest.Server, *uspsbiz.Client) {
 		uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 1 * usps.Pound, Price: "8.10"},
 		uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE", MaxWeight: 2 * usps.Pound, Price: "9.35"},
 	)
-	client, _ := uspsbiz.New(uspsbiz.WithBaseURL(srv.URL),
+	client, _ := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(srv.URL)),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: "platform", ClientSecret: "s3cret"}),
 		uspsbiz.WithClock(srv.Now))
 	return srv, client
@@ -115,7 +115,7 @@ cell,,,,,,PRIORITY_MAIL,SP,MACHINABLE,05,5lb,,,12.00
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("checked", drift.Checked, "ok", drift.OK())
+	fmt.Println("checked", drift.Checked, "ok", len(drift.Changed) == 0 && len(drift.Missing) == 0)
 	for _, c := range drift.Changed {
 		fmt.Printf("changed %s %s: table %s, USPS %s\n", c.Cell.Zone, c.Cell.Tier, c.Table, c.USPS)
 	}

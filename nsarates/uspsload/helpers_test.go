@@ -138,7 +138,7 @@ func newFake(t testing.TB, opts ...uspsbiztest.Option) *uspsbiztest.Server {
 
 func newClient(t testing.TB, srv *uspsbiztest.Server, opts ...uspsbiz.Option) *uspsbiz.Client {
 	base := []uspsbiz.Option{
-		uspsbiz.WithBaseURL(srv.URL),
+		uspsbiz.WithEnvironment(uspsbiz.Environment(srv.URL)),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: testClientID, ClientSecret: testSecret}),
 		uspsbiz.WithClock(srv.Now),
 		uspsbiz.WithRetryPolicy(uspsbiz.RetryPolicy{MaxRetries: 1, MinWait: time.Millisecond, MaxWait: 2 * time.Millisecond, MaxRetryAfter: 10 * time.Millisecond}),

@@ -78,21 +78,21 @@ type Loader struct {
 // account number).
 func New(client *uspsbiz.Client, cfg Config) (*Loader, error) {
 	if client == nil {
-		return nil, &ConfigError{Field: "client", Reason: "is nil"}
+		return nil, &configError{Field: "client", Reason: "is nil"}
 	}
 	if a, err := usps.ParseEPSAccount(cfg.Account.Reveal()); err != nil || a != cfg.Account {
-		return nil, &ConfigError{Field: "Account", Reason: fmt.Sprintf("%s is not a 10-digit EPS account", cfg.Account)}
+		return nil, &configError{Field: "Account", Reason: fmt.Sprintf("%s is not a 10-digit EPS account", cfg.Account)}
 	}
 	if len(cfg.Zones) == 0 {
-		return nil, &ConfigError{Field: "Zones", Reason: "give a ZIP pair for each zone to load"}
+		return nil, &configError{Field: "Zones", Reason: "give a ZIP pair for each zone to load"}
 	}
 	zones := make(map[nsarates.Zone]ZIPPair, len(cfg.Zones))
 	for z, p := range cfg.Zones {
 		if z == nsarates.ZoneDestinationEntry || z > 9 {
-			return nil, &ConfigError{Field: "Zones", Reason: fmt.Sprintf("zone %s: want 01 to 09", z)}
+			return nil, &configError{Field: "Zones", Reason: fmt.Sprintf("zone %s: want 01 to 09", z)}
 		}
 		if !isZIP(p.Origin) || !isZIP(p.Destination) {
-			return nil, &ConfigError{Field: "Zones", Reason: fmt.Sprintf("zone %s: want 5-digit origin and destination ZIP Codes", z)}
+			return nil, &configError{Field: "Zones", Reason: fmt.Sprintf("zone %s: want 5-digit origin and destination ZIP Codes", z)}
 		}
 		zones[z] = p
 	}
@@ -102,11 +102,11 @@ func New(client *uspsbiz.Client, cfg Config) (*Loader, error) {
 	}
 	for _, d := range []usps.Dimension{cfg.Box.Length, cfg.Box.Width, cfg.Box.Height} {
 		if d <= 0 || d > 100*usps.Inch {
-			return nil, &ConfigError{Field: "Box", Reason: "want sides between 0 and 100 in"}
+			return nil, &configError{Field: "Box", Reason: "want sides between 0 and 100 in"}
 		}
 	}
 	if cfg.MaxCalls <= 0 {
-		return nil, &ConfigError{Field: "MaxCalls", Reason: "must be positive"}
+		return nil, &configError{Field: "MaxCalls", Reason: "must be positive"}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -140,10 +140,10 @@ func (l *Loader) normalize(p Plan) (Plan, error) {
 		p.Info.Account = l.cfg.Account.Reveal()
 	case l.cfg.Account.Reveal():
 	default:
-		return p, &ConfigError{Field: "Plan.Info.Account", Reason: "is not the loader's EPS account " + l.cfg.Account.String()}
+		return p, &configError{Field: "Plan.Info.Account", Reason: "is not the loader's EPS account " + l.cfg.Account.String()}
 	}
 	if len(p.Products) == 0 || len(p.Zones) == 0 || len(p.Tiers) == 0 {
-		return p, &ConfigError{Field: "Plan", Reason: "needs products, zones and tiers"}
+		return p, &configError{Field: "Plan", Reason: "needs products, zones and tiers"}
 	}
 	p.Products = slices.Clone(p.Products)
 	slices.SortFunc(p.Products, func(a, b nsarates.ProductKey) int {
@@ -156,12 +156,12 @@ func (l *Loader) normalize(p Plan) (Plan, error) {
 	p.Tiers = slices.Compact(p.Tiers)
 	for _, z := range p.Zones {
 		if _, ok := l.cfg.Zones[z]; !ok {
-			return p, &ConfigError{Field: "Plan.Zones", Reason: "zone " + z.String() + " has no ZIP pair in Config.Zones"}
+			return p, &configError{Field: "Plan.Zones", Reason: "zone " + z.String() + " has no ZIP pair in Config.Zones"}
 		}
 	}
 	for _, t := range p.Tiers {
 		if t.Kind != nsarates.WeightTiers {
-			return p, &ConfigError{Field: "Plan.Tiers", Reason: "tier " + t.String() + ": only weight tiers are loaded"}
+			return p, &configError{Field: "Plan.Tiers", Reason: "tier " + t.String() + ": only weight tiers are loaded"}
 		}
 	}
 	// A scratch builder checks product and tier spellings as the table will.
@@ -169,12 +169,12 @@ func (l *Loader) normalize(p Plan) (Plan, error) {
 	for _, prod := range p.Products {
 		for _, t := range p.Tiers {
 			if err := check.SetCell(nsarates.CellKey{Product: prod, Zone: p.Zones[0], Tier: t}, 0); err != nil {
-				return p, &ConfigError{Field: "Plan", Reason: err.Error()}
+				return p, &configError{Field: "Plan", Reason: err.Error()}
 			}
 		}
 	}
 	if _, err := check.Build(); err != nil {
-		return p, &ConfigError{Field: "Plan.Info", Reason: err.Error()}
+		return p, &configError{Field: "Plan.Info", Reason: err.Error()}
 	}
 	return p, nil
 }
@@ -241,8 +241,8 @@ type Result struct {
 // cp (a nil cp starts afresh) and calling Config.Save after each. When every
 // cell is done it returns the table. When it stops first it returns the
 // Result so far and a *[StoppedError]; Load again later with the stored
-// checkpoint to carry on. A checkpoint of another account or plan is a
-// *[CheckpointError] matching [ErrCheckpointMismatch].
+// checkpoint to carry on. A checkpoint of another account or plan is an
+// error matching [ErrCheckpointMismatch].
 func (l *Loader) Load(ctx context.Context, p Plan, cp *Checkpoint) (*Result, error) {
 	p, err := l.normalize(p)
 	if err != nil {
@@ -254,9 +254,9 @@ func (l *Loader) Load(ctx context.Context, p Plan, cp *Checkpoint) (*Result, err
 	}
 	switch {
 	case cp.Account != l.cfg.Account.Last4():
-		return nil, &CheckpointError{Field: "account", Err: ErrCheckpointMismatch}
+		return nil, &checkpointError{Field: "account", Err: ErrCheckpointMismatch}
 	case cp.Plan != fp:
-		return nil, &CheckpointError{Field: "plan", Err: ErrCheckpointMismatch}
+		return nil, &checkpointError{Field: "plan", Err: ErrCheckpointMismatch}
 	}
 	cells := p.cells()
 	res := &Result{Checkpoint: cp, Total: len(cells)}
@@ -264,11 +264,11 @@ func (l *Loader) Load(ctx context.Context, p Plan, cp *Checkpoint) (*Result, err
 	done := make(map[nsarates.CellKey]bool, len(cp.Cells))
 	for i, c := range cp.Cells {
 		if _, ok := slices.BinarySearchFunc(cells, c.Cell, cmpCell); !ok || done[c.Cell] {
-			return nil, &CheckpointError{Field: fmt.Sprintf("cells[%d]", i), Err: fmt.Errorf("%w: cell %s", ErrCheckpointMismatch, cellString(c.Cell))}
+			return nil, &checkpointError{Field: fmt.Sprintf("cells[%d]", i), Err: fmt.Errorf("%w: cell %s", ErrCheckpointMismatch, cellString(c.Cell))}
 		}
 		done[c.Cell] = true
 		if err := res.add(b, c); err != nil {
-			return nil, &CheckpointError{Field: fmt.Sprintf("cells[%d]", i), Err: err}
+			return nil, &checkpointError{Field: fmt.Sprintf("cells[%d]", i), Err: err}
 		}
 	}
 	res.Done = len(done)
@@ -387,7 +387,7 @@ func (l *Loader) cell(k nsarates.CellKey, res *uspsbiz.RateResult) (CellResult, 
 	rate := res.Options[0].Rates[0]
 	if rate.Zone != "" {
 		if z, err := nsarates.ParseZone(rate.Zone); err != nil || z != k.Zone {
-			return c, &MismatchError{Cell: k, Field: "zone", Got: rate.Zone}
+			return c, &mismatchError{Cell: k, Field: "zone", Got: rate.Zone}
 		}
 	}
 	for _, f := range []struct{ name, want, got string }{
@@ -396,7 +396,7 @@ func (l *Loader) cell(k nsarates.CellKey, res *uspsbiz.RateResult) (CellResult, 
 		{"processing category", k.Product.ProcessingCategory, rate.ProcessingCategory},
 	} {
 		if f.got != "" && f.got != f.want {
-			return c, &MismatchError{Cell: k, Field: f.name, Got: f.got}
+			return c, &mismatchError{Cell: k, Field: f.name, Got: f.got}
 		}
 	}
 	if rate.Price < 0 || rate.Price > usps.Cents(usps.MaxCents) {

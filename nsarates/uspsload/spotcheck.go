@@ -16,8 +16,8 @@ type Change struct {
 	Table, USPS usps.Cents
 }
 
-// Drift is what a spot check found. Changed and Missing are in canonical
-// cell order.
+// Drift is what a spot check found: every checked cell matched when Changed
+// and Missing are empty. They are in canonical cell order.
 type Drift struct {
 	// Checked is the number of cells fetched.
 	Checked int
@@ -33,19 +33,16 @@ type Drift struct {
 	Calls int
 }
 
-// OK reports whether every checked cell matched.
-func (d *Drift) OK() bool { return len(d.Changed) == 0 && len(d.Missing) == 0 }
-
 // SpotCheck fetches n cells of t picked at random (by r; nil uses a random
 // seed) from USPS and reports where they differ. t must be a contract table
 // of the loader's account. n above Config.MaxCalls stops at MaxCalls with a
 // *[StoppedError] and the partial drift.
 func (l *Loader) SpotCheck(ctx context.Context, t *nsarates.Table, n int, r *rand.Rand) (*Drift, error) {
 	if t == nil || t.Info().Account != l.cfg.Account.Reveal() {
-		return nil, &ConfigError{Field: "table", Reason: "want a contract table of EPS account " + l.cfg.Account.String()}
+		return nil, &configError{Field: "table", Reason: "want a contract table of EPS account " + l.cfg.Account.String()}
 	}
 	if n <= 0 {
-		return nil, &ConfigError{Field: "n", Reason: "must be positive"}
+		return nil, &configError{Field: "n", Reason: "must be positive"}
 	}
 	if r == nil {
 		r = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))

@@ -28,8 +28,8 @@ type BusinessAccount struct {
 	EPAs []EPA
 }
 
-// AddBusinessAccount seeds (or replaces, EPAs and all) a business account.
-func (s *Server) AddBusinessAccount(a BusinessAccount) {
+// addBusinessAccount seeds (or replaces, EPAs and all) a business account.
+func (s *Server) addBusinessAccount(a BusinessAccount) {
 	if a.MFACode == "" {
 		a.MFACode = "123456"
 	}

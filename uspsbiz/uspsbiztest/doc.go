@@ -33,7 +33,7 @@
 //   - Tracking: GET /tracking/v3/tracking/{n}?expand=SUMMARY|DETAIL and the
 //     batch POST /tracking/v3r2/tracking over packages seeded with
 //     AddTracking.
-//   - Quotas: WithQuota/SetQuota per resource API answer USPS's 429 body
+//   - Quotas: SetQuota per resource API answer USPS's 429 body
 //     (REFERENCE.md §10, with source.APIProduct) and Retry-After.
 //   - Faults (InjectFault): statuses with USPS or gateway bodies, malformed
 //     JSON, latency, dropped connections, invalid_grant; a controllable
@@ -61,8 +61,8 @@
 //   - Payments: both platform and merchant tokens are accepted. Structural
 //     role errors are all reported together and before any account check;
 //     then EPA problems and enrollment problems are reported together. The
-//     codes for "CRID not found" and "MID not enrolled" (CodeCRIDNotFound,
-//     CodeMIDNotEnrolled) are invented: USPS's are not public. EPA errors
+//     codes for "CRID not found" and "MID not enrolled" (codeCRIDNotFound,
+//     codeMIDNotEnrolled) are invented: USPS's are not public. EPA errors
 //     are 400s (the Error Inventory lists them as such), also on the
 //     payment-account lookup. A RATE_HOLDER account only has to exist;
 //     PAYER, RETURN_LABEL_PAYER and LABEL_PROVIDER accounts must be
@@ -84,6 +84,6 @@
 //     error shape is the fake's guess. Batches hold 1 to 35 numbers.
 //   - Quotas count every call to an API in a fixed hour window starting at
 //     its first call, for all apps together; OAuth calls are not limited.
-//     Without WithQuota there is no limit.
+//     Without SetQuota there is no limit.
 //   - Every response carries X-Request-Id; no response is XML.
 package uspsbiztest

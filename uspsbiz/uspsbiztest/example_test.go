@@ -21,7 +21,7 @@ func Example() {
 			MIDs: []string{"901234567"}, EPAs: []uspsbiztest.EPA{{AccountNumber: "1000000002", State: uspsbiztest.EPAPendingACH, MicroDebits: [2]int{17, 42}}}}),
 	)
 	defer srv.Close()
-	c, _ := uspsbiz.New(uspsbiz.WithBaseURL(srv.URL), uspsbiz.WithClock(srv.Now),
+	c, _ := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(srv.URL)), uspsbiz.WithClock(srv.Now),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: "app", ClientSecret: "secret"}))
 	ctx := context.Background()
 

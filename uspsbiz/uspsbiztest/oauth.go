@@ -16,8 +16,8 @@ import (
 
 // Token lifetimes USPS documents.
 const (
-	AccessTokenLifetime  = 8 * time.Hour
-	RefreshTokenLifetime = 7 * 24 * time.Hour
+	accessTokenLifetime  = 8 * time.Hour
+	refreshTokenLifetime = 7 * 24 * time.Hour
 	codeLifetime         = 10 * time.Minute
 )
 
@@ -31,8 +31,8 @@ type App struct {
 	CRID         string   // the platform's own CRID (for the PLATFORM role)
 }
 
-// AddApp registers (or replaces) a platform app.
-func (s *Server) AddApp(a App) {
+// addApp registers (or replaces) a platform app.
+func (s *Server) addApp(a App) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(a.Scopes) == 0 {
@@ -42,8 +42,8 @@ func (s *Server) AddApp(a App) {
 	s.apps[a.ClientID] = &a
 }
 
-// Grant is what a bearer token stands for.
-type Grant struct {
+// grant is what a bearer token stands for.
+type grant struct {
 	ClientID string
 	Username string // the business account that authorized; empty for a platform token
 	Scopes   []string
@@ -53,7 +53,7 @@ type Grant struct {
 }
 
 type refreshGrant struct {
-	Grant
+	grant
 	used  bool
 	count int
 }
@@ -91,7 +91,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		if req := strings.Fields(form.Get("scope")); len(req) > 0 {
 			scopes = intersect(app.Scopes, req)
 		}
-		g := &Grant{ClientID: clientID, Scopes: scopes, Expiry: now.Add(AccessTokenLifetime)}
+		g := &grant{ClientID: clientID, Scopes: scopes, Expiry: now.Add(accessTokenLifetime)}
 		at := "platform-" + randomHex(24)
 		s.access[at] = g
 		s.writeToken(w, app, at, "", g, 0, now)
@@ -138,7 +138,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			s.issueMerchant(w, app, g.Username, g.family, g.count+1, now)
 			return
 		}
-		ag := &Grant{ClientID: clientID, Username: g.Username, Scopes: g.Scopes, Expiry: now.Add(AccessTokenLifetime), family: g.family}
+		ag := &grant{ClientID: clientID, Username: g.Username, Scopes: g.Scopes, Expiry: now.Add(accessTokenLifetime), family: g.family}
 		at := "merchant-" + randomHex(24)
 		s.access[at] = ag
 		g.count++
@@ -149,10 +149,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) issueMerchant(w http.ResponseWriter, app *App, username, family string, count int, now time.Time) {
-	g := &Grant{ClientID: app.ClientID, Username: username, Scopes: app.Scopes, Expiry: now.Add(AccessTokenLifetime), family: family}
+	g := &grant{ClientID: app.ClientID, Username: username, Scopes: app.Scopes, Expiry: now.Add(accessTokenLifetime), family: family}
 	at, rt := "merchant-"+randomHex(24), "refresh-"+randomHex(24)
 	s.access[at] = g
-	s.refresh[rt] = &refreshGrant{Grant: Grant{ClientID: app.ClientID, Username: username, Scopes: app.Scopes, Expiry: now.Add(RefreshTokenLifetime), family: family}, count: count}
+	s.refresh[rt] = &refreshGrant{grant: grant{ClientID: app.ClientID, Username: username, Scopes: app.Scopes, Expiry: now.Add(refreshTokenLifetime), family: family}, count: count}
 	s.writeToken(w, app, at, rt, g, count, now)
 }
 
@@ -172,7 +172,7 @@ func (s *Server) revokeFamily(family string) {
 	}
 }
 
-func (s *Server) writeToken(w http.ResponseWriter, app *App, at, rt string, g *Grant, count int, now time.Time) {
+func (s *Server) writeToken(w http.ResponseWriter, app *App, at, rt string, g *grant, count int, now time.Time) {
 	num := func(n int64) any {
 		if s.strNums {
 			return strconv.FormatInt(n, 10)
@@ -183,7 +183,7 @@ func (s *Server) writeToken(w http.ResponseWriter, app *App, at, rt string, g *G
 		"access_token":     at,
 		"token_type":       "Bearer",
 		"issued_at":        num(now.UnixMilli()),
-		"expires_in":       num(int64(AccessTokenLifetime/time.Second) - 1),
+		"expires_in":       num(int64(accessTokenLifetime/time.Second) - 1),
 		"status":           "approved",
 		"scope":            strings.Join(g.Scopes, " "),
 		"issuer":           "https://keyc.usps.com/realms/USPS",
@@ -195,7 +195,7 @@ func (s *Server) writeToken(w http.ResponseWriter, app *App, at, rt string, g *G
 		body["refresh_token"] = rt
 		body["refresh_token_issued_at"] = num(now.UnixMilli())
 		body["refresh_token_status"] = "approved"
-		body["refresh_token_expires_in"] = num(int64(RefreshTokenLifetime/time.Second) - 1)
+		body["refresh_token_expires_in"] = num(int64(refreshTokenLifetime/time.Second) - 1)
 		body["refresh_count"] = num(int64(count))
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -264,14 +264,14 @@ func (s *Server) ExpireAccessTokens() {
 	}
 }
 
-// Authenticate checks the request's bearer token for scope. On failure it
+// authenticate checks the request's bearer token for scope. On failure it
 // writes USPS's 401/403 and returns nil. Resource handlers call it first.
-func (s *Server) Authenticate(w http.ResponseWriter, r *http.Request, scope string) *Grant {
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, scope string) *grant {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	s.mu.Lock()
 	g := s.access[tok]
 	now := s.nowLocked()
-	var cp Grant
+	var cp grant
 	if g != nil {
 		cp = *g
 	}

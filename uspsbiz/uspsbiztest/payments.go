@@ -10,11 +10,11 @@ import (
 
 // Codes the fake answers for LABEL_OWNER (and PLATFORM) checks. USPS's real
 // codes for these cases are not public (REFERENCE.md §14): these are the
-// fake's own and say so in their title. uspsbiz attributes errors to fields
+// fake's own and say so in their title. linking attributes errors to fields
 // by source.parameter ("roles[i].CRID", "roles[i].MID", …), not by these codes.
 const (
-	CodeCRIDNotFound   = "169901" // no business account with this CRID
-	CodeMIDNotEnrolled = "169902" // MID not enrolled in USPS Ship for this CRID
+	codeCRIDNotFound   = "169901" // no business account with this CRID
+	codeMIDNotEnrolled = "169902" // MID not enrolled in USPS Ship for this CRID
 )
 
 var (
@@ -24,7 +24,7 @@ var (
 
 func (s *Server) handlePaymentAccount(w http.ResponseWriter, r *http.Request) {
 	const ver = "/payments/v3"
-	if s.Authenticate(w, r, "payments") == nil {
+	if s.authenticate(w, r, "payments") == nil {
 		return
 	}
 	q := r.URL.Query()
@@ -33,21 +33,21 @@ func (s *Server) handlePaymentAccount(w http.ResponseWriter, r *http.Request) {
 	case "EPS":
 	case "PERMIT":
 		if !zip5Pattern.MatchString(q.Get("permitZIPCode")) {
-			writeUSPSError(w, http.StatusBadRequest, ver, "permitZIPCode is required.", Detail{Code: "160215", Title: "permitZIPCode is required.", Detail: "permitZIPCode is required when accountType is PERMIT.", Parameter: "permitZIPCode"})
+			writeUSPSError(w, http.StatusBadRequest, ver, "permitZIPCode is required.", detail{Code: "160215", Title: "permitZIPCode is required.", Detail: "permitZIPCode is required when accountType is PERMIT.", Parameter: "permitZIPCode"})
 			return
 		}
 		// The fake has no permits.
 		writeUSPSError(w, http.StatusNotFound, ver, "Permit not found.")
 		return
 	default:
-		writeUSPSError(w, http.StatusBadRequest, ver, "accountType is required.", Detail{Code: "160220", Title: "accountType is required.", Detail: "accountType must be EPS or PERMIT.", Parameter: "accountType"})
+		writeUSPSError(w, http.StatusBadRequest, ver, "accountType is required.", detail{Code: "160220", Title: "accountType is required.", Detail: "accountType must be EPS or PERMIT.", Parameter: "accountType"})
 		return
 	}
 	var amount *big.Rat
 	if a := q.Get("amount"); a != "" {
 		v, ok := new(big.Rat).SetString(a)
 		if !ok || v.Sign() < 0 {
-			writeUSPSError(w, http.StatusBadRequest, ver, "amount is invalid.", Detail{Code: "000002", Title: "Invalid amount.", Detail: "amount must be a non-negative number.", Parameter: "amount"})
+			writeUSPSError(w, http.StatusBadRequest, ver, "amount is invalid.", detail{Code: "000002", Title: "Invalid amount.", Detail: "amount must be a non-negative number.", Parameter: "amount"})
 			return
 		}
 		amount = v
@@ -75,7 +75,7 @@ func (s *Server) handlePaymentAccount(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func withParam(d Detail, p string) Detail { d.Parameter = p; return d }
+func withParam(d detail, p string) detail { d.Parameter = p; return d }
 
 type wireRole struct {
 	RoleName      string `json:"roleName"`
@@ -97,7 +97,7 @@ var knownRoles = []string{"PAYER", "RATE_HOLDER", "LABEL_OWNER", "SHIPPER", "MAI
 // enrollment; all problems at once).
 func (s *Server) handlePaymentAuthorization(w http.ResponseWriter, r *http.Request) {
 	const ver = "/payments/v3"
-	g := s.Authenticate(w, r, "payments")
+	g := s.authenticate(w, r, "payments")
 	if g == nil {
 		return
 	}
@@ -116,7 +116,7 @@ func (s *Server) handlePaymentAuthorization(w http.ResponseWriter, r *http.Reque
 	var token string
 	if len(errs) == 0 {
 		token = "pat-" + randomHex(24)
-		s.res.payTokens[token] = s.nowLocked().Add(AccessTokenLifetime)
+		s.res.payTokens[token] = s.nowLocked().Add(accessTokenLifetime)
 	}
 	s.mu.Unlock()
 	if len(errs) > 0 {
@@ -128,10 +128,10 @@ func (s *Server) handlePaymentAuthorization(w http.ResponseWriter, r *http.Reque
 
 func roleParam(i int, field string) string { return fmt.Sprintf("roles[%d].%s", i, field) }
 
-func checkRoleShapes(roles []wireRole) []Detail {
-	var errs []Detail
+func checkRoleShapes(roles []wireRole) []detail {
+	var errs []detail
 	add := func(code, title string, i int, field string) {
-		errs = append(errs, Detail{Code: code, Title: title, Detail: title, Parameter: roleParam(i, field)})
+		errs = append(errs, detail{Code: code, Title: title, Detail: title, Parameter: roleParam(i, field)})
 	}
 	seen := map[string]bool{}
 	for i, ro := range roles {
@@ -194,17 +194,17 @@ func checkRoleShapes(roles []wireRole) []Detail {
 		}
 	}
 	if !seen["PAYER"] {
-		errs = append(errs, Detail{Code: "160228", Title: "The PAYER role is required.", Detail: "The PAYER role is required.", Parameter: "roles"})
+		errs = append(errs, detail{Code: "160228", Title: "The PAYER role is required.", Detail: "The PAYER role is required.", Parameter: "roles"})
 	}
 	if !seen["LABEL_OWNER"] {
-		errs = append(errs, Detail{Code: "160229", Title: "The LABEL_OWNER role is required.", Detail: "The LABEL_OWNER role is required.", Parameter: "roles"})
+		errs = append(errs, detail{Code: "160229", Title: "The LABEL_OWNER role is required.", Detail: "The LABEL_OWNER role is required.", Parameter: "roles"})
 	}
 	return errs
 }
 
 // checkRoleAccounts runs with s.mu held.
-func (s *Server) checkRoleAccounts(g *Grant, roles []wireRole) []Detail {
-	var errs []Detail
+func (s *Server) checkRoleAccounts(g *grant, roles []wireRole) []detail {
+	var errs []detail
 	for i, ro := range roles {
 		if ro.AccountType == "EPS" {
 			e := s.res.epas[ro.AccountNumber]
@@ -225,25 +225,25 @@ func (s *Server) checkRoleAccounts(g *Grant, roles []wireRole) []Detail {
 		case "LABEL_OWNER", "RETURN_LABEL_OWNER":
 			a := s.accountByCRID(ro.CRID)
 			if a == nil {
-				errs = append(errs, Detail{Code: CodeCRIDNotFound, Title: "CRID not found (uspsbiztest code).", Detail: "No business account has this CRID.", Parameter: roleParam(i, "CRID")})
+				errs = append(errs, detail{Code: codeCRIDNotFound, Title: "CRID not found (uspsbiztest code).", Detail: "No business account has this CRID.", Parameter: roleParam(i, "CRID")})
 				continue
 			}
 			for _, m := range []struct{ field, v string }{{"MID", ro.MID}, {"manifestMID", ro.ManifestMID}} {
 				if !slices.Contains(a.MIDs, m.v) && !slices.Contains(a.ManifestMIDs, m.v) {
-					errs = append(errs, Detail{Code: CodeMIDNotEnrolled, Title: "MID not enrolled (uspsbiztest code).", Detail: "The " + m.field + " is not enrolled in USPS Ship for this CRID.", Parameter: roleParam(i, m.field)})
+					errs = append(errs, detail{Code: codeMIDNotEnrolled, Title: "MID not enrolled (uspsbiztest code).", Detail: "The " + m.field + " is not enrolled in USPS Ship for this CRID.", Parameter: roleParam(i, m.field)})
 				}
 			}
 		case "PLATFORM":
 			if app := s.apps[g.ClientID]; app != nil && app.CRID != "" && app.CRID != ro.CRID {
-				errs = append(errs, Detail{Code: CodeCRIDNotFound, Title: "Platform CRID mismatch (uspsbiztest code).", Detail: "The PLATFORM CRID is not the application's CRID.", Parameter: roleParam(i, "CRID")})
+				errs = append(errs, detail{Code: codeCRIDNotFound, Title: "Platform CRID mismatch (uspsbiztest code).", Detail: "The PLATFORM CRID is not the application's CRID.", Parameter: roleParam(i, "CRID")})
 			}
 		}
 	}
 	return errs
 }
 
-func containsCode(ds []Detail, code string) bool {
-	return slices.ContainsFunc(ds, func(d Detail) bool { return d.Code == code })
+func containsCode(ds []detail, code string) bool {
+	return slices.ContainsFunc(ds, func(d detail) bool { return d.Code == code })
 }
 
 // PaymentTokenValid reports whether the fake issued the payment

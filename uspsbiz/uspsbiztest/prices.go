@@ -182,7 +182,7 @@ const warn001 = "Contract rate not found for request. Published rate returned."
 // check validates a query; it answers 400 and returns false when bad.
 func (q *priceQuery) check(w http.ResponseWriter) (usps.Weight, bool) {
 	bad := func(code, title, param string) (usps.Weight, bool) {
-		writeUSPSError(w, http.StatusBadRequest, pricesVer, "Bad Request", Detail{Code: code, Title: title, Detail: title, Parameter: param})
+		writeUSPSError(w, http.StatusBadRequest, pricesVer, "Bad Request", detail{Code: code, Title: title, Detail: title, Parameter: param})
 		return 0, false
 	}
 	if !zipPattern.MatchString(q.OriginZIPCode) {
@@ -212,7 +212,7 @@ type priced struct {
 
 // lookup finds the rows for one mail class; s.mu held. It returns a USPS
 // error detail when the search must fail.
-func (s *Server) lookup(q *priceQuery, mailClass string, weight usps.Weight, match func(Price) bool) (priced, *Detail) {
+func (s *Server) lookup(q *priceQuery, mailClass string, weight usps.Weight, match func(Price) bool) (priced, *detail) {
 	zone := Zone(q.OriginZIPCode, q.DestinationZIPCode)
 	sel := func(rows []Price) []Price {
 		return bestTiers(rows, func(p Price) bool {
@@ -222,15 +222,15 @@ func (s *Server) lookup(q *priceQuery, mailClass string, weight usps.Weight, mat
 	wantContract := q.PriceType == "CONTRACT" || q.PriceType == "NSA"
 	switch {
 	case q.AccountType == "" && (wantContract || s.res.contractOnly[mailClass]):
-		return priced{}, &Detail{Code: "160207", Title: "accountType is required for " + mailClass + ".", Parameter: "accountType"}
+		return priced{}, &detail{Code: "160207", Title: "accountType is required for " + mailClass + ".", Parameter: "accountType"}
 	case q.AccountType != "" && q.AccountNumber == "":
-		return priced{}, &Detail{Code: "160208", Title: "accountNumber is required for " + mailClass + ".", Parameter: "accountNumber"}
+		return priced{}, &detail{Code: "160208", Title: "accountNumber is required for " + mailClass + ".", Parameter: "accountNumber"}
 	}
 	if q.AccountNumber != "" {
 		table := s.res.contracts[q.AccountNumber]
 		hasClass := q.AccountType == "EPS" && slices.ContainsFunc(table, func(p Price) bool { return p.MailClass == mailClass })
 		if !hasClass && s.res.contractOnly[mailClass] {
-			return priced{}, &Detail{Code: "160212", Title: "An approved contract could not be found for " + mailClass + ". Please contact a sales representative.", Parameter: "accountNumber"}
+			return priced{}, &detail{Code: "160212", Title: "An approved contract could not be found for " + mailClass + ". Please contact a sales representative.", Parameter: "accountNumber"}
 		}
 		if hasClass {
 			if rows := sel(table); len(rows) > 0 {
@@ -360,7 +360,7 @@ func priceTexts(p Price) []string {
 }
 
 func (s *Server) handleBaseRates(w http.ResponseWriter, r *http.Request) {
-	if s.Authenticate(w, r, "prices") == nil {
+	if s.authenticate(w, r, "prices") == nil {
 		return
 	}
 	var q priceQuery
@@ -372,7 +372,7 @@ func (s *Server) handleBaseRates(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if q.MailClass == "" || q.PriceType == "" {
-		writeUSPSError(w, http.StatusBadRequest, pricesVer, "Bad Request", Detail{Code: "030010", Title: "mailClass and priceType are required.", Parameter: "mailClass"})
+		writeUSPSError(w, http.StatusBadRequest, pricesVer, "Bad Request", detail{Code: "030010", Title: "mailClass and priceType are required.", Parameter: "mailClass"})
 		return
 	}
 	s.mu.Lock()
@@ -388,7 +388,7 @@ func (s *Server) handleBaseRates(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(res.rows) == 0 {
-		writeUSPSError(w, http.StatusBadRequest, pricesVer, "Bad Request", Detail{Code: "030002", Title: "No SKU found for the given rate ingredients.", Detail: "No SKU found for the given rate ingredients."})
+		writeUSPSError(w, http.StatusBadRequest, pricesVer, "Bad Request", detail{Code: "030002", Title: "No SKU found for the given rate ingredients.", Detail: "No SKU found for the given rate ingredients."})
 		return
 	}
 	p := res.rows[0]
@@ -398,7 +398,7 @@ func (s *Server) handleBaseRates(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleRateList(withExtras bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.Authenticate(w, r, "prices") == nil {
+		if s.authenticate(w, r, "prices") == nil {
 			return
 		}
 		var q priceQuery
@@ -415,7 +415,7 @@ func (s *Server) handleRateList(withExtras bool) http.HandlerFunc {
 		}
 		all := len(classes) == 0 || slices.Contains(classes, "ALL")
 		if all && q.AccountNumber != "" {
-			writeUSPSError(w, http.StatusBadRequest, pricesVer, "Bad Request", Detail{Code: "030010", Title: "A specific mail class is required when searching for contract prices.", Detail: "A specific mail class is required when searching for contract prices.", Parameter: "mailClasses"})
+			writeUSPSError(w, http.StatusBadRequest, pricesVer, "Bad Request", detail{Code: "030010", Title: "A specific mail class is required when searching for contract prices.", Detail: "A specific mail class is required when searching for contract prices.", Parameter: "mailClasses"})
 			return
 		}
 		s.mu.Lock()
@@ -428,7 +428,7 @@ func (s *Server) handleRateList(withExtras bool) http.HandlerFunc {
 			}
 		}
 		var options []map[string]any
-		var fail *Detail
+		var fail *detail
 		extras := slices.Clone(s.res.extras)
 		for _, mc := range classes {
 			res, d := s.lookup(&q, mc, weight, func(Price) bool { return true })
@@ -470,7 +470,7 @@ func (s *Server) handleRateList(withExtras bool) http.HandlerFunc {
 			return
 		}
 		if len(options) == 0 {
-			writeUSPSError(w, http.StatusBadRequest, pricesVer, "Bad Request", Detail{Code: "160306", Title: "No valid rates were found for the mail classes.", Detail: "No valid rates were found for the mail classes."})
+			writeUSPSError(w, http.StatusBadRequest, pricesVer, "Bad Request", detail{Code: "160306", Title: "No valid rates were found for the mail classes.", Detail: "No valid rates were found for the mail classes."})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"rateOptions": options})

@@ -14,14 +14,10 @@ type quota struct {
 	used    int
 }
 
-// WithQuota limits calls to one resource API ("payments", "prices" or
+// SetQuota limits calls to one resource API ("payments", "prices" or
 // "tracking") to perHour an hour, as USPS's API products do (60 by
 // default there). Calls beyond it get USPS's 429 with Retry-After.
-func WithQuota(api string, perHour int) Option {
-	return func(s *Server) { s.setQuotaLocked(api, perHour) }
-}
-
-// SetQuota is WithQuota on a running server; perHour <= 0 removes the quota.
+// perHour <= 0 removes the quota.
 func (s *Server) SetQuota(api string, perHour int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -36,7 +36,7 @@ const (
 	EPAInsufficientTrust
 )
 
-var epaStateCodes = map[EPAState]Detail{
+var epaStateCodes = map[EPAState]detail{
 	EPAPendingACH:            {Code: "100002", Title: "EPS account is not Active.", Detail: "The EPS account is not in an Active status."},
 	EPAInactive:              {Code: "100002", Title: "EPS account is not Active.", Detail: "The EPS account is not in an Active status."},
 	EPANoPaymentMethod:       {Code: "100003", Title: "No primary payment method.", Detail: "The EPS account does not have a primary payment method."},
@@ -46,7 +46,7 @@ var epaStateCodes = map[EPAState]Detail{
 	EPAInsufficientTrust:     {Code: "100007", Title: "Insufficient Trust balance.", Detail: "The Trust balance of the EPS account is insufficient."},
 }
 
-var epaNotFound = Detail{Code: "100001", Title: "EPS account not found.", Detail: "No EPS account exists with the given account number."}
+var epaNotFound = detail{Code: "100001", Title: "EPS account not found.", Detail: "No EPS account exists with the given account number."}
 
 // EPA is an Enterprise Payment Account seeded on a business account.
 type EPA struct {
@@ -188,7 +188,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		writeUSPSError(w, http.StatusBadRequest, apiVersionOf(r.URL.Path), "The request body is not valid JSON.",
-			Detail{Code: "000001", Title: "Invalid request body.", Detail: "The request body could not be parsed."})
+			detail{Code: "000001", Title: "Invalid request body.", Detail: "The request body could not be parsed."})
 		return false
 	}
 	return true

@@ -166,7 +166,8 @@ func TestPaymentAccount(t *testing.T) {
 }
 
 func TestQuota429(t *testing.T) {
-	srv, tok := newServer(t, uspsbiztest.WithQuota("payments", 2))
+	srv, tok := newServer(t)
+	srv.SetQuota("payments", 2)
 	for range 2 {
 		res, _ := call(t, srv, tok, "GET", "/payments/v3/payment-account/1000000001?accountType=EPS", "")
 		require.Equal(t, 200, res.StatusCode)

@@ -27,7 +27,8 @@ type TB interface {
 // the resource APIs, over real HTTP on loopback. Its methods are safe for
 // concurrent use.
 type Server struct {
-	// URL is the base URL to give uspsbiz.WithBaseURL.
+	// URL is the base URL to give uspsbiz.WithEnvironment, as
+	// uspsbiz.Environment(srv.URL).
 	URL string
 
 	srv *httptest.Server
@@ -41,7 +42,7 @@ type Server struct {
 	apps     map[string]*App             // by client id
 	accounts map[string]*BusinessAccount // by username
 	codes    map[string]*authCode
-	access   map[string]*Grant        // access token → grant
+	access   map[string]*grant        // access token → grant
 	refresh  map[string]*refreshGrant // refresh token → grant
 	flows    map[string]*copFlow      // COP browser sessions
 	rotate   bool
@@ -56,12 +57,14 @@ type Server struct {
 // Option configures a Server.
 type Option func(*Server)
 
-// WithApp registers a platform app.
-func WithApp(a App) Option { return func(s *Server) { s.AddApp(a) } }
+// WithApp registers a platform app (a later one with the same ClientID
+// replaces it).
+func WithApp(a App) Option { return func(s *Server) { s.addApp(a) } }
 
-// WithBusinessAccount seeds a USPS Business Account.
+// WithBusinessAccount seeds a USPS Business Account (a later one with the
+// same Username replaces it, EPAs and all).
 func WithBusinessAccount(a BusinessAccount) Option {
-	return func(s *Server) { s.AddBusinessAccount(a) }
+	return func(s *Server) { s.addBusinessAccount(a) }
 }
 
 // WithRefreshRotation sets whether refreshing issues a new refresh token and
@@ -94,7 +97,7 @@ func Start(opts ...Option) *Server {
 		apps:      map[string]*App{},
 		accounts:  map[string]*BusinessAccount{},
 		codes:     map[string]*authCode{},
-		access:    map[string]*Grant{},
+		access:    map[string]*grant{},
 		refresh:   map[string]*refreshGrant{},
 		flows:     map[string]*copFlow{},
 		rotate:    true,
@@ -111,9 +114,6 @@ func Start(opts ...Option) *Server {
 
 // Close shuts the server down.
 func (s *Server) Close() { s.srv.Close() }
-
-// Client returns an *http.Client for talking to the server.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // COPURL is the fake Customer Onboarding Platform's entry URL, for
 // uspsbiz.WithCOPURL.
@@ -351,8 +351,8 @@ func apiVersionOf(path string) string {
 	return "/" + parts[0]
 }
 
-// Detail is one entry of a USPS error body's errors[].
-type Detail struct {
+// detail is one entry of a USPS error body's errors[].
+type detail struct {
 	Code      string
 	Title     string
 	Detail    string
@@ -360,7 +360,7 @@ type Detail struct {
 }
 
 // writeUSPSError writes USPS's ErrorMessage shape.
-func writeUSPSError(w http.ResponseWriter, status int, apiVersion, message string, details ...Detail) {
+func writeUSPSError(w http.ResponseWriter, status int, apiVersion, message string, details ...detail) {
 	errs := make([]map[string]any, 0, len(details))
 	for _, d := range details {
 		e := map[string]any{"status": strconv.Itoa(status), "code": d.Code, "title": d.Title, "detail": d.Detail}

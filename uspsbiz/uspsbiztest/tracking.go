@@ -45,7 +45,7 @@ func (s *Server) AddTracking(p TrackedPackage) {
 	s.res.tracking[p.TrackingNumber] = &p
 }
 
-var trackingNotFound = Detail{Code: "150002", Title: "Tracking number not found.",
+var trackingNotFound = detail{Code: "150002", Title: "Tracking number not found.",
 	Detail: "The tracking number may be incorrect or the status update is not yet available. Please verify your tracking number and try again later."}
 
 func (p *TrackedPackage) summary() map[string]any {
@@ -97,12 +97,12 @@ func (p *TrackedPackage) detail() map[string]any {
 
 func (s *Server) handleTracking(w http.ResponseWriter, r *http.Request) {
 	const ver = "/tracking/v3"
-	if s.Authenticate(w, r, "tracking") == nil {
+	if s.authenticate(w, r, "tracking") == nil {
 		return
 	}
 	expand := r.URL.Query().Get("expand")
 	if expand != "" && expand != "SUMMARY" && expand != "DETAIL" {
-		writeUSPSError(w, http.StatusBadRequest, ver, "Bad Request", Detail{Code: "150010", Title: "expand must be SUMMARY or DETAIL.", Detail: "expand must be SUMMARY or DETAIL.", Parameter: "expand"})
+		writeUSPSError(w, http.StatusBadRequest, ver, "Bad Request", detail{Code: "150010", Title: "expand must be SUMMARY or DETAIL.", Detail: "expand must be SUMMARY or DETAIL.", Parameter: "expand"})
 		return
 	}
 	s.mu.Lock()
@@ -125,7 +125,7 @@ func (s *Server) handleTracking(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleTrackingBatch(w http.ResponseWriter, r *http.Request) {
 	const ver = "/tracking/v3r2"
-	if s.Authenticate(w, r, "tracking") == nil {
+	if s.authenticate(w, r, "tracking") == nil {
 		return
 	}
 	var reqs []struct {
@@ -135,7 +135,7 @@ func (s *Server) handleTrackingBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(reqs) == 0 || len(reqs) > 35 {
-		writeUSPSError(w, http.StatusBadRequest, ver, "Bad Request", Detail{Code: "150011", Title: "Between 1 and 35 tracking numbers are allowed.", Detail: "Between 1 and 35 tracking numbers are allowed."})
+		writeUSPSError(w, http.StatusBadRequest, ver, "Bad Request", detail{Code: "150011", Title: "Between 1 and 35 tracking numbers are allowed.", Detail: "Between 1 and 35 tracking numbers are allowed."})
 		return
 	}
 	out := make([]map[string]any, 0, len(reqs))

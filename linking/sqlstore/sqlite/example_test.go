@@ -23,15 +23,15 @@ func ExampleOpen() {
 	}
 	defer store.Close()
 
-	_ = store.CreateLink(ctx, &linking.Link{AccountID: "acct-1", State: linking.StateUnlinked})
-	lk, _ := store.GetLink(ctx, "acct-1")
+	lk, _ := store.CreateLink(ctx, &linking.Link{AccountID: "acct-1", State: linking.StateUnlinked})
 	lk.State = linking.StateAuthorizing
-	err = store.UpdateLink(ctx, lk, &linking.Event{From: linking.StateUnlinked, To: linking.StateAuthorizing, Cause: "start"})
+	lk, err = store.UpdateLink(ctx, lk, &linking.Event{From: linking.StateUnlinked, To: linking.StateAuthorizing, Cause: "start"})
 	fmt.Println(lk.Version, err)
 
 	stale, _ := store.GetLink(ctx, "acct-1")
 	stale.Version = 1 // someone else's older copy
-	fmt.Println(store.UpdateLink(ctx, stale, nil))
+	_, err = store.UpdateLink(ctx, stale, nil)
+	fmt.Println(err)
 	// Output:
 	// 2 <nil>
 	// sqlstore: link "acct-1" version 1: linking: version conflict

@@ -1,0 +1,8 @@
+package uspsload
+
+// The error types the external tests inspect.
+type (
+	ConfigError     = configError
+	MismatchError   = mismatchError
+	CheckpointError = checkpointError
+)
