@@ -20,7 +20,7 @@ import (
 // nsa is the host's nsalink: links in a SQLite store, and label rates.
 type nsa struct {
 	linker *linking.Linker
-	store  *sqlstore.Store
+	store  sqlstore.Store
 	pricer *nsarates.Pricer
 }
 

@@ -8,8 +8,9 @@
 // opens: the package linking/sqlstore/sqlite (sqlite.Open) imports
 // modernc.org/sqlite, and linking/sqlstore/postgres (postgres.Open) imports
 // pgx. Both open, configure and migrate a database and own it (Close closes
-// it). New wraps a *sql.DB the caller opened and keeps owning (Close leaves
-// it open); for SQLite open it with sqlite.DSN.
+// it). sqlite.New and postgres.New wrap a *sql.DB the caller opened and keeps
+// owning (Close leaves it open); for SQLite open it with sqlite.DSN. All four
+// return a Store; this package holds the Store interface and the options.
 //
 // # Schema and migrations
 //

@@ -20,7 +20,7 @@ import (
 )
 
 // twoHandles opens two independent Stores ("processes") on one database.
-func twoHandles(t *testing.T, dialect string, opts ...sqlstore.Option) (a, b *sqlstore.Store) {
+func twoHandles(t *testing.T, dialect string, opts ...sqlstore.Option) (a, b sqlstore.Store) {
 	t.Helper()
 	if dialect == "SQLite" {
 		a, path := openSQLite(t, opts...)
@@ -47,7 +47,7 @@ func TestTwoHandlesShareLocks(t *testing.T) {
 			var wg sync.WaitGroup
 			start := make(chan struct{})
 			for i := range perKind {
-				s := []*sqlstore.Store{a, b}[i%2]
+				s := []sqlstore.Store{a, b}[i%2]
 				wg.Go(func() {
 					<-start
 					err := s.LockLink(ctx, "shared", func(_ context.Context, tx linking.LinkTx) error {
@@ -68,7 +68,7 @@ func TestTwoHandlesShareLocks(t *testing.T) {
 						t.Error(err)
 					}
 				})
-				s = []*sqlstore.Store{b, a}[i%2]
+				s = []sqlstore.Store{b, a}[i%2]
 				wg.Go(func() {
 					<-start
 					for {
@@ -159,7 +159,7 @@ func TestSQLiteWriterWaitTimesOut(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	peer, err := sqlstore.New(ctx, db, sqlstore.DialectSQLite)
+	peer, err := sqlite.New(ctx, db)
 	require.NoError(t, err)
 
 	err = s.LockLink(ctx, "a", func(context.Context, linking.LinkTx) error {

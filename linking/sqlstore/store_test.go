@@ -18,7 +18,7 @@ import (
 )
 
 // openSQLite opens a store on a fresh file in t's temp dir.
-func openSQLite(t testing.TB, opts ...sqlstore.Option) (*sqlstore.Store, string) {
+func openSQLite(t testing.TB, opts ...sqlstore.Option) (sqlstore.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "links.db")
 	s, err := sqlite.Open(context.Background(), path, opts...)
@@ -29,7 +29,7 @@ func openSQLite(t testing.TB, opts ...sqlstore.Option) (*sqlstore.Store, string)
 
 func postgresDSN(t testing.TB) string { return pgtest.DSN(t) }
 
-func openPostgres(t testing.TB, dsn string, opts ...sqlstore.Option) *sqlstore.Store {
+func openPostgres(t testing.TB, dsn string, opts ...sqlstore.Option) sqlstore.Store {
 	t.Helper()
 	s, err := postgres.Open(context.Background(), dsn, opts...)
 	require.NoError(t, err)
@@ -75,7 +75,7 @@ func TestSQLitePragmas(t *testing.T) {
 	plain, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "plain.db"))
 	require.NoError(t, err)
 	defer plain.Close()
-	_, err = sqlstore.New(ctx, plain, sqlstore.DialectSQLite)
+	_, err = sqlite.New(ctx, plain)
 	require.ErrorContains(t, err, "busy_timeout")
 }
 
@@ -92,12 +92,12 @@ func TestNewKeepsCallersDB(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	s, err := sqlstore.New(t.Context(), db, sqlstore.DialectSQLite)
+	s, err := sqlite.New(t.Context(), db)
 	require.NoError(t, err)
 	require.NoError(t, errOf(s.CreateLink(t.Context(), &linking.Link{AccountID: "a", State: linking.StateUnlinked})))
 	require.NoError(t, s.Close())
 	require.NoError(t, db.PingContext(t.Context()), "Close must not close a caller's db")
-	_, err = sqlstore.New(t.Context(), db, "mysql")
+	_, err = sqlite.New(t.Context(), nil)
 	require.Error(t, err)
 }
 
@@ -109,14 +109,14 @@ func migrationCount(t *testing.T, db *sql.DB) int {
 }
 
 func TestMigrationsConcurrentAndIdempotent(t *testing.T) {
-	opens := map[string]func(t *testing.T) func() (*sqlstore.Store, error){
-		"SQLite": func(t *testing.T) func() (*sqlstore.Store, error) {
+	opens := map[string]func(t *testing.T) func() (sqlstore.Store, error){
+		"SQLite": func(t *testing.T) func() (sqlstore.Store, error) {
 			path := filepath.Join(t.TempDir(), "links.db")
-			return func() (*sqlstore.Store, error) { return sqlite.Open(t.Context(), path) }
+			return func() (sqlstore.Store, error) { return sqlite.Open(t.Context(), path) }
 		},
-		"Postgres": func(t *testing.T) func() (*sqlstore.Store, error) {
+		"Postgres": func(t *testing.T) func() (sqlstore.Store, error) {
 			dsn := postgresDSN(t)
-			return func() (*sqlstore.Store, error) { return postgres.Open(t.Context(), dsn) }
+			return func() (sqlstore.Store, error) { return postgres.Open(t.Context(), dsn) }
 		},
 	}
 	for name, opener := range opens {
@@ -124,7 +124,7 @@ func TestMigrationsConcurrentAndIdempotent(t *testing.T) {
 			open := opener(t)
 			// Several "processes" open a fresh database at the same time.
 			const n = 4
-			stores := make([]*sqlstore.Store, n)
+			stores := make([]sqlstore.Store, n)
 			errs := make([]error, n)
 			var wg sync.WaitGroup
 			for i := range n {

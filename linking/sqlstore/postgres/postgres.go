@@ -6,18 +6,33 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
 	"github.com/nsalink/nsalink/linking/sqlstore"
-	"github.com/nsalink/nsalink/linking/sqlstore/internal/opener"
+	"github.com/nsalink/nsalink/linking/sqlstore/internal/sqlimpl"
 )
 
 // Open opens and migrates the PostgreSQL database at dsn (a pgx connection
 // string, URL or key=value form; set search_path in it to use a schema
 // other than public). The pool holds up to 16 connections unless
 // sqlstore.WithMaxConns says otherwise. Close the Store when done.
-func Open(ctx context.Context, dsn string, opts ...sqlstore.Option) (*sqlstore.Store, error) {
-	open := opener.Postgres.(func(context.Context, string, ...sqlstore.Option) (*sqlstore.Store, error))
-	return open(ctx, dsn, opts...)
+func Open(ctx context.Context, dsn string, opts ...sqlstore.Option) (sqlstore.Store, error) {
+	s, err := sqlimpl.OpenPostgres(ctx, dsn, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// New migrates db, a PostgreSQL database typically opened with the "pgx"
+// driver, and returns a Store on it. The caller keeps owning db:
+// Store.Close does not close it, and WithMaxConns does not apply.
+func New(ctx context.Context, db *sql.DB, opts ...sqlstore.Option) (sqlstore.Store, error) {
+	s, err := sqlimpl.New(ctx, db, sqlimpl.DialectPostgres, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
