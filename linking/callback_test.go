@@ -63,7 +63,7 @@ func TestCallbackHappyPathStoresSealedTokens(t *testing.T) {
 	_, err = e.sealer.Open(stored.Token, linking.SealAAD("another-account", linking.SealedFieldToken))
 	assert.ErrorIs(t, err, linking.ErrSealIntegrity)
 
-	evs, err := e.linker.Events(t.Context(), account)
+	evs, err := e.store.Events(t.Context(), account)
 	require.NoError(t, err)
 	require.Len(t, evs, 2)
 	assert.Equal(t, linking.StateAuthorizing, evs[0].To)
@@ -218,7 +218,7 @@ func TestCallbackKeepsTokensWhenRequestDiesAfterExchange(t *testing.T) {
 
 func TestCallbackSurvivesCrashAfterSave(t *testing.T) {
 	e := newEnv(t, nil)
-	crashing := e.newLinker(e.store, linking.WithTransitionHook(func(_ context.Context, tr linking.Transition) {
+	crashing := e.newLinker(e.store, linking.WithTransitionHook(func(_ context.Context, tr linking.Event) {
 		if tr.To == linking.StateAwaitingCredentials {
 			panic("process killed before responding")
 		}
@@ -246,7 +246,7 @@ func TestNewValidates(t *testing.T) {
 		linking.WithClock(nil),
 		linking.WithLogger(nil),
 		linking.WithTransitionHook(nil),
-		linking.WithBackoff(linking.Backoff{}),
+		linking.WithBackoff(0, 0),
 		linking.WithContractProbe(linking.ContractProbe{}),
 	} {
 		_, err := linking.New(e.usps, memstore.New(), e.sealer, linking.WithRedirectURI(redirectURI), o)

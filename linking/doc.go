@@ -34,8 +34,8 @@
 // shows, never the stored record with its sealed tokens.
 //
 // Every transition is checked against the transition table, written with
-// compare-and-swap together with its audit Event, and passed to the hooks
-// of WithTransitionHook.
+// compare-and-swap together with its audit Event (Store.Events lists them),
+// and passed to the hooks of WithTransitionHook.
 //
 // # Tokens
 //

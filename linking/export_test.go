@@ -15,6 +15,7 @@ type (
 	CredentialsVerdict = credentialsVerdict
 	FieldVerdict       = fieldVerdict
 	Verdict            = verdict
+	AESGCMSealer       = aesgcmSealer
 )
 
 const (

@@ -38,7 +38,7 @@ func TestCredentialsToActive(t *testing.T) {
 		"POST /prices/v3/base-rates/search",       // contract probe (customer token, still valid)
 	}, paths)
 
-	evs, err := e.linker.Events(t.Context(), account)
+	evs, err := e.store.Events(t.Context(), account)
 	require.NoError(t, err)
 	var trail []string
 	for _, ev := range evs {
@@ -160,7 +160,7 @@ func TestContractNotYetEffectiveStaysPendingThenReconciles(t *testing.T) {
 }
 
 func TestBackoffGrowsWhilePending(t *testing.T) {
-	e := newEnv(t, nil, linking.WithBackoff(linking.Backoff{Base: time.Minute, Max: 10 * time.Minute}))
+	e := newEnv(t, nil, linking.WithBackoff(time.Minute, 10*time.Minute))
 	e.linkAccount(account)
 	_, err := e.linker.SubmitCredentials(t.Context(), account, creds(epsNoNSA))
 	require.NoError(t, err)

@@ -43,7 +43,7 @@ type env struct {
 	srv    *uspsbiztest.Server
 	usps   *uspsbiz.Client
 	store  linking.Store
-	sealer *linking.AESGCMSealer
+	sealer linking.Rewrapper
 	key    []byte // the sealer's key, "k1"
 	linker *linking.Linker
 	logs   *syncBuffer

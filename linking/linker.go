@@ -36,20 +36,10 @@ type Linker struct {
 	stateTTL     time.Duration
 	now          func() time.Time
 	logger       *slog.Logger
-	hooks        []func(context.Context, Transition)
+	hooks        []func(context.Context, Event)
 	probe        ContractProbe
-	backoff      Backoff
+	backoff      backoff
 	refreshLimit time.Duration
-}
-
-// Transition is what a hook sees after a transition was committed.
-type Transition struct {
-	AccountID string
-	From, To  State
-	Reason    Reason
-	Cause     string
-	Actor     string
-	At        time.Time
 }
 
 // Option configures a Linker.
@@ -112,9 +102,10 @@ func WithLogger(lg *slog.Logger) Option {
 	}
 }
 
-// WithTransitionHook calls fn after every committed transition, in the
-// goroutine that made it. Hooks must not block for long.
-func WithTransitionHook(fn func(context.Context, Transition)) Option {
+// WithTransitionHook calls fn with the Event of every committed transition,
+// in the goroutine that made it; the Event's Seq is zero (Store.Events
+// lists the numbered trail). Hooks must not block for long.
+func WithTransitionHook(fn func(context.Context, Event)) Option {
 	return func(l *Linker) error {
 		if fn == nil {
 			return errors.New("linking: WithTransitionHook: nil hook")
@@ -309,13 +300,13 @@ func (l *Linker) update(ctx context.Context, accountID, actor, cause string, cha
 			return nil, err
 		}
 		if ev != nil {
-			l.notify(ctx, Transition{AccountID: accountID, From: from, To: to, Reason: reason, Cause: cause, Actor: actor, At: stored.UpdatedAt})
+			l.notify(ctx, Event{AccountID: accountID, At: stored.UpdatedAt, From: from, To: to, Reason: reason, Cause: cause, Actor: actor})
 		}
 		return stored, nil
 	}
 }
 
-func (l *Linker) notify(ctx context.Context, t Transition) {
+func (l *Linker) notify(ctx context.Context, t Event) {
 	l.logger.LogAttrs(ctx, slog.LevelInfo, "link transition",
 		slog.String("account_id", t.AccountID), slog.String("from", string(t.From)),
 		slog.String("to", string(t.To)), slog.String("reason", string(t.Reason)),
@@ -512,11 +503,6 @@ func (l *Linker) Unlink(ctx context.Context, accountID, actor string) error {
 		lk.NextCheckAt = time.Time{}
 		return StateUnlinked, ReasonNone, nil
 	})
-}
-
-// Events returns the account's audit trail, oldest first.
-func (l *Linker) Events(ctx context.Context, accountID string) ([]Event, error) {
-	return l.store.Events(ctx, accountID)
 }
 
 func randomToken(n int) (string, error) {

@@ -17,9 +17,11 @@ type Sealer interface {
 	Open(sealed, aad []byte) ([]byte, error)
 }
 
-// Rewrapper re-encrypts a sealed value under the current primary key,
-// reporting whether it changed. *AESGCMSealer implements it.
+// Rewrapper is a Sealer that can also re-encrypt a sealed value under its
+// current primary key, reporting whether it changed. The sealer of
+// NewAESGCMSealer is one.
 type Rewrapper interface {
+	Sealer
 	Rewrap(sealed, aad []byte) (out []byte, rewrapped bool, err error)
 }
 
@@ -53,27 +55,27 @@ func sealAAD(id, field string) []byte {
 	return append(b, field...)
 }
 
-// AESGCMSealer is a Sealer using AES-256-GCM with a random 96-bit nonce per
-// value and a key id in every sealed value, so that old keys keep opening
-// old values during a rotation. It is safe for concurrent use and prints
-// redacted (no key material) with fmt and log/slog.
-//
-// Rotation: add a new key and make it primary (new values use it, old ones
-// still open), run RewrapAll, then drop the old key.
-type AESGCMSealer struct {
+// aesgcmSealer is the Rewrapper of NewAESGCMSealer, which documents it. A
+// zero value (say, one decoded from JSON) holds no keys and fails closed.
+type aesgcmSealer struct {
 	kr *seal.Keyring // pointer: fmt of an enclosing struct never reaches key state
 }
 
 // NewAESGCMSealer returns a sealer that seals under keys[primaryKeyID] and
-// opens under any of keys. Keys must be exactly 32 random bytes; key ids
+// opens under any of keys, using AES-256-GCM with a random 96-bit nonce per
+// value and a key id in every sealed value, so that old keys keep opening
+// old values during a rotation. It is safe for concurrent use and prints
+// redacted (no key material) with fmt and log/slog. Rotation: add a new key
+// and make it primary (new values use it, old ones still open), run
+// RewrapAll, then drop the old key. Keys must be exactly 32 random bytes; key ids
 // 1 to 64 bytes of [A-Za-z0-9._-]. The keys are copied into cipher state;
 // the caller may zero its slices afterwards.
-func NewAESGCMSealer(primaryKeyID string, keys map[string][]byte) (*AESGCMSealer, error) {
+func NewAESGCMSealer(primaryKeyID string, keys map[string][]byte) (Rewrapper, error) {
 	kr, err := seal.NewKeyring(primaryKeyID, keys)
 	if err != nil {
 		return nil, err
 	}
-	return &AESGCMSealer{kr: kr}, nil
+	return &aesgcmSealer{kr: kr}, nil
 }
 
 // errNoKeys is what a sealer not made by NewAESGCMSealer (say, a zero value
@@ -81,7 +83,7 @@ func NewAESGCMSealer(primaryKeyID string, keys map[string][]byte) (*AESGCMSealer
 var errNoKeys = errors.New("linking: AESGCMSealer has no keys; use NewAESGCMSealer")
 
 // Seal encrypts plaintext under the primary key, bound to aad.
-func (s *AESGCMSealer) Seal(plaintext, aad []byte) ([]byte, error) {
+func (s *aesgcmSealer) Seal(plaintext, aad []byte) ([]byte, error) {
 	if s.kr == nil {
 		return nil, errNoKeys
 	}
@@ -90,7 +92,7 @@ func (s *AESGCMSealer) Seal(plaintext, aad []byte) ([]byte, error) {
 
 // Open decrypts sealed, which must have been sealed with aad. Errors wrap
 // ErrSealKeyUnknown or ErrSealIntegrity and never contain plaintext.
-func (s *AESGCMSealer) Open(sealed, aad []byte) ([]byte, error) {
+func (s *aesgcmSealer) Open(sealed, aad []byte) ([]byte, error) {
 	if s.kr == nil {
 		return nil, errNoKeys
 	}
@@ -100,7 +102,7 @@ func (s *AESGCMSealer) Open(sealed, aad []byte) ([]byte, error) {
 // Rewrap re-seals a value under the primary key if an older key sealed it.
 // It authenticates the value in every case; a value already under the
 // primary key comes back unchanged with rewrapped false.
-func (s *AESGCMSealer) Rewrap(sealed, aad []byte) ([]byte, bool, error) {
+func (s *aesgcmSealer) Rewrap(sealed, aad []byte) ([]byte, bool, error) {
 	if s.kr == nil {
 		return nil, false, errNoKeys
 	}
@@ -110,7 +112,7 @@ func (s *AESGCMSealer) Rewrap(sealed, aad []byte) ([]byte, bool, error) {
 // sealedKeyID returns the key id recorded in a sealed value (unauthenticated).
 func sealedKeyID(sealed []byte) (string, error) { return seal.KeyID(sealed) }
 
-func (s AESGCMSealer) redacted() string {
+func (s aesgcmSealer) redacted() string {
 	if s.kr == nil {
 		return "linking.AESGCMSealer{}"
 	}
@@ -121,7 +123,7 @@ func (s AESGCMSealer) redacted() string {
 // Format describes the sealer by key ids only, for every verb (log/slog's
 // text handler goes through it too; its JSON handler sees no exported
 // field).
-func (s AESGCMSealer) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.redacted())) }
+func (s aesgcmSealer) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.redacted())) }
 
 // rewrapLinks re-seals the Token and PaymentToken of the given links under
 // r's primary key and saves them with UpdateLink, retrying on ErrConflict.

@@ -19,7 +19,7 @@ func sealer(t *testing.T, primary string, keys map[string][]byte) *linking.AESGC
 	t.Helper()
 	s, err := linking.NewAESGCMSealer(primary, keys)
 	require.NoError(t, err)
-	return s
+	return s.(*linking.AESGCMSealer)
 }
 
 func key(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }

@@ -84,7 +84,7 @@ func (l *Linker) freshToken(ctx context.Context, accountID string, unsaved *usps
 		return tok, nil, nil
 	}
 	var fresh, next *uspsbiz.Token
-	var revoked *Transition
+	var revoked *Event
 	err = l.store.LockLink(ctx, accountID, func(ctx context.Context, tx LinkTx) error {
 		lk, err := tx.Get()
 		if err != nil {
@@ -121,7 +121,7 @@ func (l *Linker) freshToken(ctx context.Context, accountID string, unsaved *usps
 			if _, err := tx.Update(lk, ev); err != nil {
 				return err
 			}
-			revoked = &Transition{AccountID: accountID, From: from, To: StateActionRequired, Reason: ReasonTokenRevoked, Cause: ev.Cause, Actor: ev.Actor, At: now}
+			revoked = &Event{AccountID: accountID, At: now, From: from, To: StateActionRequired, Reason: ReasonTokenRevoked, Cause: ev.Cause, Actor: ev.Actor}
 			return nil
 		}
 		if err != nil {

@@ -14,10 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsalink/nsalink/linking"
+	"github.com/nsalink/nsalink/linking/internal/pgtest"
 	"github.com/nsalink/nsalink/linking/memstore"
 	"github.com/nsalink/nsalink/linking/sqlstore"
 	"github.com/nsalink/nsalink/linking/sqlstore/postgres"
-	"github.com/nsalink/nsalink/linking/sqlstore/postgres/pgtest"
 	"github.com/nsalink/nsalink/linking/sqlstore/sqlite"
 	"github.com/nsalink/nsalink/uspsbiz"
 )
@@ -202,7 +202,7 @@ func TestFlowOnEveryStore(t *testing.T) {
 			_, _, err = e.linker.PaymentToken(t.Context(), account)
 			require.NoError(t, err)
 			require.NoError(t, e.linker.Unlink(t.Context(), account, "user"))
-			evs, err := e.linker.Events(t.Context(), account)
+			evs, err := e.store.Events(t.Context(), account)
 			require.NoError(t, err)
 			var trail []linking.State
 			for _, ev := range evs {

@@ -46,31 +46,34 @@ func WithContractProbe(p ContractProbe) Option {
 	}
 }
 
-// Backoff spaces the reconciler's checks of a pending link: the delay after
+// backoff spaces the reconciler's checks of a pending link: the delay after
 // the attempt-th unsuccessful check (1-based) is Base·2^(attempt-1), capped
 // at Max, with up to 20% jitter so that a fleet does not check in step.
-type Backoff struct {
+type backoff struct {
 	Base, Max time.Duration
 }
 
 // defaultBackoff checks after 1 minute, then 2, 4 … up to every 6 hours:
 // a pending link costs at most a few USPS calls a day.
-func defaultBackoff() Backoff { return Backoff{Base: time.Minute, Max: 6 * time.Hour} }
+func defaultBackoff() backoff { return backoff{Base: time.Minute, Max: 6 * time.Hour} }
 
-// WithBackoff replaces the default backoff (Base 1 minute, Max 6 hours: a
-// pending link costs at most a few USPS calls a day).
-func WithBackoff(b Backoff) Option {
+// WithBackoff spaces the reconciler's checks of a pending link: the delay
+// after the n-th unsuccessful check is base·2^(n-1), capped at maxDelay, with up
+// to 20% jitter so that a fleet does not check in step. The default, base 1
+// minute and maxDelay 6 hours, costs a pending link at most a few USPS calls a
+// day.
+func WithBackoff(base, maxDelay time.Duration) Option {
 	return func(l *Linker) error {
-		if b.Base <= 0 || b.Max < b.Base {
-			return errors.New("linking: WithBackoff: need 0 < Base <= Max")
+		if base <= 0 || maxDelay < base {
+			return errors.New("linking: WithBackoff: need 0 < base <= maxDelay")
 		}
-		l.backoff = b
+		l.backoff = backoff{Base: base, Max: maxDelay}
 		return nil
 	}
 }
 
 // delay is the wait after the attempt-th unsuccessful check.
-func (b Backoff) delay(attempt int) time.Duration {
+func (b backoff) delay(attempt int) time.Duration {
 	d := b.Max
 	if attempt >= 1 && attempt < 40 {
 		if x := b.Base << (attempt - 1); x > 0 && x < b.Max {

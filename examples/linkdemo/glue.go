@@ -44,7 +44,7 @@ func newNSA(ctx context.Context, app uspsbiz.Credentials, uspsURL, copURL, callb
 	}
 	linker, err := linking.New(usps, store, sealer, linking.WithRedirectURI(callbackURL),
 		linking.WithPlatform(platformName, platformCRID), linking.WithLogger(log),
-		linking.WithBackoff(linking.Backoff{Base: time.Second, Max: 10 * time.Second})) // demo: recheck pending links fast
+		linking.WithBackoff(time.Second, 10*time.Second)) // demo: recheck pending links fast
 	if err != nil {
 		return nil, errors.Join(err, store.Close())
 	}

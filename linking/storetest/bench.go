@@ -11,9 +11,6 @@ import (
 	"github.com/nsalink/nsalink/linking"
 )
 
-// NewBenchStoreFunc returns a fresh, empty store for one benchmark run.
-type NewBenchStoreFunc func(b *testing.B) linking.Store
-
 // parallelism × GOMAXPROCS goroutines run the parallel benchmarks, like a
 // busy backend instance.
 const parallelism = 4
@@ -21,8 +18,9 @@ const parallelism = 4
 // Benchmark measures the store operations of the linking flow and reports
 // ops/s next to ns/op. Sub-benchmarks ending in /parallel use RunParallel
 // with one link per goroutine, except LockLinkUpdate/parallel-hot, where
-// every goroutine contends for one link (the token-refresh case).
-func Benchmark(b *testing.B, newStore NewBenchStoreFunc) {
+// every goroutine contends for one link (the token-refresh case). newStore
+// returns a fresh, empty store for one benchmark run.
+func Benchmark(b *testing.B, newStore func(b *testing.B) linking.Store) {
 	b.Run("GetLink", func(b *testing.B) {
 		s := newStore(b)
 		mustCreate(b, s, "bench")

@@ -19,12 +19,10 @@ import (
 	"github.com/nsalink/nsalink/linking/storekit"
 )
 
-// NewStoreFunc returns a fresh, empty store. It is called once per subtest;
-// register any cleanup with t.Cleanup.
-type NewStoreFunc func(t *testing.T) linking.Store
-
 // Run runs the conformance suite against the stores newStore returns.
-func Run(t *testing.T, newStore NewStoreFunc) {
+// newStore returns a fresh, empty store; it is called once per subtest and
+// registers any cleanup with t.Cleanup.
+func Run(t *testing.T, newStore func(t *testing.T) linking.Store) {
 	groups := []struct {
 		name  string
 		tests []test

@@ -1,6 +1,6 @@
 // Package pgtest gives tests a PostgreSQL database of their own: a fresh
-// schema in the database named by $NSALINK_TEST_POSTGRES_DSN. It lives
-// beside the postgres store so that only tests of PostgreSQL code link pgx.
+// schema in the database named by $NSALINK_TEST_POSTGRES_DSN. It is a
+// package of its own so that only tests of PostgreSQL code link pgx.
 package pgtest
 
 import (
