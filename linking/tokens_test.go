@@ -16,7 +16,6 @@ import (
 	"github.com/nsalink/nsalink/linking"
 	"github.com/nsalink/nsalink/linking/internal/pgtest"
 	"github.com/nsalink/nsalink/linking/memstore"
-	"github.com/nsalink/nsalink/linking/sqlstore"
 	"github.com/nsalink/nsalink/linking/sqlstore/postgres"
 	"github.com/nsalink/nsalink/linking/sqlstore/sqlite"
 	"github.com/nsalink/nsalink/uspsbiz"
@@ -52,8 +51,10 @@ func storeKinds(t *testing.T, n int) map[string]func(t *testing.T) []linking.Sto
 		out := make([]linking.Store, n)
 		for i := range out {
 			// 8 pools of 8 stay under PostgreSQL's default 100 connections.
-			s, err := postgres.Open(t.Context(), dsn, sqlstore.WithMaxConns(8))
+			s, err := postgres.Open(t.Context(), dsn)
 			require.NoError(t, err)
+			s.DB().SetMaxOpenConns(8)
+			s.DB().SetMaxIdleConns(8)
 			t.Cleanup(func() { s.Close() })
 			out[i] = s
 		}

@@ -53,5 +53,5 @@
 // process, LockLink callers of the same link first queue on an in-process
 // lock, so a link never ties up more than one connection per process.
 // ClaimDue uses FOR UPDATE SKIP LOCKED. postgres.Open limits the pool to 16
-// connections (WithMaxConns); tune it further with DB().
+// connections; resize the pool with DB().
 package sqlstore

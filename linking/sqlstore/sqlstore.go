@@ -35,9 +35,3 @@ func WithLockTimeout(d time.Duration) Option { return sqlimpl.WithLockTimeout(d)
 // (default 30 s): its ctx gets this deadline. On PostgreSQL the server also
 // ends a session left idle in the transaction for longer than this.
 func WithMaxLockHold(d time.Duration) Option { return sqlimpl.WithMaxLockHold(d) }
-
-// WithMaxConns sets the connection pool size of postgres.Open (default 16).
-// Each LockLink holds one connection while its callback runs, so size it for
-// the refreshes an instance may run at once; across a fleet the sum must
-// stay under the server's max_connections.
-func WithMaxConns(n int) Option { return sqlimpl.WithMaxConns(n) }

@@ -11,32 +11,23 @@ import (
 	"github.com/nsalink/nsalink/usps"
 )
 
-// Status is the outcome of one cell.
-type Status uint8
+// Status is the outcome of one cell, spelled as in a checkpoint's JSON.
+type Status string
 
 // Cell outcomes. Only StatusContract puts a price in the table.
 const (
 	// StatusContract: USPS returned the account's contract price.
-	StatusContract Status = iota + 1
+	StatusContract Status = "contract"
 	// StatusPublished: USPS returned a published price with warning 001
 	// (contract rate not found); the price is kept for the report only.
-	StatusPublished
+	StatusPublished Status = "published"
 	// StatusNoContract: USPS answered 160212, no approved contract for the
 	// mail class.
-	StatusNoContract
+	StatusNoContract Status = "no-contract"
 	// StatusNoPrice: USPS answered 030002, no price for the product at this
 	// weight and zone.
-	StatusNoPrice
+	StatusNoPrice Status = "no-price"
 )
-
-var statusNames = [...]string{StatusContract: "contract", StatusPublished: "published", StatusNoContract: "no-contract", StatusNoPrice: "no-price"}
-
-func (s Status) String() string {
-	if int(s) < len(statusNames) && statusNames[s] != "" {
-		return statusNames[s]
-	}
-	return fmt.Sprintf("Status(%d)", uint8(s))
-}
 
 // CellResult is one fetched cell. Price is the contract price
 // (StatusContract) or the published price USPS returned instead
@@ -89,7 +80,7 @@ type cellJSON struct {
 func (cp *Checkpoint) MarshalJSON() ([]byte, error) {
 	w := checkpointJSON{Version: checkpointVersion, Account: cp.Account, Plan: cp.Plan, Calls: cp.Calls, Cells: make([]cellJSON, len(cp.Cells))}
 	for i, c := range cp.Cells {
-		w.Cells[i] = cellJSON{Product: c.Cell.Product.String(), Zone: c.Cell.Zone.String(), Tier: c.Cell.Tier.String(), Status: c.Status.String()}
+		w.Cells[i] = cellJSON{Product: c.Cell.Product.String(), Zone: c.Cell.Zone.String(), Tier: c.Cell.Tier.String(), Status: string(c.Status)}
 		if c.Status == StatusContract || c.Status == StatusPublished {
 			w.Cells[i].Price = c.Price.String()
 		}
@@ -160,22 +151,18 @@ func (c cellJSON) decode(seen *nsarates.Builder) (r CellResult, field string, er
 	if err := seen.SetCell(r.Cell, 0); err != nil {
 		return r, "product", err
 	}
-	for s, name := range statusNames {
-		if name != "" && name == c.Status {
-			r.Status = Status(s)
-		}
-	}
+	r.Status = Status(c.Status)
 	switch r.Status {
-	case 0:
-		return r, "status", fmt.Errorf("unknown status %q", c.Status)
 	case StatusContract, StatusPublished:
 		if r.Price, err = usps.ParseCents(c.Price); err != nil {
 			return r, "price", err
 		}
-	default:
+	case StatusNoContract, StatusNoPrice:
 		if c.Price != "" {
 			return r, "price", fmt.Errorf("must be empty for status %s", r.Status)
 		}
+	default:
+		return r, "status", fmt.Errorf("unknown status %q", c.Status)
 	}
 	return r, "", nil
 }

@@ -16,8 +16,13 @@ import (
 
 // Open opens and migrates the PostgreSQL database at dsn (a pgx connection
 // string, URL or key=value form; set search_path in it to use a schema
-// other than public). The pool holds up to 16 connections unless
-// sqlstore.WithMaxConns says otherwise. Close the Store when done.
+// other than public). Close the Store when done.
+//
+// The pool holds up to 16 connections; resize it with the Store's
+// DB().SetMaxOpenConns and SetMaxIdleConns. Each LockLink holds one
+// connection while its callback runs, so size it for the refreshes an
+// instance may run at once; across a fleet the sum must stay under the
+// server's max_connections.
 func Open(ctx context.Context, dsn string, opts ...sqlstore.Option) (sqlstore.Store, error) {
 	s, err := sqlimpl.OpenPostgres(ctx, dsn, opts...)
 	if err != nil {
@@ -28,7 +33,7 @@ func Open(ctx context.Context, dsn string, opts ...sqlstore.Option) (sqlstore.St
 
 // New migrates db, a PostgreSQL database typically opened with the "pgx"
 // driver, and returns a Store on it. The caller keeps owning db:
-// Store.Close does not close it, and WithMaxConns does not apply.
+// Store.Close does not close it, and its pool is the caller's to size.
 func New(ctx context.Context, db *sql.DB, opts ...sqlstore.Option) (sqlstore.Store, error) {
 	s, err := sqlimpl.New(ctx, db, sqlimpl.DialectPostgres, opts...)
 	if err != nil {

@@ -31,6 +31,7 @@ const (
 const (
 	defaultLockTimeout = 10 * time.Second
 	defaultMaxLockHold = 30 * time.Second
+	defaultMaxConns    = 16 // PostgreSQL pool of OpenPostgres
 )
 
 // Store is a linking.Store on a SQL database. It is safe for concurrent use.
@@ -43,7 +44,6 @@ type Store struct {
 
 	lockTimeout time.Duration
 	maxLockHold time.Duration
-	maxConns    int         // PostgreSQL pool size of postgres.Open
 	locks       keylock.Set // in-process queue in front of the database lock
 }
 
@@ -70,17 +70,6 @@ func WithMaxLockHold(d time.Duration) Option {
 			return errors.New("sqlstore: WithMaxLockHold: must be positive")
 		}
 		s.maxLockHold = d
-		return nil
-	}
-}
-
-// WithMaxConns is sqlstore.WithMaxConns, which documents it.
-func WithMaxConns(n int) Option {
-	return func(s *Store) error {
-		if n < 1 {
-			return errors.New("sqlstore: WithMaxConns: must be at least 1")
-		}
-		s.maxConns = n
 		return nil
 	}
 }
@@ -137,12 +126,8 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 		_ = db.Close()
 		return nil, err
 	}
-	n := s.maxConns
-	if n == 0 {
-		n = 16
-	}
-	db.SetMaxOpenConns(n)
-	db.SetMaxIdleConns(n)
+	db.SetMaxOpenConns(defaultMaxConns)
+	db.SetMaxIdleConns(defaultMaxConns)
 	s.owned = true
 	return s, nil
 }
