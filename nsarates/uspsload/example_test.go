@@ -117,7 +117,8 @@ cell,,,,,,PRIORITY_MAIL,SP,MACHINABLE,05,5lb,,,12.00
 	}
 	fmt.Println("checked", drift.Checked, "ok", len(drift.Changed) == 0 && len(drift.Missing) == 0)
 	for _, c := range drift.Changed {
-		fmt.Printf("changed %s %s: table %s, USPS %s\n", c.Cell.Zone, c.Cell.Tier, c.Table, c.USPS)
+		was, _ := table.Price(c.Cell)
+		fmt.Printf("changed %s %s: table %s, USPS %s\n", c.Cell.Zone, c.Cell.Tier, was, c.Price)
 	}
 	for _, m := range drift.Missing {
 		fmt.Printf("no contract price %s %s: USPS %s %s\n", m.Cell.Zone, m.Cell.Tier, m.Status, m.Price)

@@ -361,7 +361,9 @@ func TestSpotCheckFindsDrift(t *testing.T) {
 	d, err = l.SpotCheck(t.Context(), table, 1000, nil) // every cell
 	require.NoError(t, err)
 	assert.Equal(t, 36, d.Checked)
-	assert.Equal(t, []uspsload.Change{{Cell: changed, Table: contract(2, 5, 2), USPS: contract(2, 5, 2) + 12}}, d.Changed)
+	assert.Equal(t, []uspsload.CellResult{{Cell: changed, Status: uspsload.StatusContract, Price: contract(2, 5, 2) + 12}}, d.Changed)
+	was, _ := table.Price(changed)
+	assert.Equal(t, contract(2, 5, 2), was)
 	assert.Equal(t, []uspsload.CellResult{{Cell: dropped, Status: uspsload.StatusPublished, Price: published(0, 9, 4)}}, d.Missing)
 	assert.Equal(t, 36, srv.Count(baseRates)-calls)
 

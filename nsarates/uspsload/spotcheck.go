@@ -7,22 +7,16 @@ import (
 	"time"
 
 	"github.com/nsalink/nsalink/nsarates"
-	"github.com/nsalink/nsalink/usps"
 )
-
-// Change is a cell whose USPS contract price differs from the table's.
-type Change struct {
-	Cell        nsarates.CellKey
-	Table, USPS usps.Cents
-}
 
 // Drift is what a spot check found: every checked cell matched when Changed
 // and Missing are empty. They are in canonical cell order.
 type Drift struct {
 	// Checked is the number of cells fetched.
 	Checked int
-	// Changed lists cells USPS prices differently under the contract.
-	Changed []Change
+	// Changed lists cells USPS prices differently under the contract, with
+	// USPS's contract price (the table's is Table.Price of the cell).
+	Changed []CellResult
 	// Missing lists cells the table prices but USPS has no contract price
 	// for (StatusPublished carries the published price USPS gave instead).
 	Missing []CellResult
@@ -78,7 +72,7 @@ func (l *Loader) SpotCheck(ctx context.Context, t *nsarates.Table, n int, r *ran
 		case got.Status != StatusContract:
 			d.Missing = append(d.Missing, got)
 		case got.Price != c.Price:
-			d.Changed = append(d.Changed, Change{Cell: c.CellKey, Table: c.Price, USPS: got.Price})
+			d.Changed = append(d.Changed, got)
 		}
 	}
 	l.log.InfoContext(ctx, "uspsload: spot check done", "account", l.cfg.Account, "checked", d.Checked,
