@@ -19,8 +19,9 @@
 // Loading is resumable: a [Checkpoint] records every cell done, with its
 // outcome. [Config.Save] persists it after each cell; a run that stops (the
 // client's call budget ran out, [Config.MaxCalls] was reached, the context
-// ended, USPS failed) returns a *[StoppedError], and the next [Loader.Load]
-// with the saved checkpoint carries on without fetching a done cell again.
+// ended, USPS failed) returns its [Result] with the error, and the next
+// [Loader.Load] with the saved checkpoint carries on without fetching a done
+// cell again.
 //
 // A price that comes back with warning 001 ("Contract rate not found for
 // request. Published rate returned.") is a published price: it is never

@@ -8,8 +8,8 @@ import (
 	"github.com/nsalink/nsalink/nsarates"
 )
 
-// ErrMaxCalls is the cause of a *[StoppedError] when a run spent
-// [Config.MaxCalls].
+// ErrMaxCalls is what the error of a run that spent [Config.MaxCalls]
+// matches.
 var ErrMaxCalls = errors.New("uspsload: max calls for this run reached")
 
 // ErrCheckpointMismatch: the checkpoint belongs to another account or plan.
@@ -25,14 +25,9 @@ func (e *configError) Error() string {
 	return fmt.Sprintf("uspsload: %s: %s", e.Field, e.Reason)
 }
 
-// StoppedError reports a run that stopped before it was done. The work done
-// so far is kept (in the checkpoint for [Loader.Load], in the partial
-// *[Drift] for [Loader.SpotCheck]); run again to carry on. Err is the cause:
-// [ErrMaxCalls], a *uspsbiz.BudgetError or *uspsbiz.APIError (both match
-// uspsbiz.ErrRateLimited when the quota ran out), a context error, a price
-// USPS gave for another zone or product than asked (the ZIP pair is not in
-// that zone), an error of Config.Save, or another USPS failure.
-type StoppedError struct {
+// stoppedError reports a run that stopped before it was done; Load and
+// SpotCheck document it. Err is the cause.
+type stoppedError struct {
 	Done, Total int // cells done (over all runs, for a load) and cells wanted
 	// RetryAt is when USPS or the client's budget allows the next call, when
 	// known.
@@ -40,7 +35,7 @@ type StoppedError struct {
 	Err     error
 }
 
-func (e *StoppedError) Error() string {
+func (e *stoppedError) Error() string {
 	s := fmt.Sprintf("uspsload: stopped after %d of %d cells: %v", e.Done, e.Total, e.Err)
 	if !e.RetryAt.IsZero() {
 		s += " (retry at " + e.RetryAt.UTC().Format(time.RFC3339) + ")"
@@ -48,7 +43,7 @@ func (e *StoppedError) Error() string {
 	return s
 }
 
-func (e *StoppedError) Unwrap() error { return e.Err }
+func (e *stoppedError) Unwrap() error { return e.Err }
 
 // mismatchError reports a USPS price for something other than what was
 // asked: another zone (the ZIP pair is not in that zone on USPS's chart) or

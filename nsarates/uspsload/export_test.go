@@ -5,4 +5,5 @@ type (
 	ConfigError     = configError
 	MismatchError   = mismatchError
 	CheckpointError = checkpointError
+	StoppedError    = stoppedError
 )

@@ -235,13 +235,21 @@ type Result struct {
 	Calls, Fetched int
 	// Done counts the plan's cells done over all runs, Total all of them.
 	Done, Total int
+	// RetryAt is, for a run that stopped, when USPS or the client's budget
+	// allows the next call, when known.
+	RetryAt time.Time
 }
 
 // Load fetches the plan's cells that cp has not done yet, recording each in
 // cp (a nil cp starts afresh) and calling Config.Save after each. When every
 // cell is done it returns the table. When it stops first it returns the
-// Result so far and a *[StoppedError]; Load again later with the stored
-// checkpoint to carry on. A checkpoint of another account or plan is an
+// Result so far (with RetryAt, when known) and the error that stopped it:
+// [ErrMaxCalls], a *uspsbiz.BudgetError or *uspsbiz.APIError (both match
+// uspsbiz.ErrRateLimited when the quota ran out), a context error, a price
+// USPS gave for another zone or product than asked (the ZIP pair is not in
+// that zone), an error of Config.Save, or another USPS failure; Load again
+// later with the stored checkpoint to carry on. Any other error comes with
+// a nil Result. A checkpoint of another account or plan is an
 // error matching [ErrCheckpointMismatch].
 func (l *Loader) Load(ctx context.Context, p Plan, cp *Checkpoint) (*Result, error) {
 	p, err := l.normalize(p)
@@ -291,13 +299,14 @@ func (l *Loader) Load(ctx context.Context, p Plan, cp *Checkpoint) (*Result, err
 		}
 		if err != nil {
 			stop := stopped(res.Done, res.Total, err)
+			res.RetryAt = stop.RetryAt
 			l.log.InfoContext(ctx, "uspsload: load stopped", "account", l.cfg.Account, "done", res.Done, "total", res.Total,
 				"calls", res.Calls, "elapsed", time.Since(start), "err", err)
 			return res, stop
 		}
 	}
 	if res.Table, err = b.Build(); err != nil {
-		return res, err
+		return nil, err
 	}
 	l.log.InfoContext(ctx, "uspsload: load done", "account", l.cfg.Account, "cells", res.Total,
 		"contract", res.Table.Len(), "missing", len(res.Missing), "calls", res.Calls, "elapsed", time.Since(start))
@@ -319,8 +328,8 @@ func cmpCell(a, b nsarates.CellKey) int {
 
 // stopped wraps the cause of a stop, with when to retry if USPS or the
 // client's budget said.
-func stopped(done, total int, err error) *StoppedError {
-	e := &StoppedError{Done: done, Total: total, Err: err}
+func stopped(done, total int, err error) *stoppedError {
+	e := &stoppedError{Done: done, Total: total, Err: err}
 	var be *uspsbiz.BudgetError
 	var ae *uspsbiz.APIError
 	switch {

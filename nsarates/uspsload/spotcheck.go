@@ -25,12 +25,16 @@ type Drift struct {
 	Skipped int
 	// Calls is the number of price calls made.
 	Calls int
+	// RetryAt is, for a check that stopped, when USPS or the client's
+	// budget allows the next call, when known.
+	RetryAt time.Time
 }
 
 // SpotCheck fetches n cells of t picked at random (by r; nil uses a random
 // seed) from USPS and reports where they differ. t must be a contract table
-// of the loader's account. n above Config.MaxCalls stops at MaxCalls with a
-// *[StoppedError] and the partial drift.
+// of the loader's account. A run that stops first (n above Config.MaxCalls,
+// or any cause Load lists) returns the partial drift, with RetryAt when
+// known, and the error; any other error comes with a nil Drift.
 func (l *Loader) SpotCheck(ctx context.Context, t *nsarates.Table, n int, r *rand.Rand) (*Drift, error) {
 	if t == nil || t.Info().Account != l.cfg.Account.Reveal() {
 		return nil, &configError{Field: "table", Reason: "want a contract table of EPS account " + l.cfg.Account.String()}
@@ -65,7 +69,9 @@ func (l *Loader) SpotCheck(ctx context.Context, t *nsarates.Table, n int, r *ran
 		got, err := l.fetch(ctx, c.CellKey, &d.Calls, &total)
 		if err != nil {
 			l.log.InfoContext(ctx, "uspsload: spot check stopped", "account", l.cfg.Account, "checked", d.Checked, "of", n, "err", err)
-			return d, stopped(d.Checked, n, err)
+			stop := stopped(d.Checked, n, err)
+			d.RetryAt = stop.RetryAt
+			return d, stop
 		}
 		d.Checked++
 		switch {
