@@ -111,26 +111,3 @@ func ExampleClient_TrackPackage() {
 	// Output:
 	// 9400100000000000000001 Delivered Delivered, In/At Mailbox FALMOUTH
 }
-
-func ExampleParseCents() {
-	for _, s := range []string{"9.35", "0.30000000000000004", "9.345", "1e2", "-1"} {
-		c, err := usps.ParseCents(s)
-		fmt.Println(s, "→", c, err)
-	}
-	// Output:
-	// 9.35 → 9.35 <nil>
-	// 0.30000000000000004 → 0.30 <nil>
-	// 9.345 → 9.35 <nil>
-	// 1e2 → 100.00 <nil>
-	// -1 → 0.00 uspsbiz: amount "-1": negative
-}
-
-func ExampleParseEPSAccount() {
-	eps, err := usps.ParseEPSAccount("1234-5678-90")
-	fmt.Println(eps, eps.Reveal(), err)
-	_, err = usps.ParseEPSAccount("123456789")
-	fmt.Println(err)
-	// Output:
-	// ******7890 1234567890 <nil>
-	// uspsbiz: EPS account "******6789": must be 10 digits, not 9
-}
