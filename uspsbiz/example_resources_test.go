@@ -89,7 +89,7 @@ func ExampleClient_BaseRates() {
 			panic(err)
 		}
 		r := res.Options[0].Rates[0]
-		fmt.Printf("%v: $%s %s contract=%v contractRateNotFound=%v\n", eps, r.Price, r.PriceType, r.IsContract(), res.ContractRateNotFound)
+		fmt.Printf("%v: $%s %s contract=%v contractRateNotFound=%v\n", eps, r.Price, r.PriceType, r.PriceType.IsContract(), res.ContractRateNotFound)
 		if err := res.RequireContract(); errors.Is(err, uspsbiz.ErrContractRateNotFound) {
 			fmt.Println("  not an NSA price:", err)
 		}
