@@ -58,8 +58,8 @@ func ExampleClient_AuthorizePayment() {
 		{Name: uspsbiz.RolePlatform, CRID: "9999001"},
 	}}
 	_, err := c.AuthorizePayment(ctx, req)
-	st, _ := uspsbiz.EPAStatusOf(err)
-	fmt.Println("EPA:", st)
+	var ae *uspsbiz.APIError
+	fmt.Println("EPA not active yet:", errors.As(err, &ae) && ae.HasCode("100002"))
 
 	// The customer confirms the two test debits; now USPS authorizes.
 	_ = srv.VerifyMicroDebits("1000000002", 42, 17)
@@ -73,7 +73,7 @@ func ExampleClient_AuthorizePayment() {
 	_, err = c.AuthorizePayment(ctx, uspsbiz.PaymentRequest{Roles: req.Roles[:2]})
 	fmt.Println(err)
 	// Output:
-	// EPA: not_active
+	// EPA not active yet: true
 	// token until: 5:00PM token: [REDACTED]
 	// uspsbiz: payment roles: LABEL_OWNER is required (USPS 160229)
 }
