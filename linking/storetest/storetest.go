@@ -252,7 +252,7 @@ var linkTests = []test{
 		dup := newLink("a")
 		dup.CRID = "other"
 		require.ErrorIs(t, createErr(s.CreateLink(ctx(t), dup)), linking.ErrAlreadyExists)
-		require.Equal(t, "12345678", get(t, s, "a").CRID)
+		require.EqualValues(t, "12345678", get(t, s, "a").CRID)
 	}},
 	{"Invalid", func(t *testing.T, s linking.Store) {
 		for name, mut := range map[string]func(*linking.Link){
@@ -583,7 +583,7 @@ var valueTests = []test{
 		l.CRID = "mutated"
 		got := get(t, s, "a")
 		require.Equal(t, byte('s'), got.Token[0], "CreateLink must copy the caller's bytes")
-		require.Equal(t, "12345678", got.CRID)
+		require.EqualValues(t, "12345678", got.CRID)
 		got.Token[0] = 'Y'
 		got.PaymentToken[0] = 'Y'
 		again := get(t, s, "a")
