@@ -41,24 +41,24 @@ func TestCheckCredentialsCallCounts(t *testing.T) {
 		name                    string
 		in                      linking.CredentialsInput
 		crid, mid, manifest, ep linking.Verdict
-		epa                     uspsbiz.EPAStatus
+		epa                     string // USPS's EPA code, "active", or "" when not checked
 		calls                   int
 	}{
-		{"happy", creds(epsActive), V, V, V, V, uspsbiz.EPAActive, 1},
-		{"pasted with dashes", linking.CredentialsInput{CRID: "5678-1234", MID: " 901 234 567 ", ManifestMID: "902-345-678", EPS: "1000-0000-01"}, V, V, V, V, uspsbiz.EPAActive, 1},
+		{"happy", creds(epsActive), V, V, V, V, "active", 1},
+		{"pasted with dashes", linking.CredentialsInput{CRID: "5678-1234", MID: " 901 234 567 ", ManifestMID: "902-345-678", EPS: "1000-0000-01"}, V, V, V, V, "active", 1},
 		{"malformed EPS", creds("12345"), U, U, U, M, "", 0},
 		// An empty manifest MID means "the MID": it is not malformed itself.
 		{"all malformed", linking.CredentialsInput{CRID: "x", MID: "1", ManifestMID: "", EPS: "y"}, M, M, U, M, "", 0},
-		{"EPA not found", creds(epsUnknown), U, U, U, R, uspsbiz.EPANotFound, 1},
-		{"EPA pending ACH", creds(epsACH), U, U, U, R, uspsbiz.EPANotActive, 1},
-		{"EPA no payment method", creds(epsNoMethod), U, U, U, R, uspsbiz.EPANoPrimaryPaymentMethod, 1},
-		{"EPA payment method inactive", creds(epsMethodOff), U, U, U, R, uspsbiz.EPAPaymentMethodNotActive, 1},
-		{"EPA card trouble", creds(epsCardCheck), U, U, U, R, uspsbiz.EPACardTrouble, 1},
-		{"EPA low trust", creds(epsLowTrust), U, U, U, R, uspsbiz.EPAInsufficientTrust, 1},
-		{"MID not enrolled", linking.CredentialsInput{CRID: custCRID, MID: "123456", ManifestMID: manifestMID, EPS: epsActive}, U, R, U, V, uspsbiz.EPAActive, 2},
-		{"manifest MID not enrolled", linking.CredentialsInput{CRID: custCRID, MID: custMID, ManifestMID: "654321", EPS: epsActive}, U, U, R, V, uspsbiz.EPAActive, 2},
-		{"CRID unknown", linking.CredentialsInput{CRID: "11112222", MID: custMID, ManifestMID: manifestMID, EPS: epsActive}, R, U, U, V, uspsbiz.EPAActive, 2},
-		{"MID not enrolled and EPA pending", linking.CredentialsInput{CRID: custCRID, MID: "123456", ManifestMID: manifestMID, EPS: epsACH}, U, R, U, R, uspsbiz.EPANotActive, 1},
+		{"EPA not found", creds(epsUnknown), U, U, U, R, "100001", 1},
+		{"EPA pending ACH", creds(epsACH), U, U, U, R, "100002", 1},
+		{"EPA no payment method", creds(epsNoMethod), U, U, U, R, "100003", 1},
+		{"EPA payment method inactive", creds(epsMethodOff), U, U, U, R, "100004", 1},
+		{"EPA card trouble", creds(epsCardCheck), U, U, U, R, "100006", 1},
+		{"EPA low trust", creds(epsLowTrust), U, U, U, R, "100007", 1},
+		{"MID not enrolled", linking.CredentialsInput{CRID: custCRID, MID: "123456", ManifestMID: manifestMID, EPS: epsActive}, U, R, U, V, "active", 2},
+		{"manifest MID not enrolled", linking.CredentialsInput{CRID: custCRID, MID: custMID, ManifestMID: "654321", EPS: epsActive}, U, U, R, V, "active", 2},
+		{"CRID unknown", linking.CredentialsInput{CRID: "11112222", MID: custMID, ManifestMID: manifestMID, EPS: epsActive}, R, U, U, V, "active", 2},
+		{"MID not enrolled and EPA pending", linking.CredentialsInput{CRID: custCRID, MID: "123456", ManifestMID: manifestMID, EPS: epsACH}, U, R, U, R, "100002", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newCheckEnv(t)
@@ -70,7 +70,10 @@ func TestCheckCredentialsCallCounts(t *testing.T) {
 			assert.Equal(t, tc.mid, v.MID.Verdict, "MID %+v", v.MID)
 			assert.Equal(t, tc.manifest, v.ManifestMID.Verdict, "manifest %+v", v.ManifestMID)
 			assert.Equal(t, tc.ep, v.EPS.Verdict, "EPS %+v", v.EPS)
-			assert.Equal(t, tc.epa, v.EPA)
+			assert.Equal(t, tc.epa == "active", v.EPAActive)
+			if tc.epa != "active" {
+				assert.Equal(t, tc.epa, v.EPACode)
+			}
 			assert.Equal(t, tc.calls, e.srv.Count("/payments/"), "USPS calls")
 			assert.Equal(t, tc.calls, v.Calls)
 			assert.Equal(t, tc.name == "happy" || tc.name == "pasted with dashes", v.OK())

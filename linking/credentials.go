@@ -174,8 +174,11 @@ type fieldVerdict struct {
 type credentialsVerdict struct {
 	CRID, MID, ManifestMID, EPS fieldVerdict
 
-	// EPA is the payment account's status when it was learned.
-	EPA uspsbiz.EPAStatus
+	// EPAActive is set when USPS reported the payment account active;
+	// EPACode is USPS's code (100001–100007) when it reported a problem.
+	// Both are zero when the account was not checked.
+	EPAActive bool
+	EPACode   string
 	// Payment is the payment authorization token (EPS account as PAYER and
 	// RATE_HOLDER) when every field is valid; labels can use it for 8 hours.
 	Payment *uspsbiz.PaymentAuthorization
@@ -262,7 +265,7 @@ func checkCredentials(ctx context.Context, c *uspsbiz.Client, in CredentialsInpu
 	pa, err := c.AuthorizePayment(ctx, req)
 	if err == nil {
 		v.Payment = pa
-		v.EPA = uspsbiz.EPAActive
+		v.EPAActive = true
 		for _, fv := range []*fieldVerdict{&v.CRID, &v.MID, &v.ManifestMID, &v.EPS} {
 			*fv = fieldVerdict{Verdict: verdictValid}
 		}
@@ -274,7 +277,7 @@ func checkCredentials(ctx context.Context, c *uspsbiz.Client, in CredentialsInpu
 	}
 	rejected := map[string]fieldVerdict{}
 	for _, d := range ae.Errors {
-		st, isEPA := uspsbiz.EPAStatusOf(&uspsbiz.APIError{Errors: []uspsbiz.ErrorDetail{d}})
+		_, isEPA := reasonForEPA[d.Code]
 		field, platform := fieldOf(d, isEPA, req.Roles)
 		switch {
 		case platform:
@@ -286,8 +289,8 @@ func checkCredentials(ctx context.Context, c *uspsbiz.Client, in CredentialsInpu
 			rejected[field] = fieldVerdict{Verdict: verdictRejected, Code: d.Code, Reason: detailReason(d)}
 		}
 		if isEPA {
-			v.EPA = st
-			rejected[field] = fieldVerdict{Verdict: verdictRejected, Code: d.Code, Reason: epaAction(st)}
+			v.EPACode = d.Code
+			rejected[field] = fieldVerdict{Verdict: verdictRejected, Code: d.Code, Reason: epaAction(d.Code)}
 		}
 	}
 	if len(rejected) == 0 {
@@ -295,8 +298,8 @@ func checkCredentials(ctx context.Context, c *uspsbiz.Client, in CredentialsInpu
 			return nil, err
 		}
 		// A bare 404 from the payments API: the account is unknown.
-		rejected[fieldEPS] = fieldVerdict{Verdict: verdictRejected, Reason: epaAction(uspsbiz.EPANotFound)}
-		v.EPA = uspsbiz.EPANotFound
+		rejected[fieldEPS] = fieldVerdict{Verdict: verdictRejected, Reason: epaAction(codeEPANotFound)}
+		v.EPACode = codeEPANotFound
 	}
 	for _, fv := range []*fieldVerdict{&v.CRID, &v.MID, &v.ManifestMID, &v.EPS} {
 		*fv = fieldVerdict{Verdict: verdictUnchecked}
@@ -310,20 +313,20 @@ func checkCredentials(ctx context.Context, c *uspsbiz.Client, in CredentialsInpu
 		switch {
 		case lerr != nil:
 			// Leave the EPS unchecked; the other verdicts stand.
-		case epa.Status == uspsbiz.EPAActive:
-			v.EPA = uspsbiz.EPAActive
+		case epa.Active:
+			v.EPAActive = true
 			v.EPS = fieldVerdict{Verdict: verdictValid}
 		default:
-			v.EPA = epa.Status
-			v.EPS = fieldVerdict{Verdict: verdictRejected, Code: epa.Code, Reason: epaAction(epa.Status)}
+			v.EPACode = epa.Code
+			v.EPS = fieldVerdict{Verdict: verdictRejected, Code: epa.Code, Reason: epaAction(epa.Code)}
 		}
 	}
 	return v, nil
 }
 
-// epaAction is the guidance's text for an EPA problem.
-func epaAction(st uspsbiz.EPAStatus) string {
-	return DefaultGuidance().Actions[reasonForEPA[st]].Text
+// epaAction is the guidance's text for an EPA problem, by USPS code.
+func epaAction(code string) string {
+	return DefaultGuidance().Actions[reasonForEPA[code]].Text
 }
 
 func detailReason(d uspsbiz.ErrorDetail) string {

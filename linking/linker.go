@@ -158,7 +158,7 @@ type Status struct {
 	NextCheckAt                      time.Time
 	// LastError is a short, secret-free word on the last check that did not
 	// activate the link: the verdict's cause ("credentials check: EPA
-	// not_active") or why the check could not finish ("credentials check:
+	// code 100002") or why the check could not finish ("credentials check:
 	// USPS 503"; the link then stays pending with Reason none). Empty once
 	// active.
 	LastError string

@@ -83,16 +83,20 @@ func (b backoff) delay(attempt int) time.Duration {
 	return d - time.Duration(rand.Int64N(int64(d)/5+1))
 }
 
-// reasonForEPA maps USPS's EPA codes (100001–100007) to what the customer
-// must fix.
-var reasonForEPA = map[uspsbiz.EPAStatus]Reason{
-	uspsbiz.EPANotFound:               ReasonEPAMissing,
-	uspsbiz.EPANotActive:              ReasonEPANotActive,
-	uspsbiz.EPANoPrimaryPaymentMethod: ReasonNoPaymentMethod,
-	uspsbiz.EPAPaymentMethodNotActive: ReasonPaymentMethodNotActive,
-	uspsbiz.EPACardTrouble:            ReasonCardTrouble,
-	uspsbiz.EPAInsufficientTrust:      ReasonInsufficientFunds,
+// reasonForEPA maps USPS's EPA codes (100001–100007, see uspsbiz.EPA.Code)
+// to what the customer must fix.
+var reasonForEPA = map[string]Reason{
+	codeEPANotFound: ReasonEPAMissing,
+	"100002":        ReasonEPANotActive,
+	"100003":        ReasonNoPaymentMethod,
+	"100004":        ReasonPaymentMethodNotActive,
+	"100005":        ReasonCardTrouble, // try again later
+	"100006":        ReasonCardTrouble, // check the card details
+	"100007":        ReasonInsufficientFunds,
 }
+
+// codeEPANotFound is USPS's code for an unknown EPS account.
+const codeEPANotFound = "100001"
 
 // Verify checks a pending link with USPS and moves it forward:
 //
@@ -203,8 +207,8 @@ func (l *Linker) check(ctx context.Context, lk *Link) outcome {
 		return pending(ReasonNone, "credentials check: "+errorClass(err), err)
 	}
 	if !v.ok() {
-		if r, ok := reasonForEPA[v.EPA]; ok {
-			return outcome{state: StateActionRequired, reason: r, cause: "credentials check: EPA " + string(v.EPA)}
+		if r, ok := reasonForEPA[v.EPACode]; ok {
+			return outcome{state: StateActionRequired, reason: r, cause: "credentials check: EPA code " + v.EPACode}
 		}
 		for _, fv := range []fieldVerdict{v.CRID, v.MID, v.ManifestMID} {
 			if fv.Verdict == verdictRejected {

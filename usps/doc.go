@@ -2,10 +2,10 @@
 // USPS's money, weights, sizes and customer identifiers. It imports only the
 // standard library, and nothing in it is a float.
 //
-//	Type          Unit / form                         Parse                        Limit
-//	Cents         US cents (int64)                    ParseCents, ParseJSONCents   MaxCents ($9,999,999.99)
+//	Type          Unit / form                         Parse                           Limit
+//	Cents         US cents (int64)                    ParseCents, Cents.UnmarshalJSON MaxCents ($9,999,999.99)
 //	Weight        1/100 oz (1 lb = 1600)              ParseWeight, ParseJSONPounds
-//	Dimension     1/1000 in (1 in = 1000)             ParseDimension               MaxDimension (1000 in)
+//	Dimension     1/1000 in (1 in = 1000)             ParseDimension                  MaxDimension (1000 in)
 //	CRID          2–18 digits                         ParseCRID
 //	MID           6 digits (0-8…) or 9 digits (9…)    ParseMID, ParseManifestMID
 //	EPSAccount    10 digits, redacted when printed    ParseEPSAccount
@@ -18,11 +18,10 @@
 // than the unit; nothing is rounded.
 //
 // What USPS's APIs send is a JSON number that a USPS system may have
-// printed from a binary float (0.30000000000000004). [ParseJSONCents] (and
-// [Cents.UnmarshalJSON]) and [ParseJSONPounds] accept the JSON number
-// grammar, exponents included, and round anything finer than the unit half
-// up, so that such a value lands on the cent or hundredth of an ounce it
-// meant. Every number error is a *[NumberError].
+// printed from a binary float (0.30000000000000004). [Cents.UnmarshalJSON]
+// and [ParseJSONPounds] accept the JSON number grammar, exponents included,
+// and round anything finer than the unit half up, so that such a value lands
+// on the cent or hundredth of an ounce it meant. Every number error is a *[NumberError].
 //
 // # Units
 //

@@ -1,6 +1,7 @@
 package usps_test
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/nsalink/nsalink/usps"
@@ -19,9 +20,10 @@ func ExampleParseCents() {
 	// 0 usps: "1e3": malformed number
 }
 
-func ExampleParseJSONCents() {
+func ExampleCents_UnmarshalJSON() {
 	for _, s := range []string{"9.35", "0.30000000000000004", "9.345", "1e2", "-1"} {
-		c, err := usps.ParseJSONCents(s)
+		var c usps.Cents
+		err := json.Unmarshal([]byte(s), &c)
 		fmt.Println(s, "→", c, err)
 	}
 	// Output:

@@ -143,14 +143,14 @@ func checkJSONRounding(t *testing.T, in string, got int64, err error, scale int6
 
 var jsonSeeds = []string{"9.35", "0.30000000000000004", "1e2", "-0", "-1", "0.005", "9999999.995", "1E-2", "05", "1.", ".1", "1e21", "0.0003125"}
 
-// FuzzParseJSONCents checks ParseJSONCents against exact rational
+// FuzzParseJSONCents checks parseJSONCents against exact rational
 // arithmetic.
 func FuzzParseJSONCents(f *testing.F) {
 	for _, s := range jsonSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		got, err := ParseJSONCents(in)
+		got, err := parseJSONCents(in)
 		checkJSONRounding(t, in, int64(got), err, 100)
 		if err != nil {
 			return
@@ -158,7 +158,7 @@ func FuzzParseJSONCents(f *testing.F) {
 		if got < 0 || got > MaxCents {
 			t.Fatalf("%q: %d out of range", in, got)
 		}
-		back, err := ParseJSONCents(got.String())
+		back, err := parseJSONCents(got.String())
 		if err != nil || back != got {
 			t.Fatalf("round trip of %s: %d, %v", got, back, err)
 		}

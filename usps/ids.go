@@ -67,13 +67,12 @@ func (a EPSAccount) Reveal() string { return string(a) }
 // Last4 returns the last four characters of the number.
 func (a EPSAccount) Last4() string { return last4(string(a)) }
 
-// String implements fmt.Stringer with the redacted form.
+// String returns the redacted form, for callers that build messages
+// without fmt.
 func (a EPSAccount) String() string { return "******" + a.Last4() }
 
-// GoString implements fmt.GoStringer with the redacted form.
-func (a EPSAccount) GoString() string { return strconv.Quote(a.String()) }
-
-// Format implements fmt.Formatter so that no verb prints the number.
+// Format implements fmt.Formatter so that no verb prints the number. fmt
+// consults Format before GoString, so that is not needed.
 func (a EPSAccount) Format(f fmt.State, verb rune) {
 	if verb == 'q' {
 		_, _ = f.Write([]byte(strconv.Quote(a.String())))
@@ -85,11 +84,8 @@ func (a EPSAccount) Format(f fmt.State, verb rune) {
 // LogValue implements slog.LogValuer.
 func (a EPSAccount) LogValue() slog.Value { return slog.StringValue(a.String()) }
 
-// MarshalJSON implements json.Marshaler with the redacted form: store
-// Reveal's value explicitly instead.
-func (a EPSAccount) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(a.String())), nil }
-
-// MarshalText implements encoding.TextMarshaler with the redacted form.
+// MarshalText implements encoding.TextMarshaler with the redacted form;
+// encoding/json uses it too. Store Reveal's value explicitly instead.
 func (a EPSAccount) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 
 func last4(s string) string {

@@ -119,7 +119,7 @@ func TestEPSAccountRedacted(t *testing.T) {
 	require.NoError(t, err)
 	for _, s := range []string{
 		fmt.Sprint(a), fmt.Sprintf("%v %+v %#v %s %q %x %d", a, a, a, a, a, a, a), a.String(),
-		fmt.Sprintf("%v", struct{ A usps.EPSAccount }{a}),
+		fmt.Sprintf("%v", struct{ A usps.EPSAccount }{a}), fmt.Sprintf("%#v", []usps.EPSAccount{a}),
 	} {
 		assert.NotContains(t, s, "123456", s)
 		assert.Contains(t, s, "7890")
@@ -127,6 +127,7 @@ func TestEPSAccountRedacted(t *testing.T) {
 	b, err := json.Marshal(struct{ A usps.EPSAccount }{a})
 	require.NoError(t, err)
 	assert.Equal(t, `{"A":"******7890"}`, string(b))
+	assert.Equal(t, `******7890|******7890|"******7890"`, fmt.Sprintf("%v|%#v|%q", a, a, a))
 	var sb strings.Builder
 	slog.New(slog.NewJSONHandler(&sb, nil)).Info("x", "eps", a)
 	assert.NotContains(t, sb.String(), "123456")

@@ -36,7 +36,7 @@ func (c Cents) String() string {
 // NaN/Inf, blanks, thousands separators and more than two decimals are
 // errors, as are amounts above MaxCents; the error is a *[NumberError].
 //
-// USPS's JSON amounts follow [ParseJSONCents] instead.
+// USPS's JSON amounts follow [Cents.UnmarshalJSON] instead.
 func ParseCents(s string) (Cents, error) {
 	v, err := parseFixed(s, 2)
 	if err == nil && v > int64(MaxCents) {
@@ -48,10 +48,23 @@ func ParseCents(s string) (Cents, error) {
 	return Cents(v), nil
 }
 
-// ParseJSONCents converts the text of a JSON number in dollars, such as
-// USPS's "price": 9.35, to cents, exactly and without going through
-// float64. It is the rule for amounts USPS sends, and what
-// [Cents.UnmarshalJSON] uses:
+// parseJSONCents converts the text of a JSON number in dollars to cents
+// with the rules of [Cents.UnmarshalJSON].
+func parseJSONCents(s string) (Cents, error) {
+	v, err := parseJSON(s, 2, int64(MaxCents))
+	if err != nil {
+		return 0, numberError(s, err)
+	}
+	return Cents(v), nil
+}
+
+// MarshalJSON writes c as a JSON number in dollars with two decimals
+// ("9.35"), the form USPS's APIs take.
+func (c Cents) MarshalJSON() ([]byte, error) { return []byte(c.String()), nil }
+
+// UnmarshalJSON reads a JSON number in dollars (or a string holding one),
+// such as USPS's "price": 9.35, as cents, exactly and without going through
+// float64. It is the rule for amounts USPS sends; null leaves c unchanged:
 //   - JSON number grammar (an exponent such as 1e2 = $100.00 is fine, a
 //     leading zero or a '+' is not); at most 64 characters, exponents within
 //     ±20;
@@ -65,26 +78,12 @@ func ParseCents(s string) (Cents, error) {
 //     a binary float; the rounding error is under half a cent.
 //
 // The error is a *[NumberError].
-func ParseJSONCents(s string) (Cents, error) {
-	v, err := parseJSON(s, 2, int64(MaxCents))
-	if err != nil {
-		return 0, numberError(s, err)
-	}
-	return Cents(v), nil
-}
-
-// MarshalJSON writes c as a JSON number in dollars with two decimals
-// ("9.35"), the form USPS's APIs take.
-func (c Cents) MarshalJSON() ([]byte, error) { return []byte(c.String()), nil }
-
-// UnmarshalJSON reads a JSON number in dollars (or a string holding one)
-// with [ParseJSONCents]'s rules. null leaves c unchanged.
 func (c *Cents) UnmarshalJSON(b []byte) error {
 	s, null, err := jsonNumberText(b)
 	if err != nil || null {
 		return err
 	}
-	v, err := ParseJSONCents(s)
+	v, err := parseJSONCents(s)
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ const maxJSONPounds = 1_000_000
 
 // ParseJSONPounds converts the text of a JSON number in pounds, as USPS's
 // APIs send weights ("weight": 2.5), to a Weight, exactly and without going
-// through float64. It follows [ParseJSONCents]'s rules: JSON number
+// through float64. It follows [Cents.UnmarshalJSON]'s rules: JSON number
 // grammar, no negative values, and anything finer than a hundredth of an
 // ounce rounded half up (float noise such as 0.30000000000000004 lb lands
 // on 4.8 oz). Weights above 1,000,000 lb are ErrRange. The error is a

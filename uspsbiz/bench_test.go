@@ -35,7 +35,7 @@ func BenchmarkLookupEPA(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			epa, err := c.LookupEPA(b.Context(), account)
-			if err != nil || epa.Status != uspsbiz.EPAActive {
+			if err != nil || !epa.Active {
 				b.Fatal(err)
 			}
 		}

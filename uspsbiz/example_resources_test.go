@@ -58,8 +58,8 @@ func ExampleClient_AuthorizePayment() {
 		{Name: uspsbiz.RolePlatform, CRID: "9999001"},
 	}}
 	_, err := c.AuthorizePayment(ctx, req)
-	st, _ := uspsbiz.EPAStatusOf(err)
-	fmt.Println("EPA:", st)
+	var ae *uspsbiz.APIError
+	fmt.Println("EPA not active yet:", errors.As(err, &ae) && ae.HasCode("100002"))
 
 	// The customer confirms the two test debits; now USPS authorizes.
 	_ = srv.VerifyMicroDebits("1000000002", 42, 17)
@@ -73,7 +73,7 @@ func ExampleClient_AuthorizePayment() {
 	_, err = c.AuthorizePayment(ctx, uspsbiz.PaymentRequest{Roles: req.Roles[:2]})
 	fmt.Println(err)
 	// Output:
-	// EPA: not_active
+	// EPA not active yet: true
 	// token until: 5:00PM token: [REDACTED]
 	// uspsbiz: payment roles: LABEL_OWNER is required (USPS 160229)
 }
@@ -89,7 +89,7 @@ func ExampleClient_BaseRates() {
 			panic(err)
 		}
 		r := res.Options[0].Rates[0]
-		fmt.Printf("%v: $%s %s contract=%v contractRateNotFound=%v\n", eps, r.Price, r.PriceType, r.IsContract(), res.ContractRateNotFound)
+		fmt.Printf("%v: $%s %s contract=%v contractRateNotFound=%v\n", eps, r.Price, r.PriceType, r.PriceType.IsContract(), res.ContractRateNotFound)
 		if err := res.RequireContract(); errors.Is(err, uspsbiz.ErrContractRateNotFound) {
 			fmt.Println("  not an NSA price:", err)
 		}
@@ -110,27 +110,4 @@ func ExampleClient_TrackPackage() {
 	fmt.Println(t.TrackingNumber, t.StatusCategory, t.Events[0].EventType, t.Events[0].EventCity)
 	// Output:
 	// 9400100000000000000001 Delivered Delivered, In/At Mailbox FALMOUTH
-}
-
-func ExampleParseCents() {
-	for _, s := range []string{"9.35", "0.30000000000000004", "9.345", "1e2", "-1"} {
-		c, err := usps.ParseCents(s)
-		fmt.Println(s, "→", c, err)
-	}
-	// Output:
-	// 9.35 → 9.35 <nil>
-	// 0.30000000000000004 → 0.30 <nil>
-	// 9.345 → 9.35 <nil>
-	// 1e2 → 100.00 <nil>
-	// -1 → 0.00 uspsbiz: amount "-1": negative
-}
-
-func ExampleParseEPSAccount() {
-	eps, err := usps.ParseEPSAccount("1234-5678-90")
-	fmt.Println(eps, eps.Reveal(), err)
-	_, err = usps.ParseEPSAccount("123456789")
-	fmt.Println(err)
-	// Output:
-	// ******7890 1234567890 <nil>
-	// uspsbiz: EPS account "******6789": must be 10 digits, not 9
 }

@@ -25,53 +25,15 @@ const (
 // is valid.
 const paymentTokenLifetime = 8 * time.Hour
 
-// EPAStatus is what USPS says of an Enterprise Payment Account (linking
-// turns it into a Reason with customer-facing guidance).
-type EPAStatus string
-
-// EPA statuses and the USPS codes they come from (REFERENCE.md §4.3).
-const (
-	EPAActive EPAStatus = "active"
-	// EPANotFound: 100001, no EPS account with that number (or a 404).
-	EPANotFound EPAStatus = "not_found"
-	// EPANotActive: 100002, the account exists but is not Active, e.g. an
-	// ACH account still waiting for its micro-debit verification.
-	EPANotActive EPAStatus = "not_active"
-	// EPANoPrimaryPaymentMethod: 100003.
-	EPANoPrimaryPaymentMethod EPAStatus = "no_primary_payment_method"
-	// EPAPaymentMethodNotActive: 100004, e.g. ACH pending verification.
-	EPAPaymentMethodNotActive EPAStatus = "payment_method_not_active"
-	// EPACardTrouble: 100005 (try again later) or 100006 (check the card
-	// details).
-	EPACardTrouble EPAStatus = "card_trouble"
-	// EPAInsufficientTrust: 100007, the Trust balance is too low.
-	EPAInsufficientTrust EPAStatus = "insufficient_trust"
-)
-
-var epaCodes = map[string]EPAStatus{
-	"100001": EPANotFound,
-	"100002": EPANotActive,
-	"100003": EPANoPrimaryPaymentMethod,
-	"100004": EPAPaymentMethodNotActive,
-	"100005": EPACardTrouble,
-	"100006": EPACardTrouble,
-	"100007": EPAInsufficientTrust,
+// epaCodes are USPS's codes for a problem with an Enterprise Payment Account
+// (REFERENCE.md §4.3); EPA.Code lists their meanings.
+var epaCodes = map[string]bool{
+	"100001": true, "100002": true, "100003": true, "100004": true,
+	"100005": true, "100006": true, "100007": true,
 }
 
-// EPAStatusOf maps an error from LookupEPA or AuthorizePayment to the EPA
-// status its USPS code 100001–100007 stands for; false when err carries none.
-func EPAStatusOf(err error) (EPAStatus, bool) {
-	var ae *APIError
-	if !errors.As(err, &ae) {
-		return "", false
-	}
-	for _, d := range ae.Errors {
-		if st, ok := epaCodes[d.Code]; ok {
-			return st, true
-		}
-	}
-	return "", false
-}
+// epaCodeNotFound is the code of an unknown account, also used for a bare 404.
+const epaCodeNotFound = "100001"
 
 // paymentAccountQuery is the query string of GET /payments/v3/payment-account/{n}.
 type paymentAccountQuery struct {
@@ -82,9 +44,21 @@ type paymentAccountQuery struct {
 // EPA is the answer of a payment-account lookup.
 type EPA struct {
 	Account usps.EPSAccount
-	Status  EPAStatus
-	// Code is USPS's code behind a status other than EPAActive (e.g.
-	// "100002"); Err the full USPS answer.
+	// Active reports that USPS knows the account and it can pay.
+	Active bool
+	// Code is USPS's reason when the account is not active (REFERENCE.md
+	// §4.3), as APIError.HasCode also finds it on AuthorizePayment's errors:
+	//   - 100001: no EPS account with that number (a bare 404 is reported
+	//     as 100001 too);
+	//   - 100002: the account exists but is not Active, e.g. an ACH account
+	//     still waiting for its micro-debit verification;
+	//   - 100003: no primary payment method;
+	//   - 100004: the payment method is not active, e.g. ACH pending
+	//     verification;
+	//   - 100005 (try again later) and 100006 (check the card details):
+	//     card trouble;
+	//   - 100007: the Trust balance is too low.
+	// Err is USPS's full answer.
 	Code string
 	Err  *APIError
 	// NonProfit is USPS's nonProfitStatus (meaningful for permits).
@@ -145,15 +119,15 @@ func (c *Client) lookupEPA(ctx context.Context, eps usps.EPSAccount, amount *usp
 		if !errors.As(err, &ae) {
 			return nil, err
 		}
-		if st, ok := EPAStatusOf(ae); ok {
-			return &EPA{Account: eps, Status: st, Code: epaCode(ae), Err: ae}, nil
+		if code := epaCode(ae); code != "" {
+			return &EPA{Account: eps, Code: code, Err: ae}, nil
 		}
 		if ae.StatusCode == http.StatusNotFound {
-			return &EPA{Account: eps, Status: EPANotFound, Err: ae}, nil
+			return &EPA{Account: eps, Code: epaCodeNotFound, Err: ae}, nil
 		}
 		return nil, err
 	}
-	return &EPA{Account: eps, Status: EPAActive, NonProfit: wire.NonProfitStatus, SufficientFunds: wire.SufficientFunds}, nil
+	return &EPA{Account: eps, Active: true, NonProfit: wire.NonProfitStatus, SufficientFunds: wire.SufficientFunds}, nil
 }
 
 // asPlatform returns c authenticating with the platform's own token: the
@@ -170,7 +144,7 @@ func (c *Client) asPlatform() *Client {
 
 func epaCode(ae *APIError) string {
 	for _, d := range ae.Errors {
-		if _, ok := epaCodes[d.Code]; ok {
+		if epaCodes[d.Code] {
 			return d.Code
 		}
 	}
@@ -410,7 +384,8 @@ type PaymentAuthorization struct {
 // for every label.
 //
 // An EPA problem of the PAYER (or RATE_HOLDER, LABEL_PROVIDER) account comes
-// back as an *APIError with code 100001–100007; EPAStatusOf maps it.
+// back as an *APIError with code 100001–100007 (see EPA.Code); find it with
+// APIError.HasCode.
 func (c *Client) AuthorizePayment(ctx context.Context, req PaymentRequest) (*PaymentAuthorization, error) {
 	if err := req.check(); err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package uspsbiz_test
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -69,23 +68,22 @@ func TestLookupEPAStatuses(t *testing.T) {
 	c := newClient(t, srv)
 	for _, tc := range []struct {
 		account string
-		status  uspsbiz.EPAStatus
 		code    string
 	}{
-		{epsActive, uspsbiz.EPAActive, ""},
-		{epsUnknown, uspsbiz.EPANotFound, "100001"},
-		{epsPendingACH, uspsbiz.EPANotActive, "100002"},
-		{epsInactive, uspsbiz.EPANotActive, "100002"},
-		{epsNoMethod, uspsbiz.EPANoPrimaryPaymentMethod, "100003"},
-		{epsMethodOff, uspsbiz.EPAPaymentMethodNotActive, "100004"},
-		{epsCardLater, uspsbiz.EPACardTrouble, "100005"},
-		{epsCardCheck, uspsbiz.EPACardTrouble, "100006"},
-		{epsLowTrust, uspsbiz.EPAInsufficientTrust, "100007"},
+		{epsActive, ""},
+		{epsUnknown, "100001"},
+		{epsPendingACH, "100002"},
+		{epsInactive, "100002"},
+		{epsNoMethod, "100003"},
+		{epsMethodOff, "100004"},
+		{epsCardLater, "100005"},
+		{epsCardCheck, "100006"},
+		{epsLowTrust, "100007"},
 	} {
 		t.Run(tc.code, func(t *testing.T) {
 			epa, err := c.LookupEPA(t.Context(), eps(t, tc.account))
 			require.NoError(t, err)
-			assert.Equal(t, tc.status, epa.Status)
+			assert.Equal(t, tc.code == "", epa.Active)
 			assert.Equal(t, tc.code, epa.Code)
 			if tc.code != "" {
 				require.NotNil(t, epa.Err)
@@ -98,7 +96,9 @@ func TestLookupEPAStatuses(t *testing.T) {
 	srv.InjectFault(uspsbiztest.Fault{Match: "GET /payments/v3/payment-account/", Status: 404})
 	epa, err := c.LookupEPA(t.Context(), eps(t, epsActive))
 	require.NoError(t, err)
-	assert.Equal(t, uspsbiz.EPANotFound, epa.Status)
+	assert.False(t, epa.Active)
+	assert.Equal(t, "100001", epa.Code)
+	assert.Equal(t, 404, epa.Err.StatusCode)
 	// Other failures are errors.
 	srv.InjectFault(uspsbiztest.Fault{Match: "GET /payments/v3/payment-account/", Status: 403})
 	_, err = c.LookupEPA(t.Context(), eps(t, epsActive))
@@ -144,13 +144,14 @@ func TestPendingACHActivatesAfterMicroDebits(t *testing.T) {
 	c := newClient(t, srv)
 	epa, err := c.LookupEPA(t.Context(), eps(t, epsPendingACH))
 	require.NoError(t, err)
-	assert.Equal(t, uspsbiz.EPANotActive, epa.Status)
+	assert.False(t, epa.Active)
+	assert.Equal(t, "100002", epa.Code)
 
 	require.ErrorIs(t, srv.VerifyMicroDebits(epsPendingACH, 17, 41), uspsbiztest.ErrMicroDebitMismatch)
 	require.NoError(t, srv.VerifyMicroDebits(epsPendingACH, 42, 17))
 	epa, err = c.LookupEPA(t.Context(), eps(t, epsPendingACH))
 	require.NoError(t, err)
-	assert.Equal(t, uspsbiz.EPAActive, epa.Status)
+	assert.True(t, epa.Active)
 	require.Error(t, srv.VerifyMicroDebits(epsPendingACH, 42, 17), "no longer pending")
 
 	// Random debits are under $1.00.
@@ -270,30 +271,26 @@ func TestAuthorizePaymentEPACodes(t *testing.T) {
 	c := newClient(t, srv)
 	for _, tc := range []struct {
 		account string
-		status  uspsbiz.EPAStatus
+		code    string
 	}{
-		{epsUnknown, uspsbiz.EPANotFound},
-		{epsPendingACH, uspsbiz.EPANotActive},
-		{epsNoMethod, uspsbiz.EPANoPrimaryPaymentMethod},
-		{epsMethodOff, uspsbiz.EPAPaymentMethodNotActive},
-		{epsCardLater, uspsbiz.EPACardTrouble},
-		{epsCardCheck, uspsbiz.EPACardTrouble},
-		{epsLowTrust, uspsbiz.EPAInsufficientTrust},
+		{epsUnknown, "100001"},
+		{epsPendingACH, "100002"},
+		{epsNoMethod, "100003"},
+		{epsMethodOff, "100004"},
+		{epsCardLater, "100005"},
+		{epsCardCheck, "100006"},
+		{epsLowTrust, "100007"},
 	} {
-		t.Run(string(tc.status), func(t *testing.T) {
+		t.Run(tc.code, func(t *testing.T) {
 			a := eps(t, tc.account)
 			_, err := c.AuthorizePayment(t.Context(), roles(payer(testCRID, a), labelOwner(testCRID, testMID, testManifestMID)))
 			var ae *uspsbiz.APIError
 			require.ErrorAs(t, err, &ae)
 			assert.Equal(t, 400, ae.StatusCode)
-			st, ok := uspsbiz.EPAStatusOf(err)
-			require.True(t, ok)
-			assert.Equal(t, tc.status, st)
+			assert.True(t, ae.HasCode(tc.code))
 			assert.NotContains(t, err.Error(), testEPSCanaryTxt)
 		})
 	}
-	_, ok := uspsbiz.EPAStatusOf(errors.New("other"))
-	assert.False(t, ok)
 	// Not idempotent: a 503 is not retried.
 	srv.ResetRequests()
 	srv.InjectFault(uspsbiztest.Fault{Match: "POST /payments/v3/payment-authorization", Status: 503})

@@ -32,6 +32,11 @@ const (
 	PricePublished PriceType = "PUBLISHED"
 )
 
+// IsContract reports whether p is a contract (NSA) price type: CONTRACT or
+// its old name NSA. Rates that carry warning 001 have PricePublished
+// instead, so checking a Rate's or ExtraServiceRate's PriceType is enough.
+func (p PriceType) IsContract() bool { return p == PriceContract || p == PriceNSA }
+
 // warningContractRateNotFound is USPS's warning code "001": the account has
 // no contract price for the request and a published price came back.
 const warningContractRateNotFound = "001"
@@ -135,15 +140,9 @@ func (r *Rate) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// IsContract reports whether this is a contract (NSA) price: price type
-// CONTRACT (or NSA) and no warning 001.
-func (r *Rate) IsContract() bool {
-	return (r.PriceType == PriceContract || r.PriceType == PriceNSA) && !r.ContractRateNotFound
-}
-
 func (r *Rate) settle() {
 	r.ContractRateNotFound = hasContractMiss(r.Warnings)
-	if r.ContractRateNotFound && (r.PriceType == PriceContract || r.PriceType == PriceNSA) {
+	if r.ContractRateNotFound && r.PriceType.IsContract() {
 		r.PriceType = PricePublished
 	}
 }
@@ -159,14 +158,9 @@ type ExtraServiceRate struct {
 	ContractRateNotFound bool       `json:"-"`
 }
 
-// IsContract reports whether this is a contract price (see Rate.IsContract).
-func (e *ExtraServiceRate) IsContract() bool {
-	return (e.PriceType == PriceContract || e.PriceType == PriceNSA) && !e.ContractRateNotFound
-}
-
 func (e *ExtraServiceRate) settle() {
 	e.ContractRateNotFound = hasContractMiss(e.Warnings)
-	if e.ContractRateNotFound && (e.PriceType == PriceContract || e.PriceType == PriceNSA) {
+	if e.ContractRateNotFound && e.PriceType.IsContract() {
 		e.PriceType = PricePublished
 	}
 }
@@ -197,15 +191,15 @@ func (o *RateOption) settle() {
 	}
 }
 
-// IsContract reports whether every rate of the option is a contract price.
+// isContract reports whether every rate of the option is a contract price.
 // Extra services are left out: USPS prices many of them at published rates
 // even for contract accounts (a 001 on them sets ContractRateNotFound).
-func (o *RateOption) IsContract() bool {
+func (o *RateOption) isContract() bool {
 	if len(o.Rates) == 0 {
 		return false
 	}
 	for i := range o.Rates {
-		if !o.Rates[i].IsContract() {
+		if r := &o.Rates[i]; !r.PriceType.IsContract() || r.ContractRateNotFound {
 			return false
 		}
 	}
@@ -230,7 +224,7 @@ func (r *RateResult) RequireContract() error {
 		return fmt.Errorf("%w: no rates", ErrContractRateNotFound)
 	}
 	for i := range r.Options {
-		if !r.Options[i].IsContract() {
+		if !r.Options[i].isContract() {
 			return ErrContractRateNotFound
 		}
 	}

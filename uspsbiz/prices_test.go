@@ -53,7 +53,7 @@ func TestBaseRatesPublished(t *testing.T) {
 	assert.Equal(t, usps.Cents(935), r.Price)
 	assert.Equal(t, uspsbiz.PriceCommercial, r.PriceType)
 	assert.Equal(t, usps.Cents(400), r.Fees[0].Price)
-	assert.False(t, r.IsContract())
+	assert.False(t, r.PriceType.IsContract())
 	assert.False(t, res.ContractRateNotFound)
 	assert.ErrorIs(t, res.RequireContract(), uspsbiz.ErrContractRateNotFound)
 
@@ -110,7 +110,7 @@ func TestBaseRatesContract(t *testing.T) {
 	assert.Equal(t, uspsbiz.PriceContract, r.PriceType)
 	assert.Equal(t, "DUXP0XXXXN01050", r.SKU)
 	assert.Equal(t, usps.Cents(712), r.Price)
-	assert.True(t, r.IsContract())
+	assert.True(t, r.PriceType.IsContract())
 	assert.NoError(t, res.RequireContract())
 	body := srv.Requests()[len(srv.Requests())-1].Body
 	assert.Contains(t, string(body), `"accountType":"EPS"`)
@@ -126,7 +126,7 @@ func TestBaseRatesContract(t *testing.T) {
 	r = res.Options[0].Rates[0]
 	assert.True(t, res.ContractRateNotFound)
 	assert.True(t, r.ContractRateNotFound)
-	assert.False(t, r.IsContract())
+	assert.False(t, r.PriceType.IsContract())
 	assert.Equal(t, usps.Cents(2500), r.Price)
 	assert.ErrorIs(t, res.RequireContract(), uspsbiz.ErrContractRateNotFound)
 	require.Len(t, r.Warnings, 1)
@@ -147,13 +147,13 @@ func TestContractRateNeverReportedWith001(t *testing.T) {
 	require.NoError(t, err)
 	r := res.Options[0].Rates[0]
 	assert.Equal(t, uspsbiz.PricePublished, r.PriceType)
-	assert.False(t, r.IsContract())
+	assert.False(t, r.PriceType.IsContract())
 	assert.True(t, res.ContractRateNotFound)
 	// Warning codes given as numbers are read too.
 	srv.InjectFault(uspsbiztest.Fault{Match: "POST /prices/v3/base-rates/search", Status: 200, Body: `{"totalBasePrice":7.12,"rates":[{"priceType":"NSA","price":7.12,"warnings":[{"warningCode":1}]}]}`})
 	res, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE", EPS: eps(t, epsActive)})
 	require.NoError(t, err)
-	assert.True(t, res.Options[0].Rates[0].IsContract(), "numeric 1 is not the string 001")
+	assert.True(t, res.Options[0].Rates[0].PriceType.IsContract(), "numeric 1 is not the string 001")
 	// A malformed price fails the whole answer.
 	srv.InjectFault(uspsbiztest.Fault{Match: "POST /prices/v3/base-rates/search", Status: 200, Body: `{"totalBasePrice":-7.12,"rates":[]}`})
 	_, err = c.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE"})
@@ -205,7 +205,6 @@ func TestBaseRatesListAndTotalRates(t *testing.T) {
 	res, err = c.BaseRatesList(t.Context(), uspsbiz.RateListQuery{Package: pkg(), MailClasses: []string{"USPS_GROUND_ADVANTAGE"}, EPS: eps(t, epsActive)})
 	require.NoError(t, err)
 	require.Len(t, res.Options, 1)
-	assert.True(t, res.Options[0].IsContract())
 	require.NoError(t, res.RequireContract())
 
 	_, err = c.BaseRatesList(t.Context(), uspsbiz.RateListQuery{Package: pkg(), EPS: eps(t, epsActive)})
@@ -219,11 +218,11 @@ func TestBaseRatesListAndTotalRates(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, tr.Options, 1)
 	o := tr.Options[0]
-	assert.True(t, o.IsContract(), "the base rate is a contract rate")
+	assert.NoError(t, tr.RequireContract(), "the base rate is a contract rate; extra services do not count")
 	assert.True(t, o.ContractRateNotFound, "extra services came back published with 001")
 	assert.True(t, tr.ContractRateNotFound)
 	require.Len(t, o.ExtraServices, 2)
-	assert.False(t, o.ExtraServices[1].IsContract())
+	assert.False(t, o.ExtraServices[1].PriceType.IsContract())
 	assert.Equal(t, usps.Cents(255), o.ExtraServices[1].Price)
 	assert.Equal(t, usps.Cents(712+255), o.TotalPrice)
 	body := srv.Requests()[len(srv.Requests())-1].Body
@@ -238,7 +237,7 @@ func TestPricesWithMerchantToken(t *testing.T) {
 	m := c.ForMerchant(oauth2.StaticTokenSource(tok.OAuth2()))
 	res, err := m.BaseRates(t.Context(), uspsbiz.BaseRatesQuery{Package: pkg(), MailClass: "USPS_GROUND_ADVANTAGE", EPS: eps(t, epsActive)})
 	require.NoError(t, err)
-	assert.True(t, res.Options[0].IsContract())
+	assert.NoError(t, res.RequireContract())
 	reqs := srv.Requests()
 	assert.Regexp(t, `^Bearer merchant-`, reqs[len(reqs)-1].Header.Get("Authorization"))
 }

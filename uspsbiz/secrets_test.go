@@ -26,7 +26,7 @@ func TestSecretNeverFormats(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&logBuf, nil)).Info("x", "tok", tok, "creds", creds, "s", s)
 	slog.New(slog.NewTextHandler(&logBuf, nil)).Info("x", "tok", tok, "creds", creds, "s", s)
 	outputs := []string{
-		s.String(), s.GoString(),
+		fmt.Sprint(s), fmt.Sprintf("%#v", s),
 		fmt.Sprintf("%v %+v %#v %s %q %x %d", s, s, s, s, s, s, s),
 		fmt.Sprintf("%v %+v %#v", tok, tok, tok),
 		fmt.Sprintf("%v %+v %#v", *tok, *tok, *tok),
@@ -39,6 +39,10 @@ func TestSecretNeverFormats(t *testing.T) {
 		}
 	}
 	assert.Equal(t, "canary-token-9d1f", s.Reveal())
+	assert.Equal(t, `[REDACTED]|[REDACTED]|"[REDACTED]"`, fmt.Sprintf("%v|%#v|%q", s, s, s))
+	sj, err := json.Marshal(s)
+	require.NoError(t, err)
+	assert.Equal(t, `"[REDACTED]"`, string(sj))
 }
 
 // Redaction fails closed: what JSON makes of a secret never decodes back

@@ -27,13 +27,8 @@ const redacted = "[REDACTED]"
 // Reveal returns the secret's value, for sending it to USPS or sealing it.
 func (s Secret) Reveal() string { return string(s) }
 
-// String implements fmt.Stringer.
-func (s Secret) String() string { return redacted }
-
-// GoString implements fmt.GoStringer.
-func (s Secret) GoString() string { return strconv.Quote(redacted) }
-
-// Format implements fmt.Formatter so that no verb prints the value.
+// Format implements fmt.Formatter so that no verb prints the value. fmt
+// consults Format before String and GoString, so those are not needed.
 func (s Secret) Format(f fmt.State, verb rune) {
 	if verb == 'q' {
 		_, _ = f.Write([]byte(strconv.Quote(redacted)))
@@ -45,10 +40,8 @@ func (s Secret) Format(f fmt.State, verb rune) {
 // LogValue implements slog.LogValuer.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
 
-// MarshalJSON implements json.Marshaler; a Secret never leaves as JSON.
-func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
-
-// MarshalText implements encoding.TextMarshaler, for encoders that prefer it.
+// MarshalText implements encoding.TextMarshaler; encoding/json uses it too,
+// so a Secret marshals to the JSON string "[REDACTED]".
 func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // errRedacted is the refusal to decode a redacted value.
@@ -56,7 +49,7 @@ var errRedacted = errors.New("uspsbiz: a redacted secret cannot be decoded")
 
 // UnmarshalText implements encoding.TextUnmarshaler (encoding/json uses it
 // for JSON strings): it takes any value except "[REDACTED]", the output of
-// MarshalText and MarshalJSON, which it refuses with an error.
+// MarshalText, which it refuses with an error.
 func (s *Secret) UnmarshalText(b []byte) error {
 	if string(b) == redacted {
 		return errRedacted

@@ -26,17 +26,17 @@ func Example() {
 	ctx := context.Background()
 
 	epa, _ := c.LookupEPA(ctx, "1000000002")
-	fmt.Println(epa.Status) // ACH waits for its micro-debits
+	fmt.Println(epa.Active, epa.Code) // ACH waits for its micro-debits
 	_ = srv.VerifyMicroDebits("1000000002", 17, 42)
 	epa, _ = c.LookupEPA(ctx, "1000000002")
-	fmt.Println(epa.Status)
+	fmt.Println(epa.Active)
 
 	srv.InjectFault(uspsbiztest.Fault{Match: "GET /payments/", Status: 429, RetryAfter: "3600"})
 	_, err := c.LookupEPA(ctx, "1000000002")
 	fmt.Println(errors.Is(err, uspsbiz.ErrRateLimited), srv.Count("GET /payments/v3/payment-account/"))
 	// Output:
-	// not_active
-	// active
+	// false 100002
+	// true
 	// true 3
 }
 

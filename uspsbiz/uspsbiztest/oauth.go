@@ -253,17 +253,6 @@ func (s *Server) RevokeAll(username string) {
 	}
 }
 
-// ExpireAccessTokens makes every access token already issued expire now,
-// so that the next call must refresh.
-func (s *Server) ExpireAccessTokens() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.nowLocked()
-	for _, g := range s.access {
-		g.Expiry = now
-	}
-}
-
 // authenticate checks the request's bearer token for scope. On failure it
 // writes USPS's 401/403 and returns nil. Resource handlers call it first.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, scope string) *grant {

@@ -13,15 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
-
-// TB is the part of testing.TB that NewServer needs.
-type TB interface {
-	Helper()
-	Cleanup(func())
-	Fatalf(format string, args ...any)
-}
 
 // Server is a fake USPS: OAuth, the Customer Onboarding Platform pages and
 // the resource APIs, over real HTTP on loopback. Its methods are safe for
@@ -81,7 +75,7 @@ func WithStringNumbers() Option { return func(s *Server) { s.strNums = true } }
 func WithTime(t time.Time) Option { return func(s *Server) { s.now = t; s.clockReal = false } }
 
 // NewServer starts a fake USPS for a test and closes it at cleanup.
-func NewServer(t TB, opts ...Option) *Server {
+func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s := Start(opts...)
 	t.Cleanup(s.Close)
