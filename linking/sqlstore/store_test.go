@@ -81,8 +81,10 @@ func TestSQLitePragmas(t *testing.T) {
 
 func TestSQLiteOpenRejectsOddPaths(t *testing.T) {
 	for _, p := range []string{"", ":memory:", "file:x.db", "x.db?mode=memory", "a#b"} {
-		_, err := sqlite.Open(t.Context(), p)
+		s, err := sqlite.Open(t.Context(), p)
 		require.Error(t, err, p)
+		// A nil interface, not one holding a nil pointer: s == nil works.
+		require.True(t, s == nil, p)
 	}
 }
 

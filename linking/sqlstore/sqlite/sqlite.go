@@ -20,11 +20,7 @@ import (
 // For an in-memory store use linking/memstore: an SQLite in-memory database
 // is per connection.
 func Open(ctx context.Context, path string, opts ...sqlstore.Option) (sqlstore.Store, error) {
-	s, err := sqlimpl.OpenSQLite(ctx, path, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return sqlimpl.Result[sqlstore.Store](sqlimpl.OpenSQLite(ctx, path, opts...))
 }
 
 // New migrates db and returns a Store on it. The caller keeps owning db:
@@ -33,11 +29,7 @@ func Open(ctx context.Context, path string, opts ...sqlstore.Option) (sqlstore.S
 // _txlock=immediate), should have SetMaxOpenConns(1), and then serves reads
 // too, so reads wait behind a LockLink callback.
 func New(ctx context.Context, db *sql.DB, opts ...sqlstore.Option) (sqlstore.Store, error) {
-	s, err := sqlimpl.New(ctx, db, sqlimpl.DialectSQLite, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return sqlimpl.Result[sqlstore.Store](sqlimpl.New(ctx, db, sqlimpl.DialectSQLite, opts...))
 }
 
 // DSN returns the modernc.org/sqlite DSN a Store needs for the database

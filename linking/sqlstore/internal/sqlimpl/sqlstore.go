@@ -227,3 +227,14 @@ func SQLiteDSN(path string) string {
 func sqliteReaderDSN(path string) string {
 	return path + "?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=query_only(1)"
 }
+
+// Result returns s as the interface I (sqlstore.Store), or I's zero value
+// with err: a failed constructor must return a nil interface, not one
+// holding a nil *Store.
+func Result[I any](s *Store, err error) (I, error) {
+	var zero I
+	if err != nil {
+		return zero, err
+	}
+	return any(s).(I), nil
+}
