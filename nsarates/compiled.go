@@ -3,7 +3,7 @@ package nsarates
 import (
 	"cmp"
 	"encoding/binary"
-	"math"
+	"math/bits"
 	"slices"
 
 	"github.com/nsalink/nsalink/usps"
@@ -13,31 +13,44 @@ import (
 // small integer, prices sit in one dense array, and a quote does no map
 // lookup, string work or allocation. It is immutable once built, so a quote
 // that loaded it sees one consistent table however often it is swapped.
+//
+// Each product is laid out once per rule set of the pricer (products[set ×
+// nprod + i]): the rules are resolved at install time, so a quote only
+// indexes by the rule set its mailing date picked.
 type compiled struct {
 	info     TableInfo
-	from, to int64      // Unix seconds; [from, to)
-	slot     []uint16   // ProductID → index into products + 1; 0 = not covered
-	products []cproduct // in table order
+	from, to int64      // day numbers in Central time; [from, to)
+	slot     []uint16   // ProductID → index into a set's products + 1; 0 = not covered
+	nprod    int        // products per rule set
+	products []cproduct // [set*nprod + i], in table order within a set
 	prices   []int32    // per product: [zone*ntiers + tier]; -1 = no price
 	fees     []cfee     // by kind, then highest threshold first
 }
 
 type cproduct struct {
-	cubic    bool
-	tierKind TierKind
-	dim      bool   // dimensional weight applies
-	feeMask  uint16 // bit i set: fees[i] applies
-	ntiers   int
-	offset   int // of zone 00, tier 0 in prices
+	tierKind  TierKind
+	dim       bool // dimensional weight applies
+	nonrect   bool // DIM volume × dimFactor/1000
+	oversized bool // this is an oversized (OS) product: first tier whatever the weight
+	dimSides  SideRounding
+	feeMask   uint16 // bit i set: fees[i] applies
+	osSlot    uint16 // oversized product of the class: index + 1 in the set; 0 = none
+	ntiers    int
+	offset    int // of zone 00, tier 0 in prices
 
 	maxWeight      usps.Weight
 	maxLengthGirth usps.Dimension
 	maxLength      usps.Dimension
+	osOver         usps.Dimension // length + girth over it → oversized; 0 = no rule
 	cubicMaxWeight usps.Weight
 	cubicMaxTenths int64
-	quantum        usps.Dimension // cubic: sides round down to a multiple of it
-	dimDivisor     int64          // (1/1000 in)³ per pound
-	dimOverVolume  int64          // (1/1000 in)³
+	cubicMaxLength usps.Dimension
+	quantum        usps.Dimension   // cubic and soft pack: sides round down to a multiple of it
+	soft           []usps.Dimension // soft pack: length + width bound per tier; nil = no rule
+	dimDivisor     int64            // (1/1000 in)³ per pound
+	dimOverVolume  int64            // (1/1000 in)³
+	dimFactor      int64            // thousandths, for nonrect
+	dimMaxPounds   int64            // DIM weight cap in pounds; 0 = none
 
 	tierIndex // shared by every table with the same tiers
 }
@@ -100,16 +113,10 @@ type cfee struct {
 // inside int64, with room for the thresholds below.
 const cubicInch = int64(usps.Inch) * int64(usps.Inch) * int64(usps.Inch)
 
-// compile lays t out for quoting under rules, with product ids and tier
-// indexes from ids and tiers (both by product of t).
-func compile(t *Table, rules *Rules, ids []ProductID, tiers []tierIndex) *compiled {
-	c := &compiled{info: t.info, from: math.MinInt64, to: math.MaxInt64}
-	if !t.info.EffectiveFrom.IsZero() {
-		c.from = t.info.EffectiveFrom.Unix()
-	}
-	if !t.info.EffectiveTo.IsZero() {
-		c.to = t.info.EffectiveTo.Unix()
-	}
+// compile lays t out for quoting under each of sets, with product ids and
+// tier indexes from ids and tiers (both by product of t).
+func compile(t *Table, sets []ruleSet, ids []ProductID, tiers []tierIndex) *compiled {
+	c := &compiled{info: t.info, from: dayOrMin(t.info.EffectiveFrom), to: dayOrMax(t.info.EffectiveTo), nprod: len(t.products)}
 
 	fees := slices.Clone(t.fees)
 	slices.SortStableFunc(fees, func(a, b Fee) int { return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(b.Over, a.Over)) })
@@ -122,42 +129,86 @@ func compile(t *Table, rules *Rules, ids []ProductID, tiers []tierIndex) *compil
 	}
 
 	c.slot = make([]uint16, slices.Max(append([]ProductID{0}, ids...))+1)
-	c.products = make([]cproduct, len(t.products))
 	cells := 0
 	for _, tp := range t.products {
 		cells += len(tp.prices)
 	}
 	c.prices = make([]int32, 0, cells)
+	offsets := make([]int, len(t.products))
 	for i, tp := range t.products {
 		c.slot[ids[i]] = uint16(i + 1)
-		limit := rules.limitFor(tp.key.MailClass)
-		p := cproduct{
-			cubic:          tp.tiers[0].Kind == CubicTiers,
-			tierKind:       tp.tiers[0].Kind,
-			ntiers:         len(tp.tiers),
-			offset:         len(c.prices),
-			maxWeight:      limit.MaxWeight,
-			maxLengthGirth: limit.MaxLengthPlusGirth,
-			maxLength:      limit.MaxLength,
-			cubicMaxWeight: rules.CubicMaxWeight,
-			cubicMaxTenths: rules.CubicMaxTenths,
-			quantum:        rules.CubicQuantum,
-			dimDivisor:     rules.DimDivisor * cubicInch,
-			dimOverVolume:  rules.DimOverCubicInches * cubicInch,
-			tierIndex:      tiers[i],
-		}
-		p.dim = !p.cubic && rules.dimApplies(tp.key)
-		for j, f := range fees {
-			if f.MailClass == "" || f.MailClass == tp.key.MailClass {
-				p.feeMask |= 1 << j
-			}
-		}
+		offsets[i] = len(c.prices)
 		for _, price := range tp.prices {
 			c.prices = append(c.prices, int32(price)) // absent (-1) stays -1
 		}
-		c.products[i] = p
+	}
+	c.products = make([]cproduct, 0, len(sets)*len(t.products))
+	for si := range sets {
+		rules := &sets[si].rules
+		for i, tp := range t.products {
+			limit := rules.limitFor(tp.key.MailClass)
+			p := cproduct{
+				tierKind:       tp.tiers[0].Kind,
+				dimSides:       rules.DimSides,
+				ntiers:         len(tp.tiers),
+				offset:         offsets[i],
+				maxWeight:      limit.MaxWeight,
+				maxLengthGirth: limit.MaxLengthPlusGirth,
+				maxLength:      limit.MaxLength,
+				cubicMaxWeight: rules.CubicMaxWeight,
+				cubicMaxTenths: cmp.Or(limit.CubicMaxTenths, rules.CubicMaxTenths),
+				cubicMaxLength: rules.CubicMaxLength,
+				quantum:        rules.CubicQuantum,
+				dimDivisor:     rules.DimDivisor * cubicInch,
+				dimOverVolume:  rules.DimOverCubicInches * cubicInch,
+				dimFactor:      rules.DimNonrectangularFactor,
+				dimMaxPounds:   int64(rules.DimMaxWeight / usps.Pound),
+				tierIndex:      tiers[i],
+			}
+			if p.tierKind == SoftPackTiers {
+				p.soft = rules.softPackFor(tp.key.MailClass)
+			}
+			if p.tierKind == WeightTiers {
+				p.dim = rules.dimApplies(tp.key)
+				p.nonrect = slices.Contains(rules.DimNonrectangular, tp.key.RateIndicator)
+				if o, ok := rules.oversizedFor(tp.key.MailClass); ok {
+					if tp.key.RateIndicator == o.RateIndicator {
+						p.oversized, p.dim = true, false
+					} else if j := oversizedProduct(t, tp.key, o.RateIndicator); j >= 0 {
+						p.osOver, p.osSlot = o.Over, uint16(j+1)
+					} else {
+						p.osOver = o.Over // oversized parcels: not covered here
+					}
+				}
+			}
+			for j, f := range fees {
+				if f.MailClass == "" || f.MailClass == tp.key.MailClass {
+					p.feeMask |= 1 << j
+				}
+			}
+			c.products = append(c.products, p)
+		}
 	}
 	return c
+}
+
+// oversizedProduct finds, in t, the weight-priced product of k's mail class
+// with rate indicator ri: the one with k's processing category if there is
+// one, else the first in canonical order; -1 if none.
+func oversizedProduct(t *Table, k ProductKey, ri string) int {
+	found := -1
+	for j, tp := range t.products {
+		if tp.key.MailClass != k.MailClass || tp.key.RateIndicator != ri || tp.tiers[0].Kind != WeightTiers {
+			continue
+		}
+		if tp.key.ProcessingCategory == k.ProcessingCategory {
+			return j
+		}
+		if found < 0 {
+			found = j
+		}
+	}
+	return found
 }
 
 // parcel is a shipment with its derived measures, computed once per quote.
@@ -165,20 +216,50 @@ type parcel struct {
 	weight                usps.Weight
 	length, width, height usps.Dimension // sorted: length is the longest side
 	volume                int64          // L×W×H in (1/1000 in)³, exact
-	date                  int64
+	day                   int64          // mailing date, day number in Central time
+	set                   int            // index of the rule set in force on day
 	zone                  Zone
 }
 
-// dimWeight is the dimensional weight of pc in whole pounds (rounded up), or
-// 0 when pc is not over the DIM volume threshold.
+// dimPounds is the dimensional weight of pc in whole pounds (rounded up and
+// capped at the rule's maximum), or 0 when pc is not over the DIM volume
+// threshold.
 //
-// Worked example: 20 × 12 × 10 in = 2,400 in³ > 1,728 → 2400/166 = 14.46 →
-// 15 lb.
-func (p *cproduct) dimWeight(pc *parcel) usps.Weight {
-	if pc.volume <= p.dimOverVolume {
-		return 0
+// Worked examples: 20 × 12 × 10 in = 2,400 in³ > 1,728 → 2400/166 = 14.46 →
+// 15 lb (2019 rules) or 2400/139 = 17.3 → 18 lb (2026 rules); 12.2 in cube →
+// 12 in (nearest inch, 1,728 in³, no DIM) in 2019, 13 in (up, 2,197 in³ → 16
+// lb) in 2026.
+func (p *cproduct) dimPounds(pc *parcel) int64 {
+	v := pc.volume
+	if p.dimSides != SidesExact {
+		// Sides are at most MaxDimension + 1 in, so the product stays far
+		// inside int64.
+		v = int64(p.dimSides.round(pc.length)) * int64(p.dimSides.round(pc.width)) * int64(p.dimSides.round(pc.height))
 	}
-	return usps.Weight((pc.volume+p.dimDivisor-1)/p.dimDivisor) * usps.Pound
+	var lb int64
+	if p.nonrect {
+		// v × factor / 1000 exactly, in 128 bits: v ≤ 1.01e18.
+		hi, lo := bits.Mul64(uint64(v), uint64(p.dimFactor))
+		ohi, olo := bits.Mul64(uint64(p.dimOverVolume), 1000)
+		if hi < ohi || hi == ohi && lo <= olo {
+			return 0
+		}
+		den := uint64(p.dimDivisor) * 1000 // ≤ 1e18
+		q, r := bits.Div64(hi, lo, den)    // hi < den: v × factor < 1.01e21
+		lb = int64(q)
+		if r != 0 {
+			lb++
+		}
+	} else {
+		if v <= p.dimOverVolume {
+			return 0
+		}
+		lb = (v + p.dimDivisor - 1) / p.dimDivisor
+	}
+	if p.dimMaxPounds > 0 && lb > p.dimMaxPounds {
+		lb = p.dimMaxPounds // DIM weight over the cap pays the cap's price
+	}
+	return lb
 }
 
 // cubicTenths is the cubic tier of pc in tenths of a cubic foot, from sides
@@ -193,6 +274,19 @@ func (p *cproduct) cubicTenths(pc *parcel) int64 {
 	return (v + tenthCubicFoot - 1) / tenthCubicFoot
 }
 
+// softTenths is the soft-pack tier of pc in tenths of a cubic foot: the
+// first tier whose length-plus-width bound holds the two longest sides,
+// each rounded down to the quantum; 0 when pc is over the last bound.
+func (p *cproduct) softTenths(pc *parcel) int64 {
+	lw := roundDown(pc.length, p.quantum) + roundDown(pc.width, p.quantum)
+	for i, b := range p.soft {
+		if lw <= b {
+			return int64(i + 1)
+		}
+	}
+	return 0
+}
+
 func roundDown(d, q usps.Dimension) usps.Dimension {
 	if q == usps.QuarterInch { // constant divisor: a multiply, not a division
 		return d / usps.QuarterInch * usps.QuarterInch
@@ -205,25 +299,44 @@ func roundDown(d, q usps.Dimension) usps.Dimension {
 // apply; an error means no table may price pc. It returns scalars, not a
 // struct, so that results stay in registers on the hot path.
 func (c *compiled) lookup(id ProductID, pc *parcel) (p *cproduct, tier int, postage usps.Cents, reason Reason, err error) {
-	if pc.date < c.from || pc.date >= c.to {
+	if pc.day < c.from || pc.day >= c.to {
 		return nil, 0, 0, ReasonOutsideDates, nil
 	}
 	if int(id) >= len(c.slot) || c.slot[id] == 0 {
 		return nil, 0, 0, ReasonNotCovered, nil
 	}
-	p = &c.products[c.slot[id]-1]
+	base := pc.set * c.nprod
+	p = &c.products[base+int(c.slot[id])-1]
 	var key int64
-	if p.cubic {
+	switch p.tierKind {
+	case CubicTiers:
 		key = p.cubicTenths(pc)
+	case SoftPackTiers:
+		if p.soft == nil {
+			return nil, 0, 0, ReasonNoRule, nil
+		}
+		key = p.softTenths(pc)
 	}
 	if err := p.checkLimits(pc, key); err != nil {
 		return nil, 0, 0, ReasonNone, err
 	}
 	k := key
-	if !p.cubic {
+	if p.tierKind == WeightTiers {
+		if p.osOver > 0 && pc.length+2*(pc.width+pc.height) > p.osOver {
+			// Oversized: the class's OS price for the zone, regardless of
+			// weight.
+			if p.osSlot == 0 {
+				return nil, 0, 0, ReasonNotCovered, nil
+			}
+			p = &c.products[base+int(p.osSlot)-1]
+			return c.cell(p, pc, 0)
+		}
+		if p.oversized {
+			return c.cell(p, pc, 0)
+		}
 		w := pc.weight
 		if p.dim {
-			w = max(w, p.dimWeight(pc))
+			w = max(w, usps.Weight(p.dimPounds(pc))*usps.Pound)
 		}
 		key = int64(w)
 		k = key / int64(usps.Pound)
@@ -238,6 +351,11 @@ func (c *compiled) lookup(id ProductID, pc *parcel) (p *cproduct, tier int, post
 	if i == p.ntiers {
 		return nil, 0, 0, ReasonBeyondTable, nil
 	}
+	return c.cell(p, pc, i)
+}
+
+// cell returns the price of tier i of p in pc's zone.
+func (c *compiled) cell(p *cproduct, pc *parcel, i int) (*cproduct, int, usps.Cents, Reason, error) {
 	cents := c.prices[p.offset+int(pc.zone)*p.ntiers+i]
 	if cents < 0 {
 		return nil, 0, 0, ReasonMissingCell, nil
@@ -246,7 +364,7 @@ func (c *compiled) lookup(id ProductID, pc *parcel) (p *cproduct, tier int, post
 }
 
 // checkLimits checks pc against the product's limits; tenths is its cubic
-// tier when the product is cubic.
+// or soft-pack tier when the product has one.
 func (p *cproduct) checkLimits(pc *parcel, tenths int64) error {
 	if p.maxWeight > 0 && pc.weight > p.maxWeight {
 		return &LimitError{Field: "Weight", Value: pc.weight.String(), Limit: p.maxWeight.String()}
@@ -257,11 +375,18 @@ func (p *cproduct) checkLimits(pc *parcel, tenths int64) error {
 	if p.maxLength > 0 && pc.length > p.maxLength {
 		return &LimitError{Field: "Length", Value: pc.length.String() + "in", Limit: p.maxLength.String() + "in"}
 	}
-	if !p.cubic {
+	if p.tierKind == WeightTiers {
 		return nil
 	}
 	if pc.weight > p.cubicMaxWeight {
 		return &LimitError{Field: "CubicWeight", Value: pc.weight.String(), Limit: p.cubicMaxWeight.String()}
+	}
+	if p.cubicMaxLength > 0 && pc.length > p.cubicMaxLength {
+		return &LimitError{Field: "CubicLength", Value: pc.length.String() + "in", Limit: p.cubicMaxLength.String() + "in"}
+	}
+	if p.tierKind == SoftPackTiers && tenths == 0 {
+		lw := roundDown(pc.length, p.quantum) + roundDown(pc.width, p.quantum)
+		return &LimitError{Field: "SoftPackLengthPlusWidth", Value: lw.String() + "in", Limit: p.soft[len(p.soft)-1].String() + "in"}
 	}
 	if tenths > p.cubicMaxTenths {
 		return &LimitError{Field: "CubicVolume", Value: CubicTier(int(tenths)).String(), Limit: CubicTier(int(p.cubicMaxTenths)).String()}

@@ -24,6 +24,7 @@ func TestQuoteContract(t *testing.T) {
 		Price: want, Postage: want, Source: SourceContract, Fallback: ReasonNone,
 		TableID: "Priority Mail Contract 629", TableVersion: "v1",
 		Zone: 5, Tier: WeightTier(3 * usps.Pound), BillableWeight: 3 * usps.Pound,
+		RuleSet: "usps-2019-06-23",
 	}, q)
 }
 
@@ -110,7 +111,7 @@ func TestQuoteValidation(t *testing.T) {
 		"Product": func(s *Shipment) { s.Product = 0 },
 		"Zone":    func(s *Shipment) { s.Zone = 10 },
 		"Weight":  func(s *Shipment) { s.Weight = 0 },
-		"Date":    func(s *Shipment) { s.Date = time.Time{} },
+		"Date":    func(s *Shipment) { s.Date = time.Date(2019, 6, 22, 0, 0, 0, 0, time.UTC) }, // before every rule set
 		"Length":  func(s *Shipment) { s.Length = 0 },
 		"Width":   func(s *Shipment) { s.Width = -1 },
 		"Height":  func(s *Shipment) { s.Height = 1001 * usps.Inch },
@@ -170,7 +171,8 @@ func TestPricerHandles(t *testing.T) {
 }
 
 func TestFees(t *testing.T) {
-	b := NewBuilderFrom(buildTable(t, contractInfo("fees"), 500, 20, allKeys...))
+	// To 70 lb: a parcel over the volume fee's 2 ft³ has a DIM weight over 20 lb.
+	b := NewBuilderFrom(buildTable(t, contractInfo("fees"), 500, 70, allKeys...))
 	for _, f := range []Fee{
 		{Name: "nonstandard length 22", Kind: FeeLength, Over: 22 * int64(usps.Inch), Amount: 400},
 		{Name: "nonstandard length 30", Kind: FeeLength, Over: 30 * int64(usps.Inch), Amount: 1500},
@@ -320,7 +322,8 @@ func TestQuoteProperties(t *testing.T) {
 			for _, d := range sides {
 				vol *= int64(d / usps.QuarterInch * usps.QuarterInch)
 			}
-			eligible := s.Weight <= 20*usps.Pound && vol*10 <= 5*1728*cubicInch && withinLengthGirth(s, 108*usps.Inch)
+			eligible := s.Weight <= 20*usps.Pound && vol*10 <= 5*1728*cubicInch && withinLengthGirth(s, 108*usps.Inch) &&
+				max(s.Length, s.Width, s.Height) <= 18*usps.Inch // 2019 rules: longest side 18 in
 			assert.Equal(t, eligible, err == nil, "cubic %+v: %v", s, err)
 			continue
 		}

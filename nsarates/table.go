@@ -20,9 +20,14 @@ type TableInfo struct {
 	ID string
 	// Version distinguishes successive tables with the same ID.
 	Version string
-	// The table applies to mailing dates in [EffectiveFrom, EffectiveTo).
-	// A zero EffectiveFrom means "always since"; a zero EffectiveTo means
-	// open-ended (USPS's blank endDate, REFERENCE.md §5.3).
+	// The table applies to mailing dates from EffectiveFrom up to, not
+	// including, EffectiveTo: a contract whose last day is 2027-01-16 has
+	// EffectiveTo 2027-01-17 and prices labels mailed until midnight at the
+	// end of 2027-01-16 in Chicago. Only the calendar date of each counts
+	// (Year, Month, Day in the value's own location), read as a day in
+	// USPS's time zone, America/Chicago. A zero EffectiveFrom means "always
+	// since"; a zero EffectiveTo means open-ended (USPS's blank endDate,
+	// REFERENCE.md §5.3).
 	EffectiveFrom time.Time
 	EffectiveTo   time.Time
 }
@@ -37,8 +42,8 @@ func (in TableInfo) validate() error {
 	if !isLabel(in.Version) {
 		return &ValidationError{Field: "Version", Value: in.Version, Reason: "want 1–64 characters of letters, digits, space and ._:/-, no leading or trailing space"}
 	}
-	if !in.EffectiveTo.IsZero() && !in.EffectiveTo.After(in.EffectiveFrom) {
-		return &ValidationError{Field: "EffectiveTo", Value: in.EffectiveTo.Format(time.RFC3339), Reason: "must be after EffectiveFrom"}
+	if !in.EffectiveTo.IsZero() && dayOf(in.EffectiveTo) <= dayOrMin(in.EffectiveFrom) {
+		return &ValidationError{Field: "EffectiveTo", Value: in.EffectiveTo.Format(time.DateOnly), Reason: "must be a later date than EffectiveFrom"}
 	}
 	return nil
 }
