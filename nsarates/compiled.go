@@ -3,6 +3,7 @@ package nsarates
 import (
 	"cmp"
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"slices"
 
@@ -13,35 +14,40 @@ import (
 // small integer, prices sit in one dense array, and a quote does no map
 // lookup, string work or allocation. It is immutable once built, so a quote
 // that loaded it sees one consistent table however often it is swapped.
-//
-// Each product is laid out once per rule set of the pricer (products[set ×
-// nprod + i]): the rules are resolved at install time, so a quote only
-// indexes by the rule set its mailing date picked.
+// The rules are not in it: they depend on the product and the rule set, not
+// on the table, so the pricer keeps them once for every table ([prodRule]).
 type compiled struct {
 	info     TableInfo
 	from, to int64      // day numbers in Central time; [from, to)
-	slot     []uint16   // ProductID → index into a set's products + 1; 0 = not covered
-	nprod    int        // products per rule set
-	products []cproduct // [set*nprod + i], in table order within a set
+	slot     []uint16   // ProductID → index into products + 1; 0 = not covered
+	products []cproduct // in table order
 	prices   []int32    // per product: [zone*ntiers + tier]; -1 = no price
 	fees     []cfee     // by kind, then highest threshold first
 }
 
 type cproduct struct {
-	tierKind  TierKind
-	dim       bool // dimensional weight applies
+	tierKind TierKind
+	feeMask  uint16 // bit i set: fees[i] applies
+	ntiers   int
+	offset   int // of zone 00, tier 0 in prices
+
+	tierIndex // shared by every table with the same tiers
+}
+
+// prodRule is what one rule set says about one product, resolved when the
+// product is registered, so that a quote reads it with one index.
+type prodRule struct {
+	dim       bool // dimensional weight applies (weight tiers)
 	nonrect   bool // DIM volume × dimFactor/1000
 	oversized bool // this is an oversized (OS) product: first tier whatever the weight
 	dimSides  SideRounding
-	feeMask   uint16 // bit i set: fees[i] applies
-	osSlot    uint16 // oversized product of the class: index + 1 in the set; 0 = none
-	ntiers    int
-	offset    int // of zone 00, tier 0 in prices
+	sideAdd   usps.Dimension // added before truncating a side to the inch: 500 nearest, 999 up
 
-	maxWeight      usps.Weight
-	maxLengthGirth usps.Dimension
+	maxWeight      usps.Weight    // limits: "none" is stored as the largest value,
+	maxLengthGirth usps.Dimension // so that a quote compares without a zero test
 	maxLength      usps.Dimension
-	osOver         usps.Dimension // length + girth over it → oversized; 0 = no rule
+	osOver         usps.Dimension // length + girth over it → priced as osTarget; the largest value = no rule
+	osTarget       ProductID      // the class's oversized product, same processing category
 	cubicMaxWeight usps.Weight
 	cubicMaxTenths int64
 	cubicMaxLength usps.Dimension
@@ -51,8 +57,45 @@ type cproduct struct {
 	dimOverVolume  int64            // (1/1000 in)³
 	dimFactor      int64            // thousandths, for nonrect
 	dimMaxPounds   int64            // DIM weight cap in pounds; 0 = none
+}
 
-	tierIndex // shared by every table with the same tiers
+// newProdRule resolves rules for product k; osID registers the oversized
+// product it may be priced as.
+func newProdRule(rules *Rules, k ProductKey, osID func(ProductKey) ProductID) prodRule {
+	limit := rules.limitFor(k.MailClass)
+	r := prodRule{
+		dim:            rules.dimApplies(k),
+		nonrect:        slices.Contains(rules.DimNonrectangular, k.RateIndicator),
+		dimSides:       rules.DimSides,
+		maxWeight:      cmp.Or(limit.MaxWeight, math.MaxInt64),
+		maxLengthGirth: cmp.Or(limit.MaxLengthPlusGirth, math.MaxInt64),
+		maxLength:      cmp.Or(limit.MaxLength, math.MaxInt64),
+		cubicMaxWeight: rules.CubicMaxWeight,
+		cubicMaxTenths: cmp.Or(limit.CubicMaxTenths, rules.CubicMaxTenths),
+		cubicMaxLength: rules.CubicMaxLength,
+		quantum:        rules.CubicQuantum,
+		soft:           rules.softPackFor(k.MailClass),
+		dimDivisor:     rules.DimDivisor * cubicInch,
+		dimOverVolume:  rules.DimOverCubicInches * cubicInch,
+		dimFactor:      rules.DimNonrectangularFactor,
+		dimMaxPounds:   int64(rules.DimMaxWeight / usps.Pound),
+		osOver:         math.MaxInt64,
+	}
+	switch rules.DimSides {
+	case SidesNearestInch:
+		r.sideAdd = usps.Inch / 2
+	case SidesUpInch:
+		r.sideAdd = usps.Inch - 1
+	}
+	if o, ok := rules.oversizedFor(k.MailClass); ok {
+		if k.RateIndicator == o.RateIndicator {
+			r.oversized, r.dim = true, false
+		} else {
+			r.osOver = o.Over
+			r.osTarget = osID(ProductKey{MailClass: k.MailClass, RateIndicator: o.RateIndicator, ProcessingCategory: k.ProcessingCategory})
+		}
+	}
+	return r
 }
 
 // tierIndex finds a tier fast. Customers' tables nearly always share their
@@ -113,10 +156,10 @@ type cfee struct {
 // inside int64, with room for the thresholds below.
 const cubicInch = int64(usps.Inch) * int64(usps.Inch) * int64(usps.Inch)
 
-// compile lays t out for quoting under each of sets, with product ids and
-// tier indexes from ids and tiers (both by product of t).
-func compile(t *Table, sets []ruleSet, ids []ProductID, tiers []tierIndex) *compiled {
-	c := &compiled{info: t.info, from: dayOrMin(t.info.EffectiveFrom), to: dayOrMax(t.info.EffectiveTo), nprod: len(t.products)}
+// compile lays t out for quoting, with product ids and tier indexes from
+// ids and tiers (both by product of t).
+func compile(t *Table, ids []ProductID, tiers []tierIndex) *compiled {
+	c := &compiled{info: t.info, from: dayOrMin(t.info.EffectiveFrom), to: dayOrMax(t.info.EffectiveTo)}
 
 	fees := slices.Clone(t.fees)
 	slices.SortStableFunc(fees, func(a, b Fee) int { return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(b.Over, a.Over)) })
@@ -129,92 +172,38 @@ func compile(t *Table, sets []ruleSet, ids []ProductID, tiers []tierIndex) *comp
 	}
 
 	c.slot = make([]uint16, slices.Max(append([]ProductID{0}, ids...))+1)
+	c.products = make([]cproduct, len(t.products))
 	cells := 0
 	for _, tp := range t.products {
 		cells += len(tp.prices)
 	}
 	c.prices = make([]int32, 0, cells)
-	offsets := make([]int, len(t.products))
 	for i, tp := range t.products {
 		c.slot[ids[i]] = uint16(i + 1)
-		offsets[i] = len(c.prices)
+		p := cproduct{
+			tierKind:  tp.tiers[0].Kind,
+			ntiers:    len(tp.tiers),
+			offset:    len(c.prices),
+			tierIndex: tiers[i],
+		}
+		for j, f := range fees {
+			if f.MailClass == "" || f.MailClass == tp.key.MailClass {
+				p.feeMask |= 1 << j
+			}
+		}
 		for _, price := range tp.prices {
 			c.prices = append(c.prices, int32(price)) // absent (-1) stays -1
 		}
-	}
-	c.products = make([]cproduct, 0, len(sets)*len(t.products))
-	for si := range sets {
-		rules := &sets[si].rules
-		for i, tp := range t.products {
-			limit := rules.limitFor(tp.key.MailClass)
-			p := cproduct{
-				tierKind:       tp.tiers[0].Kind,
-				dimSides:       rules.DimSides,
-				ntiers:         len(tp.tiers),
-				offset:         offsets[i],
-				maxWeight:      limit.MaxWeight,
-				maxLengthGirth: limit.MaxLengthPlusGirth,
-				maxLength:      limit.MaxLength,
-				cubicMaxWeight: rules.CubicMaxWeight,
-				cubicMaxTenths: cmp.Or(limit.CubicMaxTenths, rules.CubicMaxTenths),
-				cubicMaxLength: rules.CubicMaxLength,
-				quantum:        rules.CubicQuantum,
-				dimDivisor:     rules.DimDivisor * cubicInch,
-				dimOverVolume:  rules.DimOverCubicInches * cubicInch,
-				dimFactor:      rules.DimNonrectangularFactor,
-				dimMaxPounds:   int64(rules.DimMaxWeight / usps.Pound),
-				tierIndex:      tiers[i],
-			}
-			if p.tierKind == SoftPackTiers {
-				p.soft = rules.softPackFor(tp.key.MailClass)
-			}
-			if p.tierKind == WeightTiers {
-				p.dim = rules.dimApplies(tp.key)
-				p.nonrect = slices.Contains(rules.DimNonrectangular, tp.key.RateIndicator)
-				if o, ok := rules.oversizedFor(tp.key.MailClass); ok {
-					if tp.key.RateIndicator == o.RateIndicator {
-						p.oversized, p.dim = true, false
-					} else if j := oversizedProduct(t, tp.key, o.RateIndicator); j >= 0 {
-						p.osOver, p.osSlot = o.Over, uint16(j+1)
-					} else {
-						p.osOver = o.Over // oversized parcels: not covered here
-					}
-				}
-			}
-			for j, f := range fees {
-				if f.MailClass == "" || f.MailClass == tp.key.MailClass {
-					p.feeMask |= 1 << j
-				}
-			}
-			c.products = append(c.products, p)
-		}
+		c.products[i] = p
 	}
 	return c
-}
-
-// oversizedProduct finds, in t, the weight-priced product of k's mail class
-// with rate indicator ri: the one with k's processing category if there is
-// one, else the first in canonical order; -1 if none.
-func oversizedProduct(t *Table, k ProductKey, ri string) int {
-	found := -1
-	for j, tp := range t.products {
-		if tp.key.MailClass != k.MailClass || tp.key.RateIndicator != ri || tp.tiers[0].Kind != WeightTiers {
-			continue
-		}
-		if tp.key.ProcessingCategory == k.ProcessingCategory {
-			return j
-		}
-		if found < 0 {
-			found = j
-		}
-	}
-	return found
 }
 
 // parcel is a shipment with its derived measures, computed once per quote.
 type parcel struct {
 	weight                usps.Weight
 	length, width, height usps.Dimension // sorted: length is the longest side
+	lengthGirth           usps.Dimension // length + 2 × (width + height)
 	volume                int64          // L×W×H in (1/1000 in)³, exact
 	day                   int64          // mailing date, day number in Central time
 	set                   int            // index of the rule set in force on day
@@ -229,12 +218,14 @@ type parcel struct {
 // 15 lb (2019 rules) or 2400/139 = 17.3 → 18 lb (2026 rules); 12.2 in cube →
 // 12 in (nearest inch, 1,728 in³, no DIM) in 2019, 13 in (up, 2,197 in³ → 16
 // lb) in 2026.
-func (p *cproduct) dimPounds(pc *parcel) int64 {
+func (p *prodRule) dimPounds(pc *parcel) int64 {
 	v := pc.volume
 	if p.dimSides != SidesExact {
 		// Sides are at most MaxDimension + 1 in, so the product stays far
 		// inside int64.
-		v = int64(p.dimSides.round(pc.length)) * int64(p.dimSides.round(pc.width)) * int64(p.dimSides.round(pc.height))
+		// (SideRounding.round, written out so that it inlines.)
+		a := p.sideAdd
+		v = int64((pc.length+a)/usps.Inch*usps.Inch) * int64((pc.width+a)/usps.Inch*usps.Inch) * int64((pc.height+a)/usps.Inch*usps.Inch)
 	}
 	var lb int64
 	if p.nonrect {
@@ -267,7 +258,7 @@ func (p *cproduct) dimPounds(pc *parcel) int64 {
 //
 // Worked example: 11.9 × 8.6 × 5.3 in → 11.75 × 8.5 × 5.25 = 524.34 in³ =
 // 0.3034 ft³ → tier 0.4.
-func (p *cproduct) cubicTenths(pc *parcel) int64 {
+func (p *prodRule) cubicTenths(pc *parcel) int64 {
 	l, w, h := roundDown(pc.length, p.quantum), roundDown(pc.width, p.quantum), roundDown(pc.height, p.quantum)
 	v := int64(l) * int64(w) * int64(h)
 	const tenthCubicFoot = 1728 * cubicInch / 10 // 172.8 in³, a whole number of units
@@ -277,7 +268,7 @@ func (p *cproduct) cubicTenths(pc *parcel) int64 {
 // softTenths is the soft-pack tier of pc in tenths of a cubic foot: the
 // first tier whose length-plus-width bound holds the two longest sides,
 // each rounded down to the quantum; 0 when pc is over the last bound.
-func (p *cproduct) softTenths(pc *parcel) int64 {
+func (p *prodRule) softTenths(pc *parcel) int64 {
 	lw := roundDown(pc.length, p.quantum) + roundDown(pc.width, p.quantum)
 	for i, b := range p.soft {
 		if lw <= b {
@@ -294,49 +285,51 @@ func roundDown(d, q usps.Dimension) usps.Dimension {
 	return d / q * q
 }
 
-// lookup finds pc's cell for product id: the product, the tier index and
-// the postage. A Reason other than ReasonNone means this table does not
-// apply; an error means no table may price pc. It returns scalars, not a
-// struct, so that results stay in registers on the hot path.
-func (c *compiled) lookup(id ProductID, pc *parcel) (p *cproduct, tier int, postage usps.Cents, reason Reason, err error) {
+// lookup finds pc's cell for product id under rule r (id's rule in pc's
+// rule set): the product, the tier index and the postage. A Reason other
+// than ReasonNone means this table does not apply; an error means no table
+// may price pc. It returns scalars, not a struct, so that results stay in
+// registers on the hot path.
+func (c *compiled) lookup(id ProductID, r *prodRule, pc *parcel) (p *cproduct, tier int, postage usps.Cents, reason Reason, err error) {
 	if pc.day < c.from || pc.day >= c.to {
 		return nil, 0, 0, ReasonOutsideDates, nil
 	}
 	if int(id) >= len(c.slot) || c.slot[id] == 0 {
 		return nil, 0, 0, ReasonNotCovered, nil
 	}
-	base := pc.set * c.nprod
-	p = &c.products[base+int(c.slot[id])-1]
+	p = &c.products[c.slot[id]-1]
 	var key int64
 	switch p.tierKind {
 	case CubicTiers:
-		key = p.cubicTenths(pc)
+		key = r.cubicTenths(pc)
 	case SoftPackTiers:
-		if p.soft == nil {
+		if r.soft == nil {
 			return nil, 0, 0, ReasonNoRule, nil
 		}
-		key = p.softTenths(pc)
+		key = r.softTenths(pc)
 	}
-	if err := p.checkLimits(pc, key); err != nil {
-		return nil, 0, 0, ReasonNone, err
+	if pc.weight > r.maxWeight || pc.lengthGirth > r.maxLengthGirth || pc.length > r.maxLength || p.tierKind != WeightTiers {
+		if err := r.checkLimits(p.tierKind, pc, key); err != nil {
+			return nil, 0, 0, ReasonNone, err
+		}
 	}
 	k := key
 	if p.tierKind == WeightTiers {
-		if p.osOver > 0 && pc.length+2*(pc.width+pc.height) > p.osOver {
+		if pc.lengthGirth > r.osOver {
 			// Oversized: the class's OS price for the zone, regardless of
 			// weight.
-			if p.osSlot == 0 {
+			os := r.osTarget
+			if int(os) >= len(c.slot) || c.slot[os] == 0 || c.products[c.slot[os]-1].tierKind != WeightTiers {
 				return nil, 0, 0, ReasonNotCovered, nil
 			}
-			p = &c.products[base+int(p.osSlot)-1]
-			return c.cell(p, pc, 0)
+			return c.cell(&c.products[c.slot[os]-1], pc, 0)
 		}
-		if p.oversized {
+		if r.oversized {
 			return c.cell(p, pc, 0)
 		}
 		w := pc.weight
-		if p.dim {
-			w = max(w, usps.Weight(p.dimPounds(pc))*usps.Pound)
+		if r.dim {
+			w = max(w, usps.Weight(r.dimPounds(pc))*usps.Pound)
 		}
 		key = int64(w)
 		k = key / int64(usps.Pound)
@@ -364,18 +357,18 @@ func (c *compiled) cell(p *cproduct, pc *parcel, i int) (*cproduct, int, usps.Ce
 }
 
 // checkLimits checks pc against the product's limits; tenths is its cubic
-// or soft-pack tier when the product has one.
-func (p *cproduct) checkLimits(pc *parcel, tenths int64) error {
-	if p.maxWeight > 0 && pc.weight > p.maxWeight {
+// or soft-pack tier when the product (of tier kind kind) has one.
+func (p *prodRule) checkLimits(kind TierKind, pc *parcel, tenths int64) error {
+	if pc.weight > p.maxWeight {
 		return &LimitError{Field: "Weight", Value: pc.weight.String(), Limit: p.maxWeight.String()}
 	}
-	if lg := pc.length + 2*(pc.width+pc.height); p.maxLengthGirth > 0 && lg > p.maxLengthGirth {
+	if lg := pc.lengthGirth; lg > p.maxLengthGirth {
 		return &LimitError{Field: "LengthPlusGirth", Value: lg.String() + "in", Limit: p.maxLengthGirth.String() + "in"}
 	}
-	if p.maxLength > 0 && pc.length > p.maxLength {
+	if pc.length > p.maxLength {
 		return &LimitError{Field: "Length", Value: pc.length.String() + "in", Limit: p.maxLength.String() + "in"}
 	}
-	if p.tierKind == WeightTiers {
+	if kind == WeightTiers {
 		return nil
 	}
 	if pc.weight > p.cubicMaxWeight {
@@ -384,7 +377,7 @@ func (p *cproduct) checkLimits(pc *parcel, tenths int64) error {
 	if p.cubicMaxLength > 0 && pc.length > p.cubicMaxLength {
 		return &LimitError{Field: "CubicLength", Value: pc.length.String() + "in", Limit: p.cubicMaxLength.String() + "in"}
 	}
-	if p.tierKind == SoftPackTiers && tenths == 0 {
+	if kind == SoftPackTiers && tenths == 0 {
 		lw := roundDown(pc.length, p.quantum) + roundDown(pc.width, p.quantum)
 		return &LimitError{Field: "SoftPackLengthPlusWidth", Value: lw.String() + "in", Limit: p.soft[len(p.soft)-1].String() + "in"}
 	}

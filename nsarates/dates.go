@@ -41,8 +41,11 @@ const (
 // dayOf returns the day number of t's calendar date in t's own location.
 // It costs a zone lookup and integer arithmetic, no allocation.
 func dayOf(t time.Time) int64 {
-	_, off := t.Zone()
-	s := t.Unix() + int64(off)
+	s := t.Unix()
+	if t.Location() != time.UTC { // UTC, the usual date-only value, needs no zone lookup
+		_, off := t.Zone()
+		s += int64(off)
+	}
 	d := s / 86400
 	if s%86400 < 0 {
 		d--

@@ -48,10 +48,16 @@ type Quote struct {
 	Source  Source
 	// Fallback says why the contract table did not price the shipment;
 	// ReasonNone when Source is SourceContract.
-	Fallback     Reason
+	Fallback Reason
+	Zone     Zone
+	// PastHorizon is set when the mailing date is after the rule set's
+	// KnownThrough date: the rules may have changed since the set was
+	// written, so the price should be checked against USPS.
+	PastHorizon bool
+	// (The small fields sit together: copying a Quote is a large part of
+	// a quote's cost.)
 	TableID      string
 	TableVersion string
-	Zone         Zone
 	Tier         Tier
 	// BillableWeight is the weight the price is for: the larger of actual and
 	// dimensional weight, rounded up to the tier. For cubic, soft-pack and
@@ -61,10 +67,6 @@ type Quote struct {
 	// RuleSet is the ID of the rule set that priced the shipment, the one in
 	// force on its mailing date.
 	RuleSet string
-	// PastHorizon is set when the mailing date is after the rule set's
-	// KnownThrough date: the rules may have changed since the set was
-	// written, so the price should be checked against USPS.
-	PastHorizon bool
 }
 
 // Pricer quotes shipments from per-customer contract tables, falling back to
@@ -72,9 +74,14 @@ type Quote struct {
 // concurrent use: tables can be installed and replaced while quotes run, and
 // each quote sees exactly one version of each table.
 type Pricer struct {
-	sets  []ruleSet // by EffectiveFrom, ascending; fixed after NewPricer
-	clock func() time.Time
-	today todayCache
+	sets []ruleSet // by EffectiveFrom, ascending; fixed after NewPricer
+	// rules holds each registered product's rules under each set, at
+	// [ProductID × len(sets) + set]; shared by every table.
+	rules atomic.Pointer[[]prodRule]
+	// setFrom and setThrough are the sets' days, packed for the quote path.
+	setFrom, setThrough []int64
+	clock               func() time.Time
+	today               todayCache
 
 	mu          sync.Mutex // serializes registration and installs
 	productIDs  map[ProductKey]ProductID
@@ -171,6 +178,11 @@ func NewPricer(opts ...Option) (*Pricer, error) {
 		}
 	}
 	p.accounts.Store(&[]*accountSlot{nil})
+	p.rules.Store(new(make([]prodRule, len(p.sets)))) // ProductID 0 names no product
+	for _, s := range p.sets {
+		p.setFrom = append(p.setFrom, s.from)
+		p.setThrough = append(p.setThrough, s.through)
+	}
 	return p, nil
 }
 
@@ -200,14 +212,39 @@ func (p *Pricer) Product(k ProductKey) (ProductID, error) {
 	return p.productLocked(k), nil
 }
 
+// productLocked registers k and resolves its rules under every rule set.
+// The oversized product k may be priced as is registered first, so that
+// each product's rules sit at its own index.
 func (p *Pricer) productLocked(k ProductKey) ProductID {
-	id, ok := p.productIDs[k]
-	if !ok {
-		id = ProductID(len(p.productKeys))
-		p.productIDs[k] = id
-		p.productKeys = append(p.productKeys, k)
+	if id, ok := p.productIDs[k]; ok {
+		return id
 	}
+	for si := range p.sets {
+		if o, ok := p.sets[si].rules.oversizedFor(k.MailClass); ok && o.RateIndicator != k.RateIndicator {
+			p.productLocked(ProductKey{MailClass: k.MailClass, RateIndicator: o.RateIndicator, ProcessingCategory: k.ProcessingCategory})
+		}
+	}
+	id := ProductID(len(p.productKeys))
+	p.productIDs[k] = id
+	p.productKeys = append(p.productKeys, k)
+	// Appending writes only past the length quotes hold, so they never see
+	// a half-written entry; the new length is published atomically.
+	rules := *p.rules.Load()
+	for si := range p.sets {
+		rules = append(rules, newProdRule(&p.sets[si].rules, k, func(o ProductKey) ProductID { return p.productIDs[o] }))
+	}
+	p.rules.Store(&rules)
 	return id
+}
+
+// ruleOf returns the rule of product id in rule set set, or nil for a
+// product the pricer does not know.
+func (p *Pricer) ruleOf(id ProductID, set int) *prodRule {
+	rules := *p.rules.Load()
+	if i := int(id)*len(p.sets) + set; i < len(rules) {
+		return &rules[i]
+	}
+	return nil
 }
 
 // ProductKey returns the key behind a handle.
@@ -316,7 +353,7 @@ func (p *Pricer) compile(t *Table) *compiled {
 		tiers[i] = p.tiers.get(tp.tiers)
 	}
 	p.mu.Unlock()
-	return compile(t, p.sets, ids, tiers)
+	return compile(t, ids, tiers)
 }
 
 // Quote prices s: from the account's contract table if it applies, else the
@@ -329,7 +366,7 @@ func (p *Pricer) Quote(s Shipment) (Quote, error) {
 	if err := p.parcel(&s, &pc); err != nil {
 		return Quote{}, err
 	}
-	c, src, fallback, prod, tier, postage, err := p.find(&s, &pc)
+	c, src, fallback, r, prod, tier, postage, err := p.find(&s, &pc)
 	if err != nil {
 		return Quote{}, err
 	}
@@ -338,10 +375,9 @@ func (p *Pricer) Quote(s Shipment) (Quote, error) {
 		fees = c.feesFor(prod.feeMask, &pc)
 	}
 	billable := usps.Weight(prod.bounds[tier]) // actual (or DIM) weight rounded up to the tier
-	if prod.tierKind != WeightTiers || prod.oversized {
+	if prod.tierKind != WeightTiers || r.oversized || pc.lengthGirth > r.osOver {
 		billable = pc.weight // cubic, soft-pack and oversized prices do not depend on weight
 	}
-	set := &p.sets[pc.set]
 	// One literal, built in place: copying a Quote costs more than pricing it.
 	return Quote{
 		Price:          postage + fees,
@@ -354,14 +390,14 @@ func (p *Pricer) Quote(s Shipment) (Quote, error) {
 		Zone:           pc.zone,
 		Tier:           Tier{Kind: prod.tierKind, Max: prod.bounds[tier]},
 		BillableWeight: billable,
-		RuleSet:        set.id,
-		PastHorizon:    pc.day > set.through,
+		RuleSet:        p.sets[pc.set].id,
+		PastHorizon:    pc.day > p.setThrough[pc.set],
 	}, nil
 }
 
 // find walks the tables in order (contract, commercial, retail) and returns
 // the first that prices pc, with the contract's fallback reason.
-func (p *Pricer) find(s *Shipment, pc *parcel) (c *compiled, src Source, fallback Reason, prod *cproduct, tier int, postage usps.Cents, err error) {
+func (p *Pricer) find(s *Shipment, pc *parcel) (c *compiled, src Source, fallback Reason, r *prodRule, prod *cproduct, tier int, postage usps.Cents, err error) {
 	var reasons [3]Reason // contract, commercial, retail
 	for i, src := range [...]Source{SourceContract, SourceCommercial, SourceRetail} {
 		reasons[i] = ReasonNoTable
@@ -379,12 +415,20 @@ func (p *Pricer) find(s *Shipment, pc *parcel) (c *compiled, src Source, fallbac
 		if c == nil {
 			continue
 		}
-		prod, tier, postage, reasons[i], err = c.lookup(s.Product, pc)
+		if r == nil {
+			// Loaded after a table: a product the table covers was
+			// registered, rules included, before the table was installed.
+			if r = p.ruleOf(s.Product, pc.set); r == nil {
+				reasons[i] = ReasonNotCovered
+				continue
+			}
+		}
+		prod, tier, postage, reasons[i], err = c.lookup(s.Product, r, pc)
 		if err != nil || reasons[i] == ReasonNone {
-			return c, src, reasons[0], prod, tier, postage, err
+			return c, src, reasons[0], r, prod, tier, postage, err
 		}
 	}
-	return nil, 0, 0, nil, 0, 0, &NoRateError{Contract: reasons[0], Commercial: reasons[1], Retail: reasons[2]}
+	return nil, 0, 0, nil, nil, 0, 0, &NoRateError{Contract: reasons[0], Commercial: reasons[1], Retail: reasons[2]}
 }
 
 // parcel validates s and derives the measures every table needs.
@@ -400,11 +444,11 @@ func (p *Pricer) parcel(s *Shipment, pc *parcel) error {
 	}
 	// The newest rule set on or before the day: a scan from the end over a
 	// handful of int64s.
-	i := len(p.sets) - 1
-	for i > 0 && p.sets[i].from > pc.day {
+	i := len(p.setFrom) - 1
+	for i > 0 && p.setFrom[i] > pc.day {
 		i--
 	}
-	if p.sets[i].from > pc.day {
+	if p.setFrom[i] > pc.day {
 		return p.beforeRules(pc.day)
 	}
 	pc.set = i
@@ -420,6 +464,7 @@ func (p *Pricer) parcel(s *Shipment, pc *parcel) error {
 	}
 	pc.weight = s.Weight
 	pc.length, pc.width, pc.height = l, w, h
+	pc.lengthGirth = l + 2*(w+h)
 	pc.volume = int64(l) * int64(w) * int64(h)
 	pc.zone = s.Zone
 	return nil
