@@ -79,8 +79,9 @@
 //	DIM over 70 lb        pays the 70 lb price        same                   [P-hist] cns.usps.com; [3P] DMM 123.1.4.2e
 //	weight limit          70 lb (LimitError)          same                   [3P] DMM 201 as quoted
 //	length + girth        108 in; GA, PS 130 in       same                   [3P] DMM 201 as quoted
-//	GA, PS oversized      108–130 in: OS product,     same                   [3P] DMM 253 as quoted; OS [API]
-//	                      first tier, any weight
+//	GA, PS oversized      108–130 in: OS product      same                   [3P] DMM 253 as quoted; OS [API]
+//	                      (same category), first
+//	                      tier, any weight
 //	cubic sides           down to ¼ in, volume up     same                   [3P] DMM 223.1.3.3 as scraped
 //	                      to the next 0.1 ft³
 //	cubic maximum         20 lb; PM 0.5, GA 1.0 ft³   same                   C1–C5 [API]; GA 1.0 [3P] ShippingEasy

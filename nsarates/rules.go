@@ -99,8 +99,10 @@ type SoftPackRule struct {
 }
 
 // OversizedRule sends parcels of MailClass whose length plus girth is over
-// Over to the table's product of the same class with rate indicator
-// RateIndicator (USPS "OS"), priced at its first tier whatever the weight.
+// Over to the product of the same class and processing category with rate
+// indicator RateIndicator (USPS "OS"), priced at its first tier whatever the
+// weight. A table without that product does not price the parcel
+// (ReasonNotCovered), and the next table is tried.
 type OversizedRule struct {
 	MailClass     string
 	Over          usps.Dimension
