@@ -223,7 +223,8 @@ func (p *prodRule) dimPounds(pc *parcel) int64 {
 	if p.dimSides != SidesExact {
 		// Sides are at most MaxDimension + 1 in, so the product stays far
 		// inside int64.
-		// (SideRounding.round, written out so that it inlines.)
+		// Each side plus sideAdd, truncated to the inch: nearest (half
+		// up) or up, written out so that it inlines.
 		a := p.sideAdd
 		v = int64((pc.length+a)/usps.Inch*usps.Inch) * int64((pc.width+a)/usps.Inch*usps.Inch) * int64((pc.height+a)/usps.Inch*usps.Inch)
 	}

@@ -78,16 +78,6 @@ const (
 	SidesUpInch
 )
 
-func (r SideRounding) round(d usps.Dimension) usps.Dimension {
-	switch r {
-	case SidesNearestInch:
-		return (d + usps.Inch/2) / usps.Inch * usps.Inch
-	case SidesUpInch:
-		return (d + usps.Inch - 1) / usps.Inch * usps.Inch
-	}
-	return d
-}
-
 // SoftPackRule is the soft-pack (and padded-envelope) cubic tiers of a mail
 // class: tier i (0.1 × (i+1) cubic feet) holds parcels whose length plus
 // width, each side rounded down to Rules.CubicQuantum, is at most
