@@ -1,6 +1,7 @@
 package nsarates
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -221,8 +222,16 @@ func TestFees(t *testing.T) {
 
 // TestQuoteAllocs: a quote that succeeds allocates nothing.
 func TestQuoteAllocs(t *testing.T) {
-	tp := newTestPricer(t)
+	tp := newTestPricer(t, WithClock(func() time.Time { return time.Date(2026, 8, 3, 16, 0, 0, 0, time.UTC) }))
+	today := tp.ship(keyPM, 5*usps.Pound, 20000, 12000, 10000)
+	today.Date = time.Time{} // the clock's day in Central time
+	central := tp.ship(keyPM, 5*usps.Pound, 20000, 12000, 10000)
+	central.Date = time.Date(2026, 8, 3, 23, 0, 0, 0, Central()) // a zone lookup
 	ships := []Shipment{
+		today,
+		central,
+		tp.ship(keyGA, 2*usps.Pound, 40000, 20000, 15000),   // oversized
+		tp.ship(keyGAOS, 2*usps.Pound, 10000, 8000, 6000),   // the oversized product itself
 		tp.ship(keyPM, 5*usps.Pound, 20000, 12000, 10000),   // contract, DIM
 		tp.ship(keyCubic, 3*usps.Pound, 11900, 8600, 5300),  // contract, cubic
 		tp.ship(keyGA, 30*usps.Pound, 10000, 8000, 6000),    // commercial: beyond the contract
@@ -347,6 +356,44 @@ func TestQuoteProperties(t *testing.T) {
 func withinLengthGirth(s Shipment, limit usps.Dimension) bool {
 	l := max(s.Length, s.Width, s.Height)
 	return l+2*(s.Length+s.Width+s.Height-l) <= limit
+}
+
+// TestRegisterWhileQuoting registers products (and with them their rules)
+// from one goroutine while others quote and install tables that use them.
+// Run with -race: quotes read the rules without a lock.
+func TestRegisterWhileQuoting(t *testing.T) {
+	tp := newTestPricer(t)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			s := tp.ship(keyGA, 2*usps.Pound, 40000, 20000, 15000)
+			for !stop.Load() {
+				_, err := tp.Quote(s)
+				assert.NoError(t, err)
+			}
+		})
+	}
+	for i := range 200 {
+		k := ProductKey{MailClassGroundAdvantage, "SP", fmt.Sprintf("CATEGORY_%d", i)}
+		tbl := buildTable(t, publishedInfo("retail"), 900, 2, k)
+		require.NoError(t, tp.SetPublished(SourceRetail, tbl))
+		id, err := tp.Product(k)
+		require.NoError(t, err)
+		s := tp.ship(keyGA, usps.Pound, 10000, 8000, 6000)
+		s.Product = id
+		q, err := tp.Quote(s)
+		require.NoError(t, err)
+		assert.Equal(t, SourceRetail, q.Source)
+		// Its oversized product was registered with it, not priced here.
+		s.Length, s.Width, s.Height = 40000, 20000, 15000
+		_, err = tp.Quote(s)
+		var nr *NoRateError
+		require.ErrorAs(t, err, &nr)
+		assert.Equal(t, ReasonNotCovered, nr.Retail)
+	}
+	stop.Store(true)
+	wg.Wait()
 }
 
 func TestHandlesSurviveGrowth(t *testing.T) {
