@@ -3,6 +3,7 @@ package nsarates
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -162,7 +163,12 @@ func newNaiveEngine(p *Pricer, account string, contract, commercial *Table) *nai
 		contracts: map[string]map[string]int64{account: {}},
 		published: map[string]int64{},
 		tiers:     map[string][]int64{},
-		rules:     p.rules,
+		rules:     p.sets[len(p.sets)-1].rules,
+	}
+	for _, s := range p.sets { // the rules in force on the benchmark's mailing date
+		if s.from <= dayOf(shipDay) {
+			n.rules = s.rules
+		}
 	}
 	for c := range contract.Cells() {
 		n.contracts[account][fmt.Sprintf("%s|%s|%s|%02d|%d", c.Product.MailClass, c.Product.RateIndicator, c.Product.ProcessingCategory, c.Zone, c.Tier.Max)] = int64(c.Price)
@@ -181,7 +187,16 @@ func newNaiveEngine(p *Pricer, account string, contract, commercial *Table) *nai
 func (n *naiveEngine) quote(account string, k ProductKey, s Shipment) (int64, string, error) {
 	product := fmt.Sprintf("%s|%s|%s", k.MailClass, k.RateIndicator, k.ProcessingCategory)
 	w := int64(s.Weight)
-	vol := int64(s.Length) * int64(s.Width) * int64(s.Height)
+	side := func(d usps.Dimension) int64 {
+		switch n.rules.DimSides {
+		case SidesNearestInch:
+			return int64(math.Round(float64(d)/1000)) * 1000
+		case SidesUpInch:
+			return int64(math.Ceil(float64(d)/1000)) * 1000
+		}
+		return int64(d)
+	}
+	vol := side(s.Length) * side(s.Width) * side(s.Height)
 	dimClass := false
 	for _, c := range n.rules.DimMailClasses {
 		if c == k.MailClass {
@@ -190,7 +205,7 @@ func (n *naiveEngine) quote(account string, k ProductKey, s Shipment) (int64, st
 	}
 	if dimClass && vol > n.rules.DimOverCubicInches*cubicInch {
 		div := n.rules.DimDivisor * cubicInch
-		w = max(w, (vol+div-1)/div*int64(usps.Pound))
+		w = max(w, min((vol+div-1)/div, int64(n.rules.DimMaxWeight/usps.Pound))*int64(usps.Pound))
 	}
 	var tier int64 = -1
 	for _, t := range n.tiers[product] {

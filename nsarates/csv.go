@@ -18,8 +18,8 @@ import (
 //	eps_account         table: EPS account of the contract; empty for a published table
 //	table_id            table: the table's ID
 //	version             table: the table's version
-//	effective_from      table: first mailing date, "2026-01-18" (00:00 UTC) or RFC 3339; empty = always
-//	effective_to        table: first date it no longer applies, same forms; empty = open-ended
+//	effective_from      table: first mailing date, "2026-01-18"; empty = always
+//	effective_to        table: first date it no longer applies, same form; empty = open-ended
 //	mail_class          fee (optional: empty = all products) and cell: e.g. PRIORITY_MAIL
 //	rate_indicator      cell: e.g. SP, DR, C3
 //	processing_category cell: e.g. MACHINABLE
@@ -29,10 +29,18 @@ import (
 //	over                fee: exclusive threshold, "22in" (longest side) or "3456cuin" (volume)
 //	price               fee and cell: dollars with at most two decimals, "9.35"
 //
+// Dates are calendar days in USPS's time zone, America/Chicago, written
+// "2006-01-02" (ISO 8601 / RFC 3339 full-date, as USPS's own date fields):
+// "2026-07-12" means from midnight at the start of July 12 in Chicago, and
+// an effective_to of "2027-01-17" keeps the table through the end of
+// January 16 in Chicago. For files written by older versions, an RFC 3339
+// timestamp at midnight ("2026-01-18T00:00:00Z") is read as its date; any
+// other time of day is an error, because a table applies to whole days.
+// ReadCSV returns dates as midnight in [Central].
+//
 // Exactly one table record comes first. [Table.WriteCSV] writes the canonical
 // form (table, then fees, then cells in [Table.Cells] order, dates as
-// "2006-01-02" when they fall on 00:00 UTC); reading it back and writing it
-// again gives the same bytes.
+// "2006-01-02"); reading it back and writing it again gives the same bytes.
 const CSVHeader = "record,eps_account,table_id,version,effective_from,effective_to,mail_class,rate_indicator,processing_category,zone,tier,fee,over,price"
 
 // Column positions in a record.
@@ -178,25 +186,24 @@ func parseDate(s string) (time.Time, error) {
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
 		if t, err = time.Parse(time.RFC3339, s); err != nil {
-			return time.Time{}, &ValidationError{Field: "date", Value: s, Reason: `want "2006-01-02" or RFC 3339`}
+			return time.Time{}, &ValidationError{Field: "date", Value: s, Reason: `want "2006-01-02" (a day in Central time)`}
+		}
+		if h, m, sec := t.Clock(); h != 0 || m != 0 || sec != 0 || t.Nanosecond() != 0 {
+			return time.Time{}, &ValidationError{Field: "date", Value: s, Reason: "a table date is a whole day: want \"2006-01-02\""}
 		}
 	}
-	t = t.UTC().Truncate(time.Second) // the pricer compares dates to the second
-	if t.IsZero() {
-		return time.Time{}, &ValidationError{Field: "date", Value: s, Reason: "the zero date means no date: leave the column empty"}
+	y, mo, d := t.Date()
+	if y < 1 || y > 9999 {
+		return time.Time{}, &ValidationError{Field: "date", Value: s, Reason: "want a year from 0001 to 9999"}
 	}
-	return t, nil
+	return time.Date(y, mo, d, 0, 0, 0, 0, central), nil
 }
 
 func formatDate(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	t = t.UTC()
-	if t.Equal(t.Truncate(24 * time.Hour)) {
-		return t.Format(time.DateOnly)
-	}
-	return t.Format(time.RFC3339)
+	return t.Format(time.DateOnly)
 }
 
 func readFee(cr *csv.Reader, rec []string, b *Builder) error {

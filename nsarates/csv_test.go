@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -58,7 +59,7 @@ func TestCSVRoundTrip(t *testing.T) {
 
 func TestCSVTimestampsAndCRLF(t *testing.T) {
 	doc := strings.ReplaceAll(csvDoc(
-		"table,,commercial,2026-01,2026-01-18T06:00:00-05:00,,,,,,,,,",
+		"table,,commercial,2026-01,2026-01-18T00:00:00-05:00,,,,,,,,,",
 		cellLine("USPS_GROUND_ADVANTAGE", "SP", "MACHINABLE", "1", "16oz", "5"),
 	), "\n", "\r\n")
 	tbl, err := ReadCSV(strings.NewReader(doc))
@@ -66,9 +67,19 @@ func TestCSVTimestampsAndCRLF(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, tbl.WriteCSV(&out))
 	assert.Equal(t, csvDoc(
-		"table,,commercial,2026-01,2026-01-18T11:00:00Z,,,,,,,,,",
+		"table,,commercial,2026-01,2026-01-18,,,,,,,,,",
 		cellLine("USPS_GROUND_ADVANTAGE", "SP", "MACHINABLE", "01", "1lb", "5.00"),
-	), out.String(), "canonical form: UTC, two-digit zone, tier in pounds, two decimals")
+	), out.String(), "canonical form: a date, two-digit zone, tier in pounds, two decimals")
+	assert.Equal(t, time.Date(2026, 1, 18, 0, 0, 0, 0, Central()), tbl.Info().EffectiveFrom, "a CSV date is midnight in Chicago")
+
+	// A timestamp that is not a whole day is refused: a table applies to days.
+	_, err = ReadCSV(strings.NewReader(csvDoc(
+		"table,,commercial,2026-01,2026-01-18T06:00:00-05:00,,,,,,,,,",
+		cellLine("USPS_GROUND_ADVANTAGE", "SP", "MACHINABLE", "1", "16oz", "5"),
+	)))
+	var pe *ParseError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "effective_from", pe.Field)
 }
 
 func TestReadCSVErrors(t *testing.T) {

@@ -21,7 +21,7 @@ func (e *ValidationError) Error() string {
 // exceeds class max", REFERENCE.md §5.4); the pricer never falls back to
 // another table for it.
 type LimitError struct {
-	Field string // "Weight", "LengthPlusGirth", "Length", "CubicWeight", "CubicVolume"
+	Field string // "Weight", "LengthPlusGirth", "Length", "CubicWeight", "CubicLength", "CubicVolume", "SoftPackLengthPlusWidth"
 	Value string // the shipment's value with its unit
 	Limit string // the limit with its unit
 }
@@ -91,6 +91,7 @@ const (
 	ReasonOutsideDates               // the mailing date is outside [EffectiveFrom, EffectiveTo)
 	ReasonBeyondTable                // the billable weight or cubic tier is above the table's last tier
 	ReasonMissingCell                // the table has the product but no price for this zone and tier
+	ReasonNoRule                     // the rule set has no rule to choose the product's tier (soft pack of a class without bounds)
 )
 
 func (r Reason) String() string {
@@ -107,6 +108,8 @@ func (r Reason) String() string {
 		return "beyond the table"
 	case ReasonMissingCell:
 		return "missing cell"
+	case ReasonNoRule:
+		return "no rule"
 	}
 	return fmt.Sprintf("Reason(%d)", uint8(r))
 }

@@ -130,3 +130,33 @@ func ExampleCompare() {
 	// Output:
 	// PRIORITY_MAIL/SP/MACHINABLE zone 05 2lb: ours 9.35, USPS 9.40
 }
+
+// The same 12.2-inch cube of 2 lb on both sides of 2026-07-12: the 2019
+// rules round its sides off to 12 in (1,728 in³, no dimensional weight), the
+// 2026 rules round them up to 13 in (2,197 in³ ÷ 139 → 16 lb). A host adds a
+// rule set of its own for dates after the defaults' horizon.
+func ExampleWithRuleSet() {
+	table := nsarates.NewBuilder(nsarates.TableInfo{ID: "Commercial", Version: "2026-07"})
+	pm := nsarates.ProductKey{MailClass: nsarates.MailClassPriority, RateIndicator: "SP", ProcessingCategory: "MACHINABLE"}
+	for lb := 1; lb <= 70; lb++ {
+		_ = table.SetCell(nsarates.CellKey{Product: pm, Zone: 5, Tier: nsarates.WeightTier(usps.Weight(lb) * usps.Pound)}, usps.Cents(900+60*lb))
+	}
+	commercial, _ := table.Build()
+
+	next := nsarates.DefaultRuleSets()[1]
+	next.ID, next.EffectiveFrom, next.KnownThrough = "platform-2027-01-18", time.Date(2027, 1, 18, 0, 0, 0, 0, time.UTC), time.Time{}
+
+	p, _ := nsarates.NewPricer(nsarates.WithRuleSet(next))
+	_ = p.SetPublished(nsarates.SourceCommercial, commercial)
+	id, _ := p.Product(pm)
+	for _, day := range []string{"2026-07-11", "2026-07-12", "2027-01-18"} {
+		date, _ := time.ParseInLocation(time.DateOnly, day, nsarates.Central())
+		q, _ := p.Quote(nsarates.Shipment{Product: id, Zone: 5, Weight: 2 * usps.Pound,
+			Length: 12200, Width: 12200, Height: 12200, Date: date})
+		fmt.Printf("%s %-19s billable %-4s $%s\n", day, q.RuleSet, q.BillableWeight, q.Price)
+	}
+	// Output:
+	// 2026-07-11 usps-2019-06-23     billable 2lb  $10.20
+	// 2026-07-12 usps-2026-07-12     billable 16lb $18.60
+	// 2027-01-18 platform-2027-01-18 billable 16lb $18.60
+}

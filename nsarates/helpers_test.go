@@ -15,8 +15,10 @@ var (
 	keyGA    = ProductKey{MailClassGroundAdvantage, "SP", "MACHINABLE"}
 	keyCubic = ProductKey{MailClassPriority, "CP", "MACHINABLE"}
 	keyFlat  = ProductKey{MailClassPriority, "FE", "FLATS"}
+	// keyGAOS is Ground Advantage's oversized product: one price per zone.
+	keyGAOS = ProductKey{MailClassGroundAdvantage, "OS", "MACHINABLE"}
 
-	allKeys = []ProductKey{keyPM, keyPME, keyGA, keyCubic, keyFlat}
+	allKeys = []ProductKey{keyPM, keyPME, keyGA, keyCubic, keyFlat, keyGAOS}
 
 	// shipDay is a mailing date inside every test table's effective dates.
 	shipDay = time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
@@ -34,7 +36,7 @@ func tiersOf(k ProductKey, maxLb int) []Tier {
 			tiers = append(tiers, CubicTier(t))
 		}
 		return tiers
-	case keyFlat:
+	case keyFlat, keyGAOS:
 		return []Tier{WeightTier(70 * usps.Pound)}
 	case keyGA:
 		tiers = append(tiers, WeightTier(4*usps.Ounce), WeightTier(8*usps.Ounce), WeightTier(12*usps.Ounce), WeightTier(1599))
@@ -72,8 +74,8 @@ func contractInfo(version string) TableInfo {
 		Account:       contractAccount,
 		ID:            "Priority Mail Contract 629",
 		Version:       version,
-		EffectiveFrom: time.Date(2026, 1, 18, 0, 0, 0, 0, time.UTC),
-		EffectiveTo:   time.Date(2027, 1, 17, 0, 0, 0, 0, time.UTC),
+		EffectiveFrom: time.Date(2026, 1, 18, 0, 0, 0, 0, Central()),
+		EffectiveTo:   time.Date(2027, 1, 17, 0, 0, 0, 0, Central()),
 	}
 }
 

@@ -1,6 +1,7 @@
 package nsarates
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -24,6 +25,7 @@ func TestQuoteContract(t *testing.T) {
 		Price: want, Postage: want, Source: SourceContract, Fallback: ReasonNone,
 		TableID: "Priority Mail Contract 629", TableVersion: "v1",
 		Zone: 5, Tier: WeightTier(3 * usps.Pound), BillableWeight: 3 * usps.Pound,
+		RuleSet: "usps-2019-06-23",
 	}, q)
 }
 
@@ -110,7 +112,7 @@ func TestQuoteValidation(t *testing.T) {
 		"Product": func(s *Shipment) { s.Product = 0 },
 		"Zone":    func(s *Shipment) { s.Zone = 10 },
 		"Weight":  func(s *Shipment) { s.Weight = 0 },
-		"Date":    func(s *Shipment) { s.Date = time.Time{} },
+		"Date":    func(s *Shipment) { s.Date = time.Date(2019, 6, 22, 0, 0, 0, 0, time.UTC) }, // before every rule set
 		"Length":  func(s *Shipment) { s.Length = 0 },
 		"Width":   func(s *Shipment) { s.Width = -1 },
 		"Height":  func(s *Shipment) { s.Height = 1001 * usps.Inch },
@@ -170,7 +172,8 @@ func TestPricerHandles(t *testing.T) {
 }
 
 func TestFees(t *testing.T) {
-	b := NewBuilderFrom(buildTable(t, contractInfo("fees"), 500, 20, allKeys...))
+	// To 70 lb: a parcel over the volume fee's 2 ft³ has a DIM weight over 20 lb.
+	b := NewBuilderFrom(buildTable(t, contractInfo("fees"), 500, 70, allKeys...))
 	for _, f := range []Fee{
 		{Name: "nonstandard length 22", Kind: FeeLength, Over: 22 * int64(usps.Inch), Amount: 400},
 		{Name: "nonstandard length 30", Kind: FeeLength, Over: 30 * int64(usps.Inch), Amount: 1500},
@@ -219,8 +222,16 @@ func TestFees(t *testing.T) {
 
 // TestQuoteAllocs: a quote that succeeds allocates nothing.
 func TestQuoteAllocs(t *testing.T) {
-	tp := newTestPricer(t)
+	tp := newTestPricer(t, WithClock(func() time.Time { return time.Date(2026, 8, 3, 16, 0, 0, 0, time.UTC) }))
+	today := tp.ship(keyPM, 5*usps.Pound, 20000, 12000, 10000)
+	today.Date = time.Time{} // the clock's day in Central time
+	central := tp.ship(keyPM, 5*usps.Pound, 20000, 12000, 10000)
+	central.Date = time.Date(2026, 8, 3, 23, 0, 0, 0, Central()) // a zone lookup
 	ships := []Shipment{
+		today,
+		central,
+		tp.ship(keyGA, 2*usps.Pound, 40000, 20000, 15000),   // oversized
+		tp.ship(keyGAOS, 2*usps.Pound, 10000, 8000, 6000),   // the oversized product itself
 		tp.ship(keyPM, 5*usps.Pound, 20000, 12000, 10000),   // contract, DIM
 		tp.ship(keyCubic, 3*usps.Pound, 11900, 8600, 5300),  // contract, cubic
 		tp.ship(keyGA, 30*usps.Pound, 10000, 8000, 6000),    // commercial: beyond the contract
@@ -320,7 +331,8 @@ func TestQuoteProperties(t *testing.T) {
 			for _, d := range sides {
 				vol *= int64(d / usps.QuarterInch * usps.QuarterInch)
 			}
-			eligible := s.Weight <= 20*usps.Pound && vol*10 <= 5*1728*cubicInch && withinLengthGirth(s, 108*usps.Inch)
+			eligible := s.Weight <= 20*usps.Pound && vol*10 <= 5*1728*cubicInch && withinLengthGirth(s, 108*usps.Inch) &&
+				max(s.Length, s.Width, s.Height) <= 18*usps.Inch // 2019 rules: longest side 18 in
 			assert.Equal(t, eligible, err == nil, "cubic %+v: %v", s, err)
 			continue
 		}
@@ -344,6 +356,44 @@ func TestQuoteProperties(t *testing.T) {
 func withinLengthGirth(s Shipment, limit usps.Dimension) bool {
 	l := max(s.Length, s.Width, s.Height)
 	return l+2*(s.Length+s.Width+s.Height-l) <= limit
+}
+
+// TestRegisterWhileQuoting registers products (and with them their rules)
+// from one goroutine while others quote and install tables that use them.
+// Run with -race: quotes read the rules without a lock.
+func TestRegisterWhileQuoting(t *testing.T) {
+	tp := newTestPricer(t)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			s := tp.ship(keyGA, 2*usps.Pound, 40000, 20000, 15000)
+			for !stop.Load() {
+				_, err := tp.Quote(s)
+				assert.NoError(t, err)
+			}
+		})
+	}
+	for i := range 200 {
+		k := ProductKey{MailClassGroundAdvantage, "SP", fmt.Sprintf("CATEGORY_%d", i)}
+		tbl := buildTable(t, publishedInfo("retail"), 900, 2, k)
+		require.NoError(t, tp.SetPublished(SourceRetail, tbl))
+		id, err := tp.Product(k)
+		require.NoError(t, err)
+		s := tp.ship(keyGA, usps.Pound, 10000, 8000, 6000)
+		s.Product = id
+		q, err := tp.Quote(s)
+		require.NoError(t, err)
+		assert.Equal(t, SourceRetail, q.Source)
+		// Its oversized product was registered with it, not priced here.
+		s.Length, s.Width, s.Height = 40000, 20000, 15000
+		_, err = tp.Quote(s)
+		var nr *NoRateError
+		require.ErrorAs(t, err, &nr)
+		assert.Equal(t, ReasonNotCovered, nr.Retail)
+	}
+	stop.Store(true)
+	wg.Wait()
 }
 
 func TestHandlesSurviveGrowth(t *testing.T) {

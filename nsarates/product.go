@@ -78,8 +78,13 @@ const (
 	// bound is at least the billable weight.
 	WeightTiers TierKind = iota + 1
 	// CubicTiers are chosen by cubic volume in tenths of a cubic foot
-	// (USPS tiers 0.1–0.5, rate indicators C1–C5).
+	// (USPS tiers 0.1–0.5, rate indicators C1–C5; Ground Advantage to 1.0).
 	CubicTiers
+	// SoftPackTiers are cubic tiers of soft packs and padded envelopes, in
+	// tenths of a cubic foot, chosen by length plus width as the rule set's
+	// [SoftPackRule] says (USPS soft-pack tiers 1–10, rate indicators
+	// P5…Q0).
+	SoftPackTiers
 )
 
 // Tier is one price column of a product: an inclusive upper bound, in
@@ -104,23 +109,35 @@ func WeightTier(w usps.Weight) Tier { return Tier{Kind: WeightTiers, Max: int64(
 // CubicTier is the cubic tier with upper bound tenths/10 cubic feet.
 func CubicTier(tenths int) Tier { return Tier{Kind: CubicTiers, Max: int64(tenths)} }
 
-// String formats t as in CSV files: "4oz", "15.99oz", "2lb", "0.3cuft".
+// SoftPackTier is the soft-pack tier of tenths/10 cubic feet.
+func SoftPackTier(tenths int) Tier { return Tier{Kind: SoftPackTiers, Max: int64(tenths)} }
+
+// String formats t as in CSV files: "4oz", "15.99oz", "2lb", "0.3cuft",
+// "0.3softpack".
 func (t Tier) String() string {
 	switch t.Kind {
 	case WeightTiers:
 		return usps.Weight(t.Max).String()
 	case CubicTiers:
 		return fmt.Sprintf("%d.%dcuft", t.Max/10, t.Max%10)
+	case SoftPackTiers:
+		return fmt.Sprintf("%d.%dsoftpack", t.Max/10, t.Max%10)
 	}
 	return fmt.Sprintf("Tier(%d,%d)", t.Kind, t.Max)
 }
 
 // ParseTier parses a tier as [Tier.String] formats it. Weights may be given
-// in ounces or pounds ("16oz" and "1lb" are the same tier); cubic tiers take
-// one decimal ("0.3cuft").
+// in ounces or pounds ("16oz" and "1lb" are the same tier); cubic and
+// soft-pack tiers take one decimal ("0.3cuft", "0.3softpack").
 func ParseTier(s string) (Tier, error) {
 	var t Tier
-	if num, ok := strings.CutSuffix(s, "cuft"); ok {
+	if num, ok := strings.CutSuffix(s, "softpack"); ok {
+		v, err := usps.ParseDecimal(num, 1)
+		if err != nil {
+			return Tier{}, &usps.NumberError{Input: s, Err: errors.Unwrap(err)}
+		}
+		t = Tier{Kind: SoftPackTiers, Max: v}
+	} else if num, ok := strings.CutSuffix(s, "cuft"); ok {
 		v, err := usps.ParseDecimal(num, 1)
 		if err != nil {
 			return Tier{}, &usps.NumberError{Input: s, Err: errors.Unwrap(err)}
@@ -145,6 +162,8 @@ func (t Tier) validate() error {
 		return nil
 	case t.Kind == CubicTiers && t.Max > 0 && t.Max <= maxTierCubic:
 		return nil
+	case t.Kind == SoftPackTiers && t.Max > 0 && t.Max <= 10:
+		return nil
 	}
-	return &ValidationError{Field: "Tier", Value: t.String(), Reason: "want a weight tier in (0, 150lb] or a cubic tier in (0, 10cuft]"}
+	return &ValidationError{Field: "Tier", Value: t.String(), Reason: "want a weight tier in (0, 150lb], a cubic tier in (0, 10cuft] or a soft-pack tier in (0, 1.0]"}
 }

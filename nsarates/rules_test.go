@@ -13,8 +13,13 @@ import (
 // examples. Sizes are in thousandths of an inch, weights in hundredths of an
 // ounce.
 func TestBillableWeight(t *testing.T) {
-	withGroundDIM := DefaultRules()
-	withGroundDIM.DimMailClasses = append(withGroundDIM.DimMailClasses, MailClassGroundAdvantage)
+	// exact is the 2019 rule set with exact sides, for the cases that check
+	// arithmetic on fractional sides; noGroundDIM turns DIM off for Ground
+	// Advantage, to show the class list is data.
+	exact := DefaultRuleSets()[0].Rules
+	exact.DimSides = SidesExact
+	noGroundDIM := DefaultRuleSets()[0].Rules
+	noGroundDIM.DimMailClasses = []string{MailClassPriority, MailClassPriorityExpress}
 
 	cases := []struct {
 		name     string
@@ -34,13 +39,15 @@ func TestBillableWeight(t *testing.T) {
 		{"actual beats DIM weight", nil, keyPM, 19*usps.Pound + 8*usps.Ounce, 20000, 12000, 10000, 20 * usps.Pound, WeightTier(20 * usps.Pound)},
 		// 12×12×12 in is exactly 1,728 in³, not over it: no DIM.
 		{"exactly one cubic foot: no DIM", nil, keyPM, usps.Pound, 12000, 12000, 12000, usps.Pound, WeightTier(usps.Pound)},
-		// 12×12×12.01 in = 1,729.44 in³ > 1,728: DIM 1729.44/166 = 10.42 → 11 lb.
-		{"just over one cubic foot: DIM", nil, keyPM, usps.Pound, 12000, 12000, 12010, 11 * usps.Pound, WeightTier(11 * usps.Pound)},
+		// Exact sides: 12×12×12.01 in = 1,729.44 in³ > 1,728: DIM 1729.44/166 = 10.42 → 11 lb.
+		{"just over one cubic foot: DIM (exact sides)", &exact, keyPM, usps.Pound, 12000, 12000, 12010, 11 * usps.Pound, WeightTier(11 * usps.Pound)},
+		// 2019 rules: 12.01 in rounds off to 12 in, 1,728 in³ is not over: no DIM.
+		{"just over one cubic foot: rounds off to 12 in", nil, keyPM, usps.Pound, 12000, 12000, 12010, usps.Pound, WeightTier(usps.Pound)},
 		// Priority Mail Express single piece (PA) uses DIM too: 15 lb as above.
 		{"DIM for Priority Mail Express", nil, keyPME, 5 * usps.Pound, 10000, 20000, 12000, 15 * usps.Pound, WeightTier(15 * usps.Pound)},
-		// Ground Advantage: DIM not confirmed, off by default.
-		{"no DIM for Ground Advantage by default", nil, keyGA, 5 * usps.Pound, 20000, 12000, 10000, 5 * usps.Pound, WeightTier(5 * usps.Pound)},
-		{"Ground Advantage DIM when configured", &withGroundDIM, keyGA, 5 * usps.Pound, 20000, 12000, 10000, 15 * usps.Pound, WeightTier(15 * usps.Pound)},
+		// Ground Advantage: DIM by default ([3P] DMM 283 as quoted), off when configured.
+		{"DIM for Ground Advantage", nil, keyGA, 5 * usps.Pound, 20000, 12000, 10000, 15 * usps.Pound, WeightTier(15 * usps.Pound)},
+		{"no Ground Advantage DIM when configured", &noGroundDIM, keyGA, 5 * usps.Pound, 20000, 12000, 10000, 5 * usps.Pound, WeightTier(5 * usps.Pound)},
 		// Flat-rate envelope: priced by container, DIM never applies.
 		{"no DIM for flat rate", nil, keyFlat, 5 * usps.Pound, 20000, 12000, 10000, 70 * usps.Pound, WeightTier(70 * usps.Pound)},
 		// Ounce tiers: 3.5 oz → 4 oz; 15.5 oz → 15.99 oz; 16 oz → 1 lb; 16.01 oz → 2 lb.
@@ -111,7 +118,7 @@ func TestLimits(t *testing.T) {
 		require.NoError(t, err)
 	})
 	t.Run("MaxLength is data", func(t *testing.T) {
-		r := DefaultRules()
+		r := DefaultRuleSets()[0].Rules
 		r.Limits = append(r.Limits, Limit{MailClass: MailClassPriorityExpress, MaxWeight: 70 * usps.Pound, MaxLength: 30 * usps.Inch})
 		tp := newTestPricer(t, WithRules(r))
 		_, err := tp.Quote(tp.ship(keyPME, usps.Pound, 30010, 1000, 1000))
@@ -123,14 +130,20 @@ func TestLimits(t *testing.T) {
 
 func TestRulesValidation(t *testing.T) {
 	for name, mutate := range map[string]func(*Rules){
-		"Rules.DimDivisor":         func(r *Rules) { r.DimDivisor = 0 },
-		"Rules.DimOverCubicInches": func(r *Rules) { r.DimOverCubicInches = -1 },
-		"Rules.CubicMaxWeight":     func(r *Rules) { r.CubicMaxWeight = -1 },
-		"Rules.CubicMaxTenths":     func(r *Rules) { r.CubicMaxTenths = 101 },
-		"Rules.CubicQuantum":       func(r *Rules) { r.CubicQuantum = 0 },
-		"Rules.Limits":             func(r *Rules) { r.Limits[0].MaxWeight = -1 },
+		"Rules.DimDivisor":              func(r *Rules) { r.DimDivisor = 0 },
+		"Rules.DimOverCubicInches":      func(r *Rules) { r.DimOverCubicInches = -1 },
+		"Rules.CubicMaxWeight":          func(r *Rules) { r.CubicMaxWeight = -1 },
+		"Rules.CubicMaxTenths":          func(r *Rules) { r.CubicMaxTenths = 101 },
+		"Rules.CubicQuantum":            func(r *Rules) { r.CubicQuantum = 0 },
+		"Rules.Limits":                  func(r *Rules) { r.Limits[0].MaxWeight = -1 },
+		"Rules.DimSides":                func(r *Rules) { r.DimSides = 9 },
+		"Rules.DimMaxWeight":            func(r *Rules) { r.DimMaxWeight = -1 },
+		"Rules.CubicMaxLength":          func(r *Rules) { r.CubicMaxLength = -1 },
+		"Rules.DimNonrectangularFactor": func(r *Rules) { r.DimNonrectangularFactor = 0 },
+		"Rules.SoftPack":                func(r *Rules) { r.SoftPack[0].MaxLengthPlusWidth = []usps.Dimension{30 * usps.Inch, 20 * usps.Inch} },
+		"Rules.Oversized":               func(r *Rules) { r.Oversized[0].RateIndicator = "O" },
 	} {
-		r := DefaultRules()
+		r := DefaultRuleSets()[0].Rules
 		mutate(&r)
 		_, err := NewPricer(WithRules(r))
 		var ve *ValidationError

@@ -3,6 +3,7 @@ package nsarates
 import (
 	"cmp"
 	"iter"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,9 +21,14 @@ type TableInfo struct {
 	ID string
 	// Version distinguishes successive tables with the same ID.
 	Version string
-	// The table applies to mailing dates in [EffectiveFrom, EffectiveTo).
-	// A zero EffectiveFrom means "always since"; a zero EffectiveTo means
-	// open-ended (USPS's blank endDate, REFERENCE.md §5.3).
+	// The table applies to mailing dates from EffectiveFrom up to, not
+	// including, EffectiveTo: a contract whose last day is 2027-01-16 has
+	// EffectiveTo 2027-01-17 and prices labels mailed until midnight at the
+	// end of 2027-01-16 in Chicago. Only the calendar date of each counts
+	// (Year, Month, Day in the value's own location), read as a day in
+	// USPS's time zone, America/Chicago. A zero EffectiveFrom means "always
+	// since"; a zero EffectiveTo means open-ended (USPS's blank endDate,
+	// REFERENCE.md §5.3).
 	EffectiveFrom time.Time
 	EffectiveTo   time.Time
 }
@@ -37,8 +43,8 @@ func (in TableInfo) validate() error {
 	if !isLabel(in.Version) {
 		return &ValidationError{Field: "Version", Value: in.Version, Reason: "want 1–64 characters of letters, digits, space and ._:/-, no leading or trailing space"}
 	}
-	if !in.EffectiveTo.IsZero() && !in.EffectiveTo.After(in.EffectiveFrom) {
-		return &ValidationError{Field: "EffectiveTo", Value: in.EffectiveTo.Format(time.RFC3339), Reason: "must be after EffectiveFrom"}
+	if !in.EffectiveTo.IsZero() && dayOf(in.EffectiveTo) <= dayOrMin(in.EffectiveFrom) {
+		return &ValidationError{Field: "EffectiveTo", Value: in.EffectiveTo.Format(time.DateOnly), Reason: "must be a later date than EffectiveFrom"}
 	}
 	return nil
 }
@@ -297,6 +303,11 @@ type Table struct {
 	products []tableProduct // sorted by key
 	fees     []Fee          // canonical order
 	n        int
+
+	// base and chain, on a derived table: the undiscounted table and the
+	// discounts from it, so that a further Derive rounds once.
+	base  *Table
+	chain []Discount
 }
 
 type tableProduct struct {
@@ -429,14 +440,30 @@ type Discount struct {
 	// Floor, if set, is a table no derived cell may go below, cell by cell
 	// (cells the floor lacks impose nothing).
 	Floor *Table
+	// FloorAboveBase lets MinPrice and Floor raise a cell above its
+	// undiscounted base price. Without it a floor stops at the base price:
+	// a discount never makes a cell dearer than no discount.
+	FloorAboveBase bool
 }
+
+// maxChain bounds the discounts a table derives from its base: exact
+// values stay inside 128 bits (MaxCents × 10000⁴ < 2¹²⁷).
+const maxChain = 4
 
 // Derive builds a table from t by a discount. Each cell is
 //
-//	max(round_half_up(price × (10000 − bp) / 10000), MinPrice, Floor cell)
+//	round_half_up(base × (10000 − bp) / 10000), raised to MinPrice and
+//	the Floor cell where they are higher, but not above base unless
+//	FloorAboveBase
 //
-// computed in integers: half a cent rounds up (1001 at 50 % → 501). Fees are
-// copied unchanged. info gives the new table's identity.
+// computed exactly in integers: half a cent rounds up (1001 at 50 % → 501).
+// When t was itself derived, the new table is derived from t's base
+// through every discount of the chain, and each cell is rounded once, at
+// the end: 50 % then 50 % off $10.05 is round(2.5125) = $2.51, not
+// round(round(5.025) × 0.5) = round(2.515) = $2.52. Floors and minimum prices of earlier
+// steps apply to the exact value of their step. The chain is kept in
+// memory: a table read back from CSV is a new base. At most 4 discounts
+// chain. Fees are copied unchanged. info gives the new table's identity.
 func (t *Table) Derive(info TableInfo, d Discount) (*Table, error) {
 	if d.BasisPoints < 0 || d.BasisPoints > 10000 {
 		return nil, &ValidationError{Field: "BasisPoints", Value: strconv.FormatInt(d.BasisPoints, 10), Reason: "want 0 to 10000"}
@@ -447,33 +474,66 @@ func (t *Table) Derive(info TableInfo, d Discount) (*Table, error) {
 	if err := info.validate(); err != nil {
 		return nil, err
 	}
-	out := &Table{info: info, fees: slices.Clone(t.fees), n: t.n, products: make([]tableProduct, len(t.products))}
-	for i, p := range t.products {
+	base, chain := t, []Discount{d}
+	if t.base != nil {
+		base, chain = t.base, append(slices.Clone(t.chain), d)
+	}
+	if len(chain) > maxChain {
+		return nil, &ValidationError{Field: "Discount", Value: strconv.Itoa(len(chain)), Reason: "a table derives at most 4 chained discounts from its base"}
+	}
+	out := &Table{info: info, fees: slices.Clone(base.fees), n: base.n, products: make([]tableProduct, len(base.products)), base: base, chain: chain}
+	for i, p := range base.products {
 		q := tableProduct{key: p.key, tiers: p.tiers, prices: make([]usps.Cents, len(p.prices))}
 		for j, c := range p.prices {
 			if c == absent {
 				q.prices[j] = absent
 				continue
 			}
-			v := max(discount(c, d.BasisPoints), d.MinPrice)
-			if d.Floor != nil {
-				k := CellKey{p.key, Zone(j / len(p.tiers)), p.tiers[j%len(p.tiers)]}
-				if f, ok := d.Floor.Price(k); ok {
-					v = max(v, f)
-				}
-			}
-			q.prices[j] = v
+			q.prices[j] = derive(c, chain, func(f *Table) (usps.Cents, bool) {
+				return f.Price(CellKey{p.key, Zone(j / len(p.tiers)), p.tiers[j%len(p.tiers)]})
+			})
 		}
 		out.products[i] = q
 	}
 	return out, nil
 }
 
-// discount applies bp basis points off c, rounding half a cent up. c ≤
-// MaxCents keeps c × 10000 far below the int64 limit.
-func discount(c usps.Cents, bp int64) usps.Cents {
-	return usps.Cents((int64(c)*(10000-bp) + 5000) / 10000)
+// derive applies chain to base price c exactly and rounds once, half a cent
+// up. The exact value is num / 10000^k after k steps, num in 128 bits.
+func derive(c usps.Cents, chain []Discount, floorCell func(*Table) (usps.Cents, bool)) usps.Cents {
+	num := u128{lo: uint64(c)}
+	den := uint64(1)
+	for _, d := range chain {
+		num = num.mul(uint64(10000 - d.BasisPoints))
+		den *= 10000
+		floor := d.MinPrice
+		if d.Floor != nil {
+			if f, ok := floorCell(d.Floor); ok {
+				floor = max(floor, f)
+			}
+		}
+		if !d.FloorAboveBase {
+			floor = min(floor, c)
+		}
+		if fl := (u128{lo: uint64(floor)}).mul(den); num.less(fl) {
+			num = fl
+		}
+	}
+	// (num + den/2) / den; the quotient is a price, so hi < den.
+	lo, carry := bits.Add64(num.lo, den/2, 0)
+	q, _ := bits.Div64(num.hi+carry, lo, den)
+	return usps.Cents(q)
 }
+
+// u128 is an unsigned 128-bit integer, enough for a price times 10000⁴.
+type u128 struct{ hi, lo uint64 }
+
+func (a u128) mul(m uint64) u128 {
+	hi, lo := bits.Mul64(a.lo, m)
+	return u128{hi: a.hi*m + hi, lo: lo}
+}
+
+func (a u128) less(b u128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
 
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {

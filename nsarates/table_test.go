@@ -1,6 +1,7 @@
 package nsarates
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -114,7 +115,7 @@ func TestDerive(t *testing.T) {
 	prices := map[Tier]usps.Cents{
 		WeightTier(1 * usps.Pound): 1001, // 50 % → 500.5 → 501 (half up)
 		WeightTier(2 * usps.Pound): 935,  // 50 % → 467.5 → 468
-		WeightTier(3 * usps.Pound): 1,    // 50 % → 0.5 → 1
+		WeightTier(3 * usps.Pound): 1,    // 50 % → 0.5; MinPrice 200 stops at the base price 1
 		WeightTier(4 * usps.Pound): 998,  // 50 % → 499
 		WeightTier(5 * usps.Pound): 300,  // 50 % → 150, raised to MinPrice 200
 		WeightTier(6 * usps.Pound): 2000, // 50 % → 1000, raised to the floor 1200
@@ -135,7 +136,7 @@ func TestDerive(t *testing.T) {
 	want := map[Tier]usps.Cents{
 		WeightTier(1 * usps.Pound): 501,
 		WeightTier(2 * usps.Pound): 468,
-		WeightTier(3 * usps.Pound): 200,
+		WeightTier(3 * usps.Pound): 1,
 		WeightTier(4 * usps.Pound): 499,
 		WeightTier(5 * usps.Pound): 200,
 		WeightTier(6 * usps.Pound): 1200,
@@ -153,7 +154,7 @@ func TestDerive(t *testing.T) {
 		bp   int64
 		want usps.Cents
 	}{{935, 1250, 818}, {999, 3333, 666}, {1, 0, 1}, {usps.MaxCents, 10000, 0}, {15, 1000, 14}, {5, 1000, 5}} {
-		assert.Equal(t, tc.want, discount(tc.c, tc.bp), "%d at %d bp", tc.c, tc.bp)
+		assert.Equal(t, tc.want, derive(tc.c, []Discount{{BasisPoints: tc.bp}}, nil), "%d at %d bp", tc.c, tc.bp)
 	}
 
 	var ve *ValidationError
@@ -166,6 +167,78 @@ func TestDerive(t *testing.T) {
 	_, err = base.Derive(TableInfo{}, Discount{})
 	require.ErrorAs(t, err, &ve)
 	assert.Equal(t, "ID", ve.Field)
+}
+
+// TestDeriveChainRoundsOnce derives a table from a derived table: the
+// discounts compose on the base price and round once.
+func TestDeriveChainRoundsOnce(t *testing.T) {
+	b := NewBuilder(publishedInfo("base"))
+	require.NoError(t, b.SetCell(CellKey{keyPM, 1, WeightTier(usps.Pound)}, 1005))
+	require.NoError(t, b.SetCell(CellKey{keyPM, 1, WeightTier(2 * usps.Pound)}, 1000))
+	base, err := b.Build()
+	require.NoError(t, err)
+	once, err := base.Derive(contractInfo("half"), Discount{BasisPoints: 5000})
+	require.NoError(t, err)
+	twice, err := once.Derive(contractInfo("quarter"), Discount{BasisPoints: 5000})
+	require.NoError(t, err)
+
+	// 1005 × 0.5 × 0.5 = 251.25 → 251; rounding each step would give
+	// round(round(502.5) × 0.5) = round(251.5) = 252.
+	got, _ := twice.Price(CellKey{keyPM, 1, WeightTier(usps.Pound)})
+	assert.Equal(t, usps.Cents(251), got)
+	got, _ = twice.Price(CellKey{keyPM, 1, WeightTier(2 * usps.Pound)})
+	assert.Equal(t, usps.Cents(250), got)
+
+	// A floor of an earlier step applies to that step's exact value: 1000 ×
+	// 0.5 = 500 raised to 700, then × 0.5 = 350.
+	floored, err := base.Derive(contractInfo("floored"), Discount{BasisPoints: 5000, MinPrice: 700})
+	require.NoError(t, err)
+	again, err := floored.Derive(contractInfo("again"), Discount{BasisPoints: 5000})
+	require.NoError(t, err)
+	got, _ = again.Price(CellKey{keyPM, 1, WeightTier(2 * usps.Pound)})
+	assert.Equal(t, usps.Cents(350), got)
+
+	// At most four discounts chain.
+	tbl := base
+	for i := range maxChain {
+		tbl, err = tbl.Derive(contractInfo(fmt.Sprint("step", i)), Discount{BasisPoints: 1})
+		require.NoError(t, err)
+	}
+	_, err = tbl.Derive(contractInfo("one too many"), Discount{BasisPoints: 1})
+	var ve *ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "Discount", ve.Field)
+}
+
+// TestDeriveFloorNeverAboveBase checks that MinPrice and Floor stop at the
+// undiscounted price unless FloorAboveBase says otherwise.
+func TestDeriveFloorNeverAboveBase(t *testing.T) {
+	b := NewBuilder(publishedInfo("base"))
+	k := CellKey{keyPM, 1, WeightTier(usps.Pound)}
+	require.NoError(t, b.SetCell(k, 300))
+	base, err := b.Build()
+	require.NoError(t, err)
+	fb := NewBuilder(publishedInfo("floor"))
+	require.NoError(t, fb.SetCell(k, 450))
+	floor, err := fb.Build()
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		name string
+		d    Discount
+		want usps.Cents
+	}{
+		{"min price above base stops at base", Discount{BasisPoints: 1000, MinPrice: 400}, 300},
+		{"floor above base stops at base", Discount{BasisPoints: 1000, Floor: floor}, 300},
+		{"min price below base raises", Discount{BasisPoints: 5000, MinPrice: 200}, 200},
+		{"explicitly above base", Discount{BasisPoints: 1000, Floor: floor, FloorAboveBase: true}, 450},
+		{"no floor: the discount", Discount{BasisPoints: 1000}, 270},
+	} {
+		d, err := base.Derive(contractInfo("d"), tc.d)
+		require.NoError(t, err)
+		got, _ := d.Price(k)
+		assert.Equal(t, tc.want, got, tc.name)
+	}
 }
 
 func TestCompare(t *testing.T) {

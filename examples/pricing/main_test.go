@@ -37,7 +37,8 @@ var model = []modelProduct{
 	{key: nsarates.ProductKey{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE"},
 		tiers: lbs(1, 5, 20, 70), underContract: 4, base: 800, step: 350, dim: true},
 	{key: nsarates.ProductKey{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE"},
-		tiers: []usps.Weight{8 * usps.Ounce, 1599, 5 * usps.Pound, 20 * usps.Pound, 70 * usps.Pound}, underContract: 4, base: 500, step: 250},
+		tiers: []usps.Weight{8 * usps.Ounce, 1599, 5 * usps.Pound, 20 * usps.Pound, 70 * usps.Pound}, underContract: 4, base: 500, step: 250,
+		dim: true}, // DIM over 1 ft³ for Ground Advantage too (nsarates rule sets, both dates)
 	{key: nsarates.ProductKey{MailClass: "PRIORITY_MAIL_EXPRESS", RateIndicator: "PA", ProcessingCategory: "MACHINABLE"},
 		tiers: lbs(1, 5, 20, 70), base: 2800, step: 900, dim: true},
 }
