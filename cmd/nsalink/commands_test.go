@@ -66,6 +66,23 @@ func TestLinks(t *testing.T) {
 		require.Contains(t, out, "1 of 6 links listed")
 		require.Regexp(t, `(?m)^acct-active\s+active\s`, out)
 
+		// -since: the links that entered their state within the window,
+		// by their audit trail.
+		code, out, _ = f.run(nil, "links", "-state", "action_required", "-since", "1h")
+		require.Equal(t, 0, code)
+		require.Contains(t, out, "2 of 6 links listed")
+		later := func() time.Time { return time.Now().Add(2 * time.Hour) }
+		code, out, _ = f.runAt(later, nil, "links", "-state", "action_required", "-since", "1h")
+		require.Equal(t, 0, code)
+		require.Contains(t, out, "0 of 6 links listed")
+		require.NotRegexp(t, `(?m)^acct-ach\s`, out)
+		code, out, _ = f.runAt(later, nil, "links", "-since", "3h")
+		require.Equal(t, 0, code)
+		require.Contains(t, out, "6 of 6 links listed")
+		code, _, errOut = f.run(nil, "links", "-since", "-1h")
+		require.Equal(t, 2, code)
+		require.Contains(t, errOut, "-since")
+
 		// Bad filters are usage errors naming the flag, before any query.
 		code, _, errOut = f.run(nil, "links", "-state", "frozen")
 		require.Equal(t, 2, code)

@@ -26,15 +26,27 @@ counts all links by state and reason: a jump in action_required/token_revoked
 is the sign of a USPS-side change (say, revoked grants). EPS accounts show
 their last four digits only; tokens never show.
 
-It reads every link (one query per link), so on a large fleet run it off-peak.`,
+-since 1h lists only links that entered their state (and reason) within the
+last hour, by their audit trail: "links -reason token_revoked -since 1h"
+answers whether many links just lost their grant at once.
+
+It reads every link (one query per link, and one more per listed link with
+-since), so on a large fleet run it off-peak.`,
 		setup: func(e *env, fs *flag.FlagSet) func([]string) error {
 			db := dbFlag(fs)
 			state := fs.String("state", "", "list only links in this state: "+joinStates())
 			reason := fs.String("reason", "", "list only links with this reason (\"none\" for none): "+joinReasons())
+			since := fs.Duration("since", 0, "list only links that entered their state and reason within this long (e.g. 1h)")
 			return func([]string) error {
 				st, rs, err := parseFilter(*state, *reason)
 				if err != nil {
 					return err
+				}
+				if *since < 0 {
+					return usagef("-since %s: want a positive duration such as 1h", since)
+				}
+				if *since > 0 {
+					rs.since = e.now().Add(-*since)
 				}
 				s, err := e.store(*db)
 				if err != nil {
@@ -47,10 +59,12 @@ It reads every link (one query per link), so on a large fleet run it off-peak.`,
 	}
 }
 
-// filter is a -reason value: set is false when no reason filter was given.
+// filter is the -reason and -since values: set is false when no reason
+// filter was given, since zero when no -since was.
 type filter struct {
 	set    bool
 	reason linking.Reason
+	since  time.Time
 }
 
 func parseFilter(state, reason string) (linking.State, filter, error) {
@@ -117,6 +131,15 @@ func (e *env) links(s linking.Store, state linking.State, reason filter) error {
 		if state != "" && l.State != state || reason.set && l.Reason != reason.reason {
 			return nil
 		}
+		if !reason.since.IsZero() {
+			entered, err := enteredAt(e, s, l)
+			if err != nil {
+				return err
+			}
+			if entered.Before(reason.since) {
+				return nil
+			}
+		}
 		listed++
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", quoteID(l.AccountID), l.State, dash(string(l.Reason)),
 			dash(clean(string(l.CRID))), dash(clean(string(l.MID))), eps(l), fmtTime(l.UpdatedAt), fmtTime(l.NextCheckAt),
@@ -132,7 +155,7 @@ func (e *env) links(s linking.Store, state linking.State, reason filter) error {
 	if err != nil {
 		return err
 	}
-	if state != "" || reason.set {
+	if state != "" || reason.set || !reason.since.IsZero() {
 		fmt.Fprintf(e.stdout, "\n%d of %d links listed\n", listed, total)
 	}
 	fmt.Fprintf(e.stdout, "\nlinks by state and reason (all %d):\n", total)
@@ -152,6 +175,22 @@ func (e *env) links(s linking.Store, state linking.State, reason filter) error {
 		fmt.Fprintf(w, "%s\t%s\t%d\n", k.state, dash(string(k.reason)), counts[k])
 	}
 	return w.Flush()
+}
+
+// enteredAt is when l entered its current state and reason: the time of
+// the last event of its audit trail that moved it there (the flow writes an
+// event on every change of either), or its creation without one.
+func enteredAt(e *env, s linking.Store, l *linking.Link) (time.Time, error) {
+	evs, err := s.Events(e.ctx, l.AccountID)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading the audit trail of %s: %w", quoteID(l.AccountID), err)
+	}
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].To == l.State && evs[i].Reason == l.Reason {
+			return evs[i].At, nil
+		}
+	}
+	return l.CreatedAt, nil
 }
 
 func linkCommand() command {
