@@ -83,6 +83,26 @@ func TestLinks(t *testing.T) {
 		require.Equal(t, 2, code)
 		require.Contains(t, errOut, "-since")
 
+		// JSON: the listed links, redacted, and the fleet-wide counts.
+		code, out, _ = f.run(nil, "links", "-format", "json", "-state", "action_required")
+		require.Equal(t, 0, code)
+		var lj linksJSON
+		require.NoError(t, json.Unmarshal([]byte(out), &lj))
+		require.Equal(t, 2, lj.Listed)
+		require.Equal(t, 6, lj.Total)
+		require.Len(t, lj.Links, 2)
+		ach := lj.Links[0]
+		require.Equal(t, linkJSON{AccountID: acctACH, State: "action_required", Reason: "epa_not_active",
+			Environment: f.srv.URL, CRID: custCRID, MID: custMID, ManifestMID: custMID, EPSLast4: "0002",
+			HasToken: true, UpdatedAt: ach.UpdatedAt, NextCheckAt: ach.NextCheckAt, CheckAttempts: 1,
+			LastError: "credentials check: EPA code 100002"}, ach)
+		require.NotEmpty(t, ach.NextCheckAt)
+		require.Contains(t, lj.Counts, countJSON{State: "approval_pending", Reason: "contract_not_effective", Links: 1})
+		require.Contains(t, lj.Counts, countJSON{State: "active", Reason: "", Links: 1})
+		require.Len(t, lj.Counts, 6)
+		code, _, _ = f.run(nil, "links", "-format", "yaml")
+		require.Equal(t, 2, code)
+
 		// Bad filters are usage errors naming the flag, before any query.
 		code, _, errOut = f.run(nil, "links", "-state", "frozen")
 		require.Equal(t, 2, code)
@@ -450,4 +470,29 @@ func TestDatabaseErrors(t *testing.T) {
 
 	require.Equal(t, "x [REDACTED] y", redactDSN("x "+pw+" y", "postgres://u:"+pw+"@h/d"))
 	require.Equal(t, "[DSN]", redactDSN("postgres://u:p@h/d", "postgres://u:p@h/d"))
+}
+
+func TestUntrustedTextIsEscaped(t *testing.T) {
+	backends(t, func(t *testing.T, f *fixture) {
+		// Account ids and free text come from the host and from USPS: an
+		// escape sequence in them must not reach the operator's terminal.
+		const id = "-acct \x1b[31mred"
+		_, err := f.store.CreateLink(t.Context(), &linking.Link{AccountID: id, State: linking.StateApprovalPending,
+			LastError: "USPS said \x1b]0;pwned\x07\nsecond line"})
+		require.NoError(t, err)
+		code, out, errOut := f.run(nil, "links", "-state", "approval_pending")
+		require.Equal(t, 0, code, errOut)
+		require.NotContains(t, out, "\x1b")
+		require.NotContains(t, out, "\x07")
+		require.Contains(t, out, `"-acct \x1b[31mred"`)
+		require.Contains(t, out, "USPS said  ]0;pwned  second line")
+
+		// An id that starts with "-" is passed after "--".
+		code, out, errOut = f.run(nil, "link", "--", id)
+		require.Equal(t, 0, code, errOut)
+		require.NotContains(t, out, "\x1b")
+		require.Regexp(t, row("account", `"-acct \x1b[31mred"`), out)
+		code, _, _ = f.run(nil, "link", id)
+		require.Equal(t, 2, code, "without --, it is a flag")
+	})
 }

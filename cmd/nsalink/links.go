@@ -37,10 +37,14 @@ It reads every link (one query per link, and one more per listed link with
 			state := fs.String("state", "", "list only links in this state: "+joinStates())
 			reason := fs.String("reason", "", "list only links with this reason (\"none\" for none): "+joinReasons())
 			since := fs.Duration("since", 0, "list only links that entered their state and reason within this long (e.g. 1h)")
+			format := fs.String("format", "text", "text (tables) or json (the listed links and the counts)")
 			return func([]string) error {
 				st, rs, err := parseFilter(*state, *reason)
 				if err != nil {
 					return err
+				}
+				if *format != "text" && *format != "json" {
+					return usagef("-format %s: want text or json", strconv.Quote(*format))
 				}
 				if *since < 0 {
 					return usagef("-since %s: want a positive duration such as 1h", since)
@@ -53,7 +57,7 @@ It reads every link (one query per link, and one more per listed link with
 					return err
 				}
 				defer s.Close()
-				return e.links(s, st, rs)
+				return e.links(s, st, rs, *format == "json")
 			}
 		},
 	}
@@ -120,11 +124,15 @@ type stateReason struct {
 	reason linking.Reason
 }
 
-func (e *env) links(s linking.Store, state linking.State, reason filter) error {
+func (e *env) links(s linking.Store, state linking.State, reason filter, asJSON bool) error {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ACCOUNT\tSTATE\tREASON\tCRID\tMID\tEPS\tUPDATED\tNEXT CHECK\tLAST ERROR")
+	if !asJSON {
+		fmt.Fprintln(w, "ACCOUNT\tSTATE\tREASON\tCRID\tMID\tEPS\tUPDATED\tNEXT CHECK\tLAST ERROR")
+	}
 	counts := map[stateReason]int{}
-	total, listed := 0, 0
+	total := 0
+	listed := []linkJSON{} // -format json only
+	nListed := 0
 	err := eachLink(e.ctx, s, func(l *linking.Link) error {
 		total++
 		counts[stateReason{l.State, l.Reason}]++
@@ -140,12 +148,16 @@ func (e *env) links(s linking.Store, state linking.State, reason filter) error {
 				return nil
 			}
 		}
-		listed++
+		nListed++
+		if asJSON {
+			listed = append(listed, exportLink(l))
+			return nil
+		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", quoteID(l.AccountID), l.State, dash(string(l.Reason)),
 			dash(clean(string(l.CRID))), dash(clean(string(l.MID))), eps(l), fmtTime(l.UpdatedAt), fmtTime(l.NextCheckAt),
 			dash(clean(l.LastError)))
-		if listed%500 == 0 {
-			return w.Flush()
+		if nListed%500 == 0 {
+			return w.Flush() // stream a large fleet
 		}
 		return nil
 	})
@@ -155,10 +167,6 @@ func (e *env) links(s linking.Store, state linking.State, reason filter) error {
 	if err != nil {
 		return err
 	}
-	if state != "" || reason.set || !reason.since.IsZero() {
-		fmt.Fprintf(e.stdout, "\n%d of %d links listed\n", listed, total)
-	}
-	fmt.Fprintf(e.stdout, "\nlinks by state and reason (all %d):\n", total)
 	keys := make([]stateReason, 0, len(counts))
 	for k := range counts {
 		keys = append(keys, k)
@@ -169,12 +177,73 @@ func (e *env) links(s linking.Store, state linking.State, reason filter) error {
 		}
 		return strings.Compare(string(a.reason), string(b.reason))
 	})
+	if asJSON {
+		out := linksJSON{Links: listed, Listed: nListed, Total: total, Counts: []countJSON{}}
+		for _, k := range keys {
+			out.Counts = append(out.Counts, countJSON{State: string(k.state), Reason: string(k.reason), Links: counts[k]})
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	if state != "" || reason.set || !reason.since.IsZero() {
+		fmt.Fprintf(e.stdout, "\n%d of %d links listed\n", nListed, total)
+	}
+	fmt.Fprintf(e.stdout, "\nlinks by state and reason (all %d):\n", total)
 	w = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "STATE\tREASON\tLINKS")
 	for _, k := range keys {
 		fmt.Fprintf(w, "%s\t%s\t%d\n", k.state, dash(string(k.reason)), counts[k])
 	}
 	return w.Flush()
+}
+
+// linksJSON is the output of links -format json; its field names are a
+// contract for scripts and monitoring.
+type linksJSON struct {
+	Links  []linkJSON  `json:"links"`
+	Listed int         `json:"listed"`
+	Total  int         `json:"total"`
+	Counts []countJSON `json:"counts"` // over all links, whatever the filters
+}
+
+type countJSON struct {
+	State  string `json:"state"`
+	Reason string `json:"reason"`
+	Links  int    `json:"links"`
+}
+
+// linkJSON is a link, redacted: the EPS account's last four digits, and
+// only whether tokens are on file.
+type linkJSON struct {
+	AccountID       string `json:"account_id"`
+	State           string `json:"state"`
+	Reason          string `json:"reason"`
+	Environment     string `json:"environment"`
+	CRID            string `json:"crid"`
+	MID             string `json:"mid"`
+	ManifestMID     string `json:"manifest_mid"`
+	EPSLast4        string `json:"eps_last4"`
+	HasToken        bool   `json:"has_token"`
+	HasPaymentToken bool   `json:"has_payment_token"`
+	UpdatedAt       string `json:"updated_at"`
+	NextCheckAt     string `json:"next_check_at,omitempty"`
+	CheckAttempts   int    `json:"check_attempts"`
+	LastError       string `json:"last_error"`
+}
+
+func exportLink(l *linking.Link) linkJSON {
+	j := linkJSON{AccountID: l.AccountID, State: string(l.State), Reason: string(l.Reason),
+		Environment: string(l.Environment), CRID: string(l.CRID), MID: string(l.MID), ManifestMID: string(l.ManifestMID),
+		HasToken: len(l.Token) > 0, HasPaymentToken: len(l.PaymentToken) > 0,
+		UpdatedAt: l.UpdatedAt.UTC().Format(time.RFC3339Nano), CheckAttempts: l.CheckAttempts, LastError: l.LastError}
+	if l.EPSAccount != "" {
+		j.EPSLast4 = l.EPSAccount.Last4()
+	}
+	if !l.NextCheckAt.IsZero() {
+		j.NextCheckAt = l.NextCheckAt.UTC().Format(time.RFC3339Nano)
+	}
+	return j
 }
 
 // enteredAt is when l entered its current state and reason: the time of
