@@ -331,6 +331,17 @@ func TestRotateKey(t *testing.T) {
 		require.Equal(t, 0, code)
 		require.Contains(t, out, "rewrapped 0 links")
 
+		// A tampered value stops the rotation, naming the link and the
+		// field, and what was rewrapped before it stays rewrapped.
+		bad := f.get(acctAwaiting)
+		bad.Token[len(bad.Token)-1] ^= 1
+		_, err = f.store.UpdateLink(ctx, bad, nil)
+		require.NoError(t, err)
+		code, out, errOut = f.run(map[string]string{"NSALINK_SEAL_KEYS": "k2:" + k2b64, "NSALINK_SEAL_PRIMARY": ""}, "rotate-key")
+		require.Equal(t, 1, code)
+		require.Contains(t, out, "rewrapped 0 links")
+		require.Contains(t, errOut, `rotation stopped: linking: rewrap link "acct-awaiting": token: seal: integrity check failed`)
+
 		// Values under a key the CLI was not given stop the rotation.
 		k3 := base64.StdEncoding.EncodeToString(make([]byte, 32))
 		code, _, errOut = f.run(map[string]string{"NSALINK_SEAL_KEYS": "k3:" + k3, "NSALINK_SEAL_PRIMARY": ""}, "rotate-key")
@@ -381,7 +392,7 @@ func TestQuota(t *testing.T) {
 		// every pending link waits for its backoff.
 		code, out, _ = f.run(nil, "quota")
 		require.Equal(t, 0, code)
-		require.Contains(t, out, "re-checks due now: 0 (approval_pending 0, action_required 0)")
+		require.Contains(t, out, "re-checks due now: 0 (approval_pending 0, action_required 0)\n")
 		// Seven hours later (past the longest backoff) the pending link and
 		// the two whose problem is fixed at USPS are due; the active,
 		// awaiting and authorizing ones never are.
@@ -453,7 +464,19 @@ func TestDatabaseErrors(t *testing.T) {
 	code, out, errOut := runPlain(t, "links", "-db", dsn)
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "opening PostgreSQL database")
+	require.Contains(t, errOut, "warning: the -db value holds a password")
 	require.NotContains(t, out+errOut, pw)
+	// From the environment: no warning, and still no password.
+	var o, eo bytes.Buffer
+	code = run(t.Context(), []string{"links"}, func(k string) string {
+		if k == "NSALINK_DB" {
+			return dsn
+		}
+		return ""
+	}, &o, &eo)
+	require.Equal(t, 1, code)
+	require.NotContains(t, eo.String(), "warning")
+	require.NotContains(t, o.String()+eo.String(), pw)
 
 	// Neither SQLite nor PostgreSQL: usage, and the value is not echoed.
 	code, _, errOut = runPlain(t, "links", "-db", "mysql://root:"+pw+"@db/links")

@@ -29,6 +29,9 @@ func dbFlag(fs *flag.FlagSet) *string {
 // database ahead of the fleet.
 func (e *env) store(flagValue string) (sqlstore.Store, error) {
 	dsn := flagValue
+	if hasPassword(dsn) {
+		fmt.Fprintln(e.stderr, "nsalink: warning: the -db value holds a password, which other users see in ps; set NSALINK_DB instead")
+	}
 	if dsn == "" {
 		dsn = e.getenv("NSALINK_DB")
 	}
@@ -66,6 +69,16 @@ func openStore(ctx context.Context, dsn string) (sqlstore.Store, error) {
 	}
 	// Not echoed: it may be a DSN with a password in an unexpected form.
 	return nil, usagef("-db: want sqlite:PATH or postgres://… (the value given is neither)")
+}
+
+// hasPassword reports whether a PostgreSQL URL carries a password.
+func hasPassword(dsn string) bool {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return false
+	}
+	pw, ok := u.User.Password()
+	return ok && pw != ""
 }
 
 // redactDSN removes dsn and its password from msg.

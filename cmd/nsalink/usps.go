@@ -223,8 +223,11 @@ that budget: each re-check costs two or three USPS calls.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "\nre-checks due now: %d (approval_pending %d, action_required %d), about %d to %d USPS calls\n",
-					pending+action, pending, action, 2*(pending+action), 3*(pending+action))
+				fmt.Fprintf(e.stdout, "\nre-checks due now: %d (approval_pending %d, action_required %d)", pending+action, pending, action)
+				if n := pending + action; n > 0 {
+					fmt.Fprintf(e.stdout, ", about %d to %d USPS calls", 2*n, 3*n)
+				}
+				fmt.Fprintln(e.stdout)
 				return nil
 			}
 		},
