@@ -210,11 +210,31 @@ func TestCSVCellDefusesFormulas(t *testing.T) {
 func TestRecheck(t *testing.T) {
 	backends(t, func(t *testing.T, f *fixture) {
 		// The customer confirms the ACH micro-debits at USPS; the operator
-		// re-checks at once instead of waiting for the backoff.
+		// re-checks at once instead of waiting for the backoff. With a probe
+		// for a product the customer has no contract price for, the link
+		// moves on to pending only.
 		require.NoError(t, f.srv.VerifyMicroDebits(epsACH, 17, 42))
-		code, out, errOut := f.run(nil, "recheck", acctACH)
+		require.NoError(t, f.srv.SetPublishedPrices(
+			uspsbiztest.Price{MailClass: "PRIORITY_MAIL", SKU: "DPXX0XXXXC00010", Price: "11.50"},
+			uspsbiztest.Price{MailClass: "USPS_GROUND_ADVANTAGE", SKU: "DUXP0XXXXC00010", Price: "7.10"}))
+		code, out, errOut := f.run(map[string]string{"NSALINK_CONTRACT_PROBE": "USPS_GROUND_ADVANTAGE,10001,94105,12oz,6x4x2"}, "recheck", acctACH)
 		require.Equal(t, 0, code, errOut)
-		require.Contains(t, out, "acct-ach: action_required (epa_not_active) -> active")
+		require.Contains(t, out, "acct-ach: action_required (epa_not_active) -> approval_pending (contract_not_effective)")
+		probes := 0
+		for _, r := range f.srv.Requests() {
+			if r.Path == "/prices/v3/base-rates/search" && strings.Contains(string(r.Body), "USPS_GROUND_ADVANTAGE") {
+				probes++
+			}
+		}
+		require.Equal(t, 1, probes, "the probe of NSALINK_CONTRACT_PROBE was asked")
+		for _, bad := range []string{"PRIORITY_MAIL", "PRIORITY_MAIL,1000,94105,1lb", "PRIORITY_MAIL,10001,94105,heavy", "PRIORITY_MAIL,10001,94105,1lb,10x8"} {
+			code, _, errOut = f.run(nil, "recheck", acctACH, "-probe", bad)
+			require.Equal(t, 2, code, bad)
+			require.Contains(t, errOut, "-probe")
+		}
+		code, out, errOut = f.run(nil, "recheck", acctACH)
+		require.Equal(t, 0, code, errOut)
+		require.Contains(t, out, "acct-ach: approval_pending (contract_not_effective) -> active")
 		require.Equal(t, linking.StateActive, f.get(acctACH).State)
 		evs, err := f.store.Events(t.Context(), acctACH)
 		require.NoError(t, err)

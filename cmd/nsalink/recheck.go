@@ -14,7 +14,8 @@ func recheckCommand() command {
 Runs the reconciler's check (linking.Linker.Verify) on the link of platform
 account ID now, instead of at its next scheduled check: a payment
 authorization with the customer's EPS account, then a contract-price probe
-(the default one: 1 lb Priority Mail, 10001 to 94105). Only links in
+(linking's default, 1 lb Priority Mail from 10001 to 94105, unless -probe
+gives the one the hosts configure with linking.WithContractProbe). Only links in
 approval_pending, or in action_required for a reason the customer fixes at
 USPS (epa_not_active, no_payment_method, payment_method_not_active,
 card_trouble, insufficient_funds), are checked; any other link is left alone

@@ -21,6 +21,7 @@ type uspsFlags struct {
 	clientID     *string
 	platformCRID *string
 	budgets      *string
+	probe        *string
 }
 
 func declareUSPS(fs *flag.FlagSet) uspsFlags {
@@ -29,7 +30,50 @@ func declareUSPS(fs *flag.FlagSet) uspsFlags {
 		clientID:     fs.String("client-id", "", "the platform app's USPS Consumer Key (default $NSALINK_USPS_CLIENT_ID); the Consumer Secret is read from $NSALINK_USPS_CLIENT_SECRET only"),
 		platformCRID: fs.String("platform-crid", "", "the platform's CRID, for the PLATFORM payment role (default $NSALINK_PLATFORM_CRID)"),
 		budgets:      declareBudgets(fs),
+		probe:        fs.String("probe", "", "the contract-price probe, as the hosts configure it (linking.WithContractProbe): MAIL_CLASS,FROM_ZIP,TO_ZIP,WEIGHT[,LxWxH inches], e.g. PRIORITY_MAIL,10001,94105,1lb,10x8x4 (default $NSALINK_CONTRACT_PROBE, else linking's default)"),
 	}
+}
+
+// parseProbe reads MAIL_CLASS,FROM_ZIP,TO_ZIP,WEIGHT[,LxWxH].
+func parseProbe(v string) (linking.ContractProbe, error) {
+	bad := func(why string) (linking.ContractProbe, error) {
+		return linking.ContractProbe{}, usagef("-probe %s: %s; want MAIL_CLASS,FROM_ZIP,TO_ZIP,WEIGHT[,LxWxH], e.g. PRIORITY_MAIL,10001,94105,1lb,10x8x4", strconv.Quote(v), why)
+	}
+	parts := strings.Split(v, ",")
+	if len(parts) != 4 && len(parts) != 5 {
+		return bad("want 4 or 5 fields")
+	}
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	p := linking.ContractProbe{MailClass: parts[0], OriginZIP: parts[1], DestinationZIP: parts[2]}
+	if p.MailClass == "" {
+		return bad("no mail class")
+	}
+	for _, zip := range []string{p.OriginZIP, p.DestinationZIP} {
+		if len(zip) != 5 || strings.Trim(zip, "0123456789") != "" {
+			return bad("ZIP Codes are 5 digits")
+		}
+	}
+	w, err := usps.ParseWeight(parts[3])
+	if err != nil || w <= 0 {
+		return bad("weight as 12oz or 1.5lb")
+	}
+	p.Weight = w
+	if len(parts) == 5 {
+		dims := strings.Split(parts[4], "x")
+		if len(dims) != 3 {
+			return bad("dimensions as LxWxH inches")
+		}
+		var d [3]usps.Dimension
+		for i, s := range dims {
+			if d[i], err = usps.ParseDimension(s); err != nil || d[i] <= 0 {
+				return bad("dimensions as LxWxH inches")
+			}
+		}
+		p.Length, p.Width, p.Height = d[0], d[1], d[2]
+	}
+	return p, nil
 }
 
 func declareBudgets(fs *flag.FlagSet) *string {
@@ -155,11 +199,20 @@ func (e *env) linkerFor(f uspsFlags, s linking.Store, l *linking.Link) (*linking
 	if err != nil {
 		return nil, usagef("USPS client: %v", err)
 	}
-	return linking.New(client, s, sealer,
+	lopts := []linking.Option{
 		// Verify never builds a COP URL, so the registered redirect URI is
 		// not needed; New requires one.
 		linking.WithRedirectURI("https://nsalink-cli.invalid/unused"),
-		linking.WithPlatform("nsalink CLI", crid))
+		linking.WithPlatform("nsalink CLI", crid),
+	}
+	if v := e.orEnv(*f.probe, "NSALINK_CONTRACT_PROBE"); v != "" {
+		p, err := parseProbe(v)
+		if err != nil {
+			return nil, err
+		}
+		lopts = append(lopts, linking.WithContractProbe(p))
+	}
+	return linking.New(client, s, sealer, lopts...)
 }
 
 func quotaCommand() command {
