@@ -20,7 +20,6 @@ type uspsFlags struct {
 	environment  *string
 	clientID     *string
 	platformCRID *string
-	budgets      *string
 	probe        *string
 }
 
@@ -29,7 +28,6 @@ func declareUSPS(fs *flag.FlagSet) uspsFlags {
 		environment:  fs.String("usps-env", "", "USPS host: production, testing (TEM) or a base URL (default $NSALINK_USPS_ENV, else the link's own environment)"),
 		clientID:     fs.String("client-id", "", "the platform app's USPS Consumer Key (default $NSALINK_USPS_CLIENT_ID); the Consumer Secret is read from $NSALINK_USPS_CLIENT_SECRET only"),
 		platformCRID: fs.String("platform-crid", "", "the platform's CRID, for the PLATFORM payment role (default $NSALINK_PLATFORM_CRID)"),
-		budgets:      declareBudgets(fs),
 		probe:        fs.String("probe", "", "the contract-price probe, as the hosts configure it (linking.WithContractProbe): MAIL_CLASS,FROM_ZIP,TO_ZIP,WEIGHT[,LxWxH inches], e.g. PRIORITY_MAIL,10001,94105,1lb,10x8x4 (default $NSALINK_CONTRACT_PROBE, else linking's default)"),
 	}
 }
@@ -164,10 +162,6 @@ func (e *env) linkerFor(f uspsFlags, s linking.Store, l *linking.Link) (*linking
 	if _, err := usps.ParseCRID(crid); err != nil {
 		return nil, usagef("-platform-crid: %v", err)
 	}
-	budgets, err := parseBudgets(e.orEnv(*f.budgets, "NSALINK_USPS_BUDGETS"))
-	if err != nil {
-		return nil, err
-	}
 	sealer, _, err := e.sealer()
 	if err != nil {
 		return nil, err
@@ -190,12 +184,10 @@ func (e *env) linkerFor(f uspsFlags, s linking.Store, l *linking.Link) (*linking
 	if target == "" {
 		return nil, usagef("the link records no USPS environment: pass -usps-env or set NSALINK_USPS_ENV")
 	}
-	opts := append([]uspsbiz.Option{
+	client, err := uspsbiz.New(
 		uspsbiz.WithEnvironment(target),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: id, ClientSecret: uspsbiz.Secret(secret)}),
-		uspsbiz.WithUserAgent("nsalink-cli"),
-	}, budgetOptions(budgets)...)
-	client, err := uspsbiz.New(opts...)
+		uspsbiz.WithUserAgent("nsalink-cli"))
 	if err != nil {
 		return nil, usagef("USPS client: %v", err)
 	}
