@@ -410,7 +410,7 @@ func TestQuota(t *testing.T) {
 
 		// With the database: the re-checks due now. Right after seeding,
 		// every pending link waits for its backoff.
-		code, out, _ = f.run(nil, "quota")
+		code, out, _ = f.runAt(func() time.Time { return f.start }, nil, "quota")
 		require.Equal(t, 0, code)
 		require.Contains(t, out, "re-checks due now: 0 (approval_pending 0, action_required 0)\n")
 		// Seven hours later (past the longest backoff) the pending link and

@@ -64,6 +64,7 @@ type fixture struct {
 	linker *linking.Linker
 	k1     string // base64 of the sealing key the links were sealed with
 	env    map[string]string
+	start  time.Time // before the seeding: every scheduled check is after it
 
 	mu      sync.Mutex
 	outputs []string // everything the CLI printed, checked for secrets at cleanup
@@ -153,7 +154,7 @@ func newFixture(t *testing.T, dsn string) *fixture {
 	_, _ = rand.Read(key)
 	sealer, err := linking.NewAESGCMSealer("k1", map[string][]byte{"k1": key})
 	require.NoError(t, err)
-	f := &fixture{t: t, dsn: dsn, store: store, srv: srv, k1: base64.StdEncoding.EncodeToString(key)}
+	f := &fixture{t: t, dsn: dsn, store: store, srv: srv, k1: base64.StdEncoding.EncodeToString(key), start: time.Now()}
 	f.linker = f.newLinker(sealer)
 	f.env = map[string]string{
 		"NSALINK_DB":                 dsn,
