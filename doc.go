@@ -19,6 +19,8 @@
 //   - linking: the linking flow as a state machine per platform account, its
 //     stores (memory, SQLite, PostgreSQL), sealed tokens, HTTP handlers for
 //     the host and a reconciler for pending links.
+//   - cmd/nsalink: the operator CLI (links by state and reason, one link's
+//     audit trail, re-check, key rotation, quota) on SQLite or PostgreSQL.
 //   - examples (a module of its own, so its dependencies stay out of this
 //     one): runnable programs, starting with examples/linkdemo.
 //
