@@ -2,15 +2,10 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
-	"fmt"
 	"maps"
-	mrand "math/rand/v2"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/nsalink/nsalink/internal/pgtest"
 	"github.com/nsalink/nsalink/linking"
 	"github.com/nsalink/nsalink/linking/sqlstore"
 	"github.com/nsalink/nsalink/linking/sqlstore/sqlite"
@@ -91,37 +87,14 @@ func sqliteFile(t *testing.T) string {
 	return path
 }
 
-// postgresDSN returns $NSALINK_TEST_POSTGRES_DSN with its search_path set
-// to a fresh schema, dropped when t ends (the scheme of
-// linking/internal/pgtest, which this package cannot import). Unset, it
-// skips, or fails with NSALINK_TEST_STRICT=1.
+// postgresDSN is pgtest.DSN, checked to be a URL: the CLI takes PostgreSQL
+// URLs only.
 func postgresDSN(t *testing.T) string {
 	t.Helper()
-	dsn := os.Getenv("NSALINK_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("NSALINK_TEST_STRICT") == "1" {
-			t.Fatal("NSALINK_TEST_POSTGRES_DSN is not set but NSALINK_TEST_STRICT=1: PostgreSQL tests must run")
-		}
-		t.Skip("NSALINK_TEST_POSTGRES_DSN is not set: skipping PostgreSQL tests")
-	}
-	admin, err := sql.Open("pgx", dsn)
-	require.NoError(t, err)
-	schema := fmt.Sprintf("nsalink_cli_test_%d_%08x", os.Getpid(), mrand.Uint32())
-	_, err = admin.ExecContext(context.Background(), "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		require.NoError(t, err)
-		require.NoError(t, admin.Close())
-	})
+	dsn := pgtest.DSN(t)
 	require.True(t, strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"),
 		"the CLI takes PostgreSQL URLs; NSALINK_TEST_POSTGRES_DSN must be one")
-	u, err := url.Parse(dsn)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return dsn
 }
 
 func newFixture(t *testing.T, dsn string) *fixture {
