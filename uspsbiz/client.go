@@ -254,6 +254,14 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("uspsbiz: base URL %q: no query or fragment allowed", raw)
 	}
+	// Plain http would send the client secret and customer tokens in clear:
+	// only a loopback host (a test server) may use it.
+	if u.Scheme != "https" && !isLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("uspsbiz: base URL %q: need https (http only on a loopback host)", raw)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("uspsbiz: base URL: no user info allowed")
+	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	return u, nil
 }
@@ -387,6 +395,8 @@ func (e *decodeError) Is(target error) bool { return target == ErrMalformedRespo
 
 // Format prints the client's host only: fmt would otherwise reach the
 // credentials through unexported fields, where Secret's methods don't run.
-func (c *Client) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "uspsbiz.Client{%s}", c.baseURL)
+// It has a value receiver so that a Client value (not only a pointer)
+// prints redacted with every verb.
+func (c Client) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "uspsbiz.Client{%s}", c.baseURL.Redacted())
 }

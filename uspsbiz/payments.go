@@ -122,10 +122,15 @@ func (c *Client) lookupEPA(ctx context.Context, eps usps.EPSAccount, amount *usp
 		if code := epaCode(ae); code != "" {
 			return &EPA{Account: eps, Code: code, Err: ae}, nil
 		}
-		if ae.StatusCode == http.StatusNotFound {
+		if ae.StatusCode == http.StatusNotFound && ae.IsUSPSBody() {
 			return &EPA{Account: eps, Code: epaCodeNotFound, Err: ae}, nil
 		}
 		return nil, err
+	}
+	// An empty {} or null body is not an active account: USPS names the
+	// account it describes.
+	if wire.AccountNumber != eps.Reveal() || (wire.AccountType != "" && wire.AccountType != "EPS") {
+		return nil, &decodeError{Route: routePaymentAccount, Status: http.StatusOK, Err: errors.New("the answer does not describe the account asked about")}
 	}
 	return &EPA{Account: eps, Active: true, NonProfit: wire.NonProfitStatus, SufficientFunds: wire.SufficientFunds}, nil
 }
