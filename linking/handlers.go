@@ -45,8 +45,11 @@ type HandlerOptions struct {
 // (Identify's ok=false) gets a JSON 401, the callback included.
 //
 // POSTs are protected against cross-site requests (net/http's
-// CrossOriginProtection: Sec-Fetch-Site and Origin checks). The callback
-// answers with Referrer-Policy: no-referrer and Cache-Control: no-store.
+// CrossOriginProtection: Sec-Fetch-Site and Origin checks). Every answer
+// carries Cache-Control: no-store (they hold the account's CRID, MID and
+// EPS last four); the callback also sends Referrer-Policy: no-referrer, and
+// it takes GET only: a HEAD (a link prefetcher) spends neither the state
+// nor the code.
 func (l *Linker) Handler(opts HandlerOptions) (http.Handler, error) {
 	if opts.Identify == nil {
 		return nil, errors.New("linking: Handler: Identify is required")
