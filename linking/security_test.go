@@ -532,3 +532,34 @@ func TestSecurityEPSSealedAtRest(t *testing.T) {
 		})
 	}
 }
+
+// TestSecurityStolenCodeInAnotherSession: an attacker who learns a
+// customer's authorization code redeems it in the attacker's own session
+// with the attacker's own state. PKCE (the default) defeats it; without
+// PKCE it succeeds, as WithoutPKCE's doc says.
+func TestSecurityStolenCodeInAnotherSession(t *testing.T) {
+	for _, pkce := range []bool{true, false} {
+		t.Run(fmt.Sprintf("pkce=%t", pkce), func(t *testing.T) {
+			var opts []linking.Option
+			if !pkce {
+				opts = append(opts, linking.WithoutPKCE())
+			}
+			e := newEnv(t, nil, opts...)
+			victim := e.authorize(e.linker, "victim-acct", "victim-session")
+			// The attacker starts their own linking and stops at the COP.
+			u, err := e.linker.Start(t.Context(), "attacker-acct", "attacker-session")
+			require.NoError(t, err)
+			cop, err := url.Parse(u)
+			require.NoError(t, err)
+			stolen := url.Values{"state": {cop.Query().Get("state")}, "code": {victim.Get("code")}}
+			_, err = e.linker.Callback(t.Context(), "attacker-acct", "attacker-session", stolen)
+			if pkce {
+				assert.Equal(t, "exchange_failed", code(err))
+				st, _ := e.state("attacker-acct")
+				assert.Equal(t, linking.StateAuthorizing, st, "no tokens for the attacker")
+			} else {
+				assert.NoError(t, err, "without PKCE a stolen code binds the victim's USPS account (documented)")
+			}
+		})
+	}
+}

@@ -22,8 +22,10 @@ import (
 const version = "0.1.0"
 
 // Environment is the base URL of a USPS API host. Production and Testing
-// are USPS's; any other http(s) URL, such as a uspsbiztest server's, works
-// too (Environment(srv.URL)). linking records it on every authorization
+// are USPS's; any other https URL works too, and plain http only on a
+// loopback host, such as a uspsbiztest server's (Environment(srv.URL)).
+// The client never follows a redirect, so requests (and the credentials
+// in them) only ever reach this host. linking records it on every authorization
 // request and link.
 type Environment string
 
@@ -120,7 +122,8 @@ func WithEnvironment(env Environment) Option {
 }
 
 // WithCOPURL sets the Customer Onboarding Platform entry URL (default
-// https://cop.usps.com/cop-navigator).
+// https://cop.usps.com/cop-navigator); like WithEnvironment, https unless
+// the host is loopback.
 func WithCOPURL(raw string) Option {
 	return func(c *config) error {
 		if _, err := parseBaseURL(raw); err != nil {
