@@ -282,3 +282,19 @@ func TestHostileResponseOnlyPriceTypeRefused(t *testing.T) {
 type staticTS struct{ t *uspsbiz.Token }
 
 func (s staticTS) Token() (*oauth2.Token, error) { return s.t.OAuth2(), nil }
+
+func TestHostileEPAPrintsNoEcho(t *testing.T) {
+	const eps = "9876543210"
+	srv := newFake(t)
+	c := newClient(t, srv)
+	srv.InjectFault(uspsbiztest.Fault{Match: "/payments", Status: 400,
+		Body: `{"apiVersion":"v3","error":{"code":"400","message":"Account ` + eps + ` unknown","errors":[{"code":"100001","title":"EPS ` + eps + ` unknown"}]}}`})
+	epa, err := c.LookupEPA(t.Context(), eps)
+	require.NoError(t, err)
+	require.Equal(t, "100001", epa.Code)
+	var v any = epa
+	var w any = *epa
+	out := fmt.Sprintf("%v %+v %#v %s %q %v %+v %#v %s %q", v, v, v, v, v, w, w, w, w, w)
+	assert.NotContains(t, out, eps)
+	assert.Contains(t, out, "100001")
+}
