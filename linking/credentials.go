@@ -294,10 +294,11 @@ func checkCredentials(ctx context.Context, c *uspsbiz.Client, in CredentialsInpu
 		}
 	}
 	if len(rejected) == 0 {
-		if ae.StatusCode != http.StatusNotFound {
+		if ae.StatusCode != http.StatusNotFound || !ae.IsUSPSBody() {
+			// An HTML 404 from a proxy says nothing about the account.
 			return nil, err
 		}
-		// A bare 404 from the payments API: the account is unknown.
+		// A bare USPS 404 from the payments API: the account is unknown.
 		rejected[fieldEPS] = fieldVerdict{Verdict: verdictRejected, Reason: epaAction(codeEPANotFound)}
 		v.EPACode = codeEPANotFound
 	}

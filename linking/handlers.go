@@ -19,7 +19,8 @@ type HandlerOptions struct {
 	Identify func(r *http.Request) (accountID, sessionID string, ok bool)
 	// ReturnTo is the host page the callback sends the browser back to, as
 	// an absolute path ("/settings/usps"). Default "/". Only a path is
-	// accepted, so the callback is never an open redirect.
+	// accepted (no scheme, host, "//" or backslash), so the callback is
+	// never an open redirect.
 	ReturnTo string
 	// Guidance is the text served with the status (default DefaultGuidance()).
 	Guidance *Guidance
@@ -44,8 +45,11 @@ type HandlerOptions struct {
 // (Identify's ok=false) gets a JSON 401, the callback included.
 //
 // POSTs are protected against cross-site requests (net/http's
-// CrossOriginProtection: Sec-Fetch-Site and Origin checks). The callback
-// answers with Referrer-Policy: no-referrer and Cache-Control: no-store.
+// CrossOriginProtection: Sec-Fetch-Site and Origin checks). Every answer
+// carries Cache-Control: no-store (they hold the account's CRID, MID and
+// EPS last four); the callback also sends Referrer-Policy: no-referrer, and
+// it takes GET only: a HEAD (a link prefetcher) spends neither the state
+// nor the code.
 func (l *Linker) Handler(opts HandlerOptions) (http.Handler, error) {
 	if opts.Identify == nil {
 		return nil, errors.New("linking: Handler: Identify is required")
@@ -53,7 +57,7 @@ func (l *Linker) Handler(opts HandlerOptions) (http.Handler, error) {
 	if opts.ReturnTo == "" {
 		opts.ReturnTo = "/"
 	}
-	if u, err := url.Parse(opts.ReturnTo); err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(opts.ReturnTo, "/") || strings.HasPrefix(opts.ReturnTo, "//") {
+	if !safeReturnTo(opts.ReturnTo) {
 		return nil, errors.New("linking: Handler: ReturnTo must be an absolute path on this host")
 	}
 	if opts.Guidance == nil {
@@ -68,6 +72,22 @@ func (l *Linker) Handler(opts HandlerOptions) (http.Handler, error) {
 	mux.HandleFunc("POST /credentials", h.credentials)
 	mux.HandleFunc("POST /unlink", h.unlink)
 	return http.NewCrossOriginProtection().Handler(mux), nil
+}
+
+// safeReturnTo accepts an absolute path on this host only. Browsers treat
+// a backslash as a slash, so "/\\evil.example/" is scheme-relative to
+// them; backslashes, control characters and spaces are refused outright.
+func safeReturnTo(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return false
+	}
+	for _, r := range p {
+		if r == '\\' || r <= ' ' || r == 0x7f {
+			return false
+		}
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
 }
 
 type handlers struct {
@@ -118,6 +138,13 @@ func (h *handlers) start(w http.ResponseWriter, r *http.Request) {
 func (h *handlers) callback(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Cache-Control", "no-store")
+	// The "GET /callback" pattern also matches HEAD, which must not spend
+	// the state and the single-use code (link prefetchers send HEAD).
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Use GET.")
+		return
+	}
 	acct, sess, ok := h.identify(w, r)
 	if !ok {
 		return
@@ -222,6 +249,9 @@ func wantsJSON(r *http.Request) bool {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	// Every answer is about one signed-in account (CRID, MID, EPS last 4):
+	// no shared or browser cache may keep it.
+	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

@@ -139,6 +139,13 @@ type Link struct {
 	MID         usps.MID
 	ManifestMID usps.MID
 	EPSAccount  usps.EPSAccount // redacted by its own String and by Link's
+	// SealedEPS is the EPS account number sealed (see Sealer), as the flow
+	// stores it: a Linker seals EPSAccount into SealedEPS before every write
+	// and stores EPSAccount empty, and opens it again on every read, so
+	// the number that pays postage is never at rest in clear. A link
+	// written by an older version holds EPSAccount in clear until its next
+	// write (or RewrapAll) seals it. Stores treat it as opaque bytes.
+	SealedEPS []byte
 
 	Token         []byte    // sealed customer OAuth token
 	TokenExpiry   time.Time // access token expiry
@@ -161,9 +168,9 @@ type Link struct {
 // redacted is what fmt and slog show of a Link.
 func (l Link) redacted() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "linking.Link{AccountID: %q, State: %q, Reason: %q, Environment: %q, CRID: %q, MID: %q, ManifestMID: %q, EPSAccount: %s, Token: %s, TokenExpiry: %s, RefreshExpiry: %s, PaymentToken: %s, PaymentTokenExpiry: %s, Version: %d, CreatedAt: %s, UpdatedAt: %s, NextCheckAt: %s, CheckAttempts: %d, LastError: %q}",
+	fmt.Fprintf(&b, "linking.Link{AccountID: %q, State: %q, Reason: %q, Environment: %q, CRID: %q, MID: %q, ManifestMID: %q, EPSAccount: %s, SealedEPS: %s, Token: %s, TokenExpiry: %s, RefreshExpiry: %s, PaymentToken: %s, PaymentTokenExpiry: %s, Version: %d, CreatedAt: %s, UpdatedAt: %s, NextCheckAt: %s, CheckAttempts: %d, LastError: %q}",
 		l.AccountID, l.State, l.Reason, l.Environment, l.CRID, l.MID, l.ManifestMID,
-		redactString(l.EPSAccount.Reveal()), redactBytes(l.Token), fmtTime(l.TokenExpiry), fmtTime(l.RefreshExpiry),
+		redactString(l.EPSAccount.Reveal()), redactBytes(l.SealedEPS), redactBytes(l.Token), fmtTime(l.TokenExpiry), fmtTime(l.RefreshExpiry),
 		redactBytes(l.PaymentToken), fmtTime(l.PaymentTokenExpiry), l.Version,
 		fmtTime(l.CreatedAt), fmtTime(l.UpdatedAt), fmtTime(l.NextCheckAt), l.CheckAttempts, l.LastError)
 	return b.String()

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"reflect"
+	"slices"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -65,8 +67,16 @@ func WithPlatform(name, crid string) Option {
 }
 
 // WithoutPKCE stops sending a PKCE challenge (USPS's support for it is not
-// confirmed). The single-use state bound to the session still guards the
-// callback.
+// confirmed). Use it only if USPS refuses the challenge: without PKCE, an
+// authorization code stolen from a customer's redirect (a leaked log line,
+// referrer or browser history) can be redeemed by an attacker in the
+// attacker's own session, with the attacker's own state, binding the
+// customer's USPS account to the attacker's platform account. The state
+// bound to the session stops forged and replayed callbacks (CSRF), not
+// that. What remains: the code is single-use and short-lived at USPS, the
+// callback sends no referrer and is not cached, and an exchange is only
+// attempted for a state that the same session, account and environment
+// started and that is unused and unexpired.
 func WithoutPKCE() Option { return func(l *Linker) error { l.pkce = false; return nil } }
 
 // WithStateTTL sets how long a COP URL stays redeemable (default 10 minutes).
@@ -122,7 +132,7 @@ func New(usps *uspsbiz.Client, store Store, sealer Sealer, opts ...Option) (*Lin
 		return nil, errors.New("linking: New needs a USPS client, a Store and a Sealer")
 	}
 	l := &Linker{
-		usps: usps, store: store, sealer: sealer,
+		usps: usps, store: &epsSealingStore{Store: store, sealer: sealer}, sealer: sealer,
 		pkce:         true,
 		stateTTL:     10 * time.Minute,
 		now:          time.Now,
@@ -277,9 +287,15 @@ func (l *Linker) update(ctx context.Context, accountID, actor, cause string, cha
 			return nil, err
 		}
 		from := lk.State
+		before := cloneLink(lk)
 		to, reason, err := change(lk)
 		if err != nil {
 			return nil, err
+		}
+		if to == from && reason == lk.Reason && reflect.DeepEqual(before, lk) {
+			// Nothing to write: concurrent callers (100 Starts of one
+			// account) must not fight over a compare-and-swap for nothing.
+			return lk, nil
 		}
 		var ev *Event
 		if to != from || reason != lk.Reason {
@@ -304,6 +320,15 @@ func (l *Linker) update(ctx context.Context, accountID, actor, cause string, cha
 		}
 		return stored, nil
 	}
+}
+
+// cloneLink is a deep copy of lk, for telling whether a change did anything.
+func cloneLink(lk *Link) *Link {
+	c := *lk
+	c.Token = slices.Clone(lk.Token)
+	c.PaymentToken = slices.Clone(lk.PaymentToken)
+	c.SealedEPS = slices.Clone(lk.SealedEPS)
+	return &c
 }
 
 func (l *Linker) notify(ctx context.Context, t Event) {

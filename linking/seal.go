@@ -143,8 +143,9 @@ func rewrapLinks(ctx context.Context, store Store, r Rewrapper, accountIDs ...st
 	return n, nil
 }
 
-// RewrapAll re-seals the Token and PaymentToken of every link of store under
-// r's primary key, a page at a time, saving each with UpdateLink (retrying
+// RewrapAll re-seals the Token, PaymentToken and SealedEPS of every link of
+// store under r's primary key (and seals an EPS account number that a link
+// written by an older version holds in clear), a page at a time, saving each with UpdateLink (retrying
 // on ErrConflict; links deleted meanwhile are skipped): after making a new
 // key primary, this migrates all sealed tokens so that the old key can be
 // retired. It returns how many links it rewrote, and stops at the first
@@ -180,10 +181,18 @@ func rewrapLink(ctx context.Context, store Store, r Rewrapper, id string) (bool,
 			return false, err
 		}
 		changed := false
+		if l.EPSAccount != "" && len(l.SealedEPS) == 0 {
+			// Written before EPS numbers were sealed: seal it now.
+			sealed, err := r.Seal([]byte(l.EPSAccount.Reveal()), sealAAD(id, sealedFieldEPS))
+			if err != nil {
+				return false, fmt.Errorf("%s: %w", sealedFieldEPS, err)
+			}
+			l.SealedEPS, l.EPSAccount, changed = sealed, "", true
+		}
 		for _, f := range []struct {
 			name string
 			v    *[]byte
-		}{{sealedFieldToken, &l.Token}, {sealedFieldPaymentToken, &l.PaymentToken}} {
+		}{{sealedFieldToken, &l.Token}, {sealedFieldPaymentToken, &l.PaymentToken}, {sealedFieldEPS, &l.SealedEPS}} {
 			if len(*f.v) == 0 {
 				continue
 			}

@@ -104,7 +104,11 @@ const codeEPANotFound = "100001"
 //     as PAYER and RATE_HOLDER) fails on the customer's account: action
 //     required with the reason;
 //   - a contract-price probe with the customer's token returns a CONTRACT
-//     price: active, with the payment token cached for its 8 hours;
+//     price: active, with the payment token cached for its 8 hours; USPS
+//     refusing the probe (403) because the EPS account is not of the
+//     business that granted the token: action required, credentials
+//     rejected (the typed CRID, MID and EPS are bound to the granting
+//     account this way; see docs/usps.md#account-binding);
 //   - USPS answers "contract rate not found" (warning 001, or 160212):
 //     still pending, checked again after a backoff;
 //   - USPS is unreachable, over quota, or refuses for a reason that is not
@@ -234,6 +238,12 @@ func (l *Linker) check(ctx context.Context, lk *Link) outcome {
 		return outcome{state: StateActionRequired, reason: ReasonTokenRevoked, cause: "contract probe: relink required"}
 	case errors.Is(err, uspsbiz.ErrNoContract):
 		return pending(ReasonContractNotEffective, "contract probe: 160212 no approved contract", nil)
+	case errors.Is(err, uspsbiz.ErrNotEntitled):
+		// The probe asks for the EPS account's prices with the customer's
+		// own token: USPS refusing it means the typed EPS (and so the CRID
+		// and MIDs the payment authorization tied to it) is not of the
+		// business account that granted access. See docs/usps.md#account-binding.
+		return outcome{state: StateActionRequired, reason: ReasonCredentialsRejected, cause: "contract probe: EPS not accessible with the customer's grant"}
 	case err != nil:
 		return pending(ReasonNone, "contract probe: "+errorClass(err), err)
 	}

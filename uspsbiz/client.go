@@ -22,8 +22,10 @@ import (
 const version = "0.1.0"
 
 // Environment is the base URL of a USPS API host. Production and Testing
-// are USPS's; any other http(s) URL, such as a uspsbiztest server's, works
-// too (Environment(srv.URL)). linking records it on every authorization
+// are USPS's; any other https URL works too, and plain http only on a
+// loopback host, such as a uspsbiztest server's (Environment(srv.URL)).
+// The client never follows a redirect, so requests (and the credentials
+// in them) only ever reach this host. linking records it on every authorization
 // request and link.
 type Environment string
 
@@ -120,7 +122,8 @@ func WithEnvironment(env Environment) Option {
 }
 
 // WithCOPURL sets the Customer Onboarding Platform entry URL (default
-// https://cop.usps.com/cop-navigator).
+// https://cop.usps.com/cop-navigator); like WithEnvironment, https unless
+// the host is loopback.
 func WithCOPURL(raw string) Option {
 	return func(c *config) error {
 		if _, err := parseBaseURL(raw); err != nil {
@@ -253,6 +256,14 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("uspsbiz: base URL %q: no query or fragment allowed", raw)
+	}
+	// Plain http would send the client secret and customer tokens in clear:
+	// only a loopback host (a test server) may use it.
+	if u.Scheme != "https" && !isLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("uspsbiz: base URL %q: need https (http only on a loopback host)", raw)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("uspsbiz: base URL: no user info allowed")
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	return u, nil
@@ -387,6 +398,8 @@ func (e *decodeError) Is(target error) bool { return target == ErrMalformedRespo
 
 // Format prints the client's host only: fmt would otherwise reach the
 // credentials through unexported fields, where Secret's methods don't run.
-func (c *Client) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "uspsbiz.Client{%s}", c.baseURL)
+// It has a value receiver so that a Client value (not only a pointer)
+// prints redacted with every verb.
+func (c Client) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "uspsbiz.Client{%s}", c.baseURL.Redacted())
 }

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 
@@ -76,17 +79,17 @@ type ErrorDetail struct {
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "uspsbiz: %s %s: %d", e.Method, e.Route, e.StatusCode)
-	if e.Message != "" {
-		fmt.Fprintf(&b, " %s", truncate(e.Message, 200))
+	if m := cleanText(e.Message, 200); m != "" {
+		fmt.Fprintf(&b, " %s", m)
 	}
 	for i, d := range e.Errors {
 		if i == 3 {
 			fmt.Fprintf(&b, " (+%d more)", len(e.Errors)-i)
 			break
 		}
-		fmt.Fprintf(&b, " [%s", d.Code)
-		if d.Title != "" {
-			fmt.Fprintf(&b, " %s", truncate(d.Title, 100))
+		fmt.Fprintf(&b, " [%s", cleanCode(d.Code))
+		if t := cleanText(d.Title, 100); t != "" {
+			fmt.Fprintf(&b, " %s", t)
 		}
 		b.WriteString("]")
 	}
@@ -94,6 +97,76 @@ func (e *APIError) Error() string {
 		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
 	}
 	return b.String()
+}
+
+// Format prints Error's filtered text for every verb, %#v included: the
+// raw fields (Body, Message, Errors) may echo an account number and are
+// for code to inspect, not for logs.
+func (e *APIError) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		_, _ = f.Write([]byte(strconv.Quote(e.Error())))
+		return
+	}
+	_, _ = f.Write([]byte(e.Error()))
+}
+
+// cleanText makes USPS's free text safe for an error string or a log
+// line: control characters become spaces, runs of five or more digits
+// (an EPS, CRID or MID number USPS may echo) become "#", and the result is
+// cut to n bytes on a rune boundary.
+func cleanText(s string, n int) string {
+	var b strings.Builder
+	flush := func(run string) {
+		if len(run) >= 5 {
+			b.WriteByte('#')
+		} else {
+			b.WriteString(run)
+		}
+	}
+	start := -1
+	for i, r := range s {
+		if r >= '0' && r <= '9' {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 {
+			flush(s[start:i])
+			start = -1
+		}
+		if unicode.IsControl(r) || r == utf8.RuneError || r == '\u2028' || r == '\u2029' {
+			b.WriteByte(' ')
+			continue
+		}
+		b.WriteRune(r)
+	}
+	if start >= 0 {
+		flush(s[start:])
+	}
+	out := strings.TrimSpace(b.String())
+	if len(out) > n {
+		cut := n
+		for cut > 0 && !utf8.RuneStart(out[cut]) {
+			cut--
+		}
+		out = out[:cut] + "…"
+	}
+	return out
+}
+
+// cleanCode keeps a short code such as "100002" or "invalid_grant" whole
+// and refuses anything else in it.
+func cleanCode(s string) string {
+	if len(s) > 40 {
+		return "(long code)"
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return "(malformed code)"
+		}
+	}
+	return s
 }
 
 // Is matches the sentinels by status.
@@ -109,6 +182,13 @@ func (e *APIError) Is(target error) bool {
 		return e.StatusCode == http.StatusNotFound
 	}
 	return false
+}
+
+// IsUSPSBody reports whether the body was a USPS or API-gateway error
+// document. A 404 without one (an HTML page from a proxy, an empty body)
+// says nothing about the resource asked for, such as an EPS account.
+func (e *APIError) IsUSPSBody() bool {
+	return e.APIVersion != "" || e.Code != "" || e.Message != "" || len(e.Errors) > 0
 }
 
 // HasCode reports whether USPS gave the subordinate code (e.g. "100002").
@@ -249,7 +329,7 @@ func (e *tokenError) Error() string {
 	if e.err.Response != nil {
 		status = e.err.Response.StatusCode
 	}
-	code := e.err.ErrorCode
+	code := cleanCode(e.err.ErrorCode)
 	if code == "" {
 		code = "unrecognized error body"
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -109,7 +110,7 @@ func (c *Client) fetchPlatformToken(ctx context.Context) (*Token, error) {
 	}
 	tok, err := tokenFromOAuth2(t, c.now())
 	if err != nil {
-		return nil, fmt.Errorf("uspsbiz: platform token: %w", err)
+		return nil, &TokenResponseError{Op: "platform token", Err: err}
 	}
 	return tok, nil
 }
@@ -179,8 +180,14 @@ func checkRedirectURI(raw string) error {
 	return nil
 }
 
+// isLoopback reports a loopback host: "localhost" or a loopback IP
+// literal ("127.evil.example" is not one).
 func isLoopback(host string) bool {
-	return host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (c *Client) codeConfig(redirectURI string) *oauth2.Config {
@@ -215,10 +222,10 @@ func (c *Client) Exchange(ctx context.Context, code, redirectURI, verifier strin
 	}
 	tok, err := tokenFromOAuth2(t, c.now())
 	if err != nil {
-		return nil, fmt.Errorf("uspsbiz: exchange: %w", err)
+		return nil, &TokenResponseError{Op: "exchange", Err: err, CodeSpent: true}
 	}
 	if tok.RefreshToken == "" {
-		return nil, errors.New("uspsbiz: exchange: USPS returned no refresh token")
+		return nil, &TokenResponseError{Op: "exchange", Err: errors.New("no refresh_token in the answer"), CodeSpent: true}
 	}
 	return tok, nil
 }
@@ -245,7 +252,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken Secret) (*Token, erro
 	}
 	tok, err := tokenFromOAuth2(t, c.now())
 	if err != nil {
-		return nil, fmt.Errorf("uspsbiz: refresh: %w", err)
+		return nil, &TokenResponseError{Op: "refresh", Err: err}
 	}
 	return tok, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/google/go-querystring/query"
@@ -48,8 +49,9 @@ type EPA struct {
 	Active bool
 	// Code is USPS's reason when the account is not active (REFERENCE.md
 	// §4.3), as APIError.HasCode also finds it on AuthorizePayment's errors:
-	//   - 100001: no EPS account with that number (a bare 404 is reported
-	//     as 100001 too);
+	//   - 100001: no EPS account with that number (a 404 with a USPS error
+	//     body is reported as 100001 too; one without, such as a proxy's
+	//     HTML page, is an error);
 	//   - 100002: the account exists but is not Active, e.g. an ACH account
 	//     still waiting for its micro-debit verification;
 	//   - 100003: no primary payment method;
@@ -65,6 +67,26 @@ type EPA struct {
 	NonProfit bool
 	// SufficientFunds is set only by CheckFunds.
 	SufficientFunds *bool
+}
+
+// Format prints the account redacted and Err filtered, for every verb:
+// fmt's %s of the *APIError field would otherwise print its raw body,
+// which may echo account numbers.
+func (e EPA) Format(f fmt.State, verb rune) {
+	funds := "unknown"
+	if e.SufficientFunds != nil {
+		funds = strconv.FormatBool(*e.SufficientFunds)
+	}
+	errText := ""
+	if e.Err != nil {
+		errText = e.Err.Error()
+	}
+	out := fmt.Sprintf("uspsbiz.EPA{Account: %s, Active: %t, Code: %s, NonProfit: %t, SufficientFunds: %s, Err: %s}",
+		e.Account.String(), e.Active, cleanCode(e.Code), e.NonProfit, funds, strconv.Quote(errText))
+	if verb == 'q' {
+		out = strconv.Quote(out)
+	}
+	_, _ = f.Write([]byte(out))
 }
 
 // LookupEPA asks USPS about an EPS account (GET
@@ -122,10 +144,15 @@ func (c *Client) lookupEPA(ctx context.Context, eps usps.EPSAccount, amount *usp
 		if code := epaCode(ae); code != "" {
 			return &EPA{Account: eps, Code: code, Err: ae}, nil
 		}
-		if ae.StatusCode == http.StatusNotFound {
+		if ae.StatusCode == http.StatusNotFound && ae.IsUSPSBody() {
 			return &EPA{Account: eps, Code: epaCodeNotFound, Err: ae}, nil
 		}
 		return nil, err
+	}
+	// An empty {} or null body is not an active account: USPS names the
+	// account it describes.
+	if wire.AccountNumber != eps.Reveal() || (wire.AccountType != "" && wire.AccountType != "EPS") {
+		return nil, &decodeError{Route: routePaymentAccount, Status: http.StatusOK, Err: errors.New("the answer does not describe the account asked about")}
 	}
 	return &EPA{Account: eps, Active: true, NonProfit: wire.NonProfitStatus, SufficientFunds: wire.SufficientFunds}, nil
 }

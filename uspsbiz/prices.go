@@ -310,7 +310,7 @@ type packageWire struct {
 }
 
 func (p Package) wire() packageWire {
-	w := packageWire{OriginZIPCode: p.OriginZIP, DestinationZIPCode: p.DestinationZIP, Weight: json.Number(p.Weight.Pounds()),
+	w := packageWire{OriginZIPCode: normalZIP(p.OriginZIP), DestinationZIPCode: normalZIP(p.DestinationZIP), Weight: json.Number(p.Weight.Pounds()),
 		Length: json.Number(p.Length.String()), Width: json.Number(p.Width.String()), Height: json.Number(p.Height.String()),
 		HasNonstandardCharacteristics: p.HasNonstandardCharacteristics}
 	if !p.MailingDate.IsZero() {
@@ -319,11 +319,25 @@ func (p Package) wire() packageWire {
 	return w
 }
 
+// normalZIP returns a ZIP Code in the form USPS's spec takes: 5 digits,
+// or ZIP+4 as "12345-6789". It is "" for anything else.
+func normalZIP(z string) string {
+	z = strings.TrimSpace(z)
+	switch {
+	case len(z) == 5 && allDigits(z):
+		return z
+	case len(z) == 9 && allDigits(z):
+		return z[:5] + "-" + z[5:]
+	case len(z) == 10 && allDigits(z[:5]) && (z[5] == '-' || z[5] == ' ') && allDigits(z[6:]):
+		return z[:5] + "-" + z[6:]
+	}
+	return ""
+}
+
 func (p Package) check() error {
 	for _, z := range []struct{ name, v string }{{"origin ZIP", p.OriginZIP}, {"destination ZIP", p.DestinationZIP}} {
-		d := strings.NewReplacer("-", "", " ", "").Replace(z.v)
-		if (len(d) != 5 && len(d) != 9) || !allDigits(d) {
-			return fmt.Errorf("uspsbiz: prices: %s %q must be 5 digits or ZIP+4", z.name, truncate(z.v, 12))
+		if normalZIP(z.v) == "" {
+			return fmt.Errorf("uspsbiz: prices: %s %q must be 5 digits or ZIP+4 (12345-6789)", z.name, truncate(z.v, 12))
 		}
 	}
 	if p.Weight <= 0 || p.Length <= 0 || p.Width <= 0 || p.Height <= 0 {
@@ -333,6 +347,12 @@ func (p Package) check() error {
 }
 
 func priceAccount(pt PriceType, eps usps.EPSAccount) (PriceType, string, string, error) {
+	switch pt {
+	case "", PriceRetail, PriceCommercial, PriceContract, PriceNSA:
+	default:
+		// PUBLISHED and the like only appear in answers.
+		return "", "", "", fmt.Errorf("uspsbiz: prices: PriceType %q cannot be asked for (RETAIL, COMMERCIAL, CONTRACT or NSA)", truncate(string(pt), 20))
+	}
 	if eps != "" {
 		if err := checkEPS(eps); err != nil {
 			return "", "", "", err
@@ -380,6 +400,10 @@ func (c *Client) BaseRates(ctx context.Context, q BaseRatesQuery) (*RateResult, 
 	if err := c.priceSearch(ctx, routeBaseRates, body, &opt); err != nil {
 		return nil, err
 	}
+	// An empty {} or null body is not a zero price.
+	if len(opt.Rates) == 0 {
+		return nil, &decodeError{Route: routeBaseRates, Status: http.StatusOK, Err: errors.New("no rates in the answer")}
+	}
 	res := &RateResult{Options: []RateOption{opt}}
 	res.settle()
 	return res, nil
@@ -417,6 +441,9 @@ func (c *Client) BaseRatesList(ctx context.Context, q RateListQuery) (*RateResul
 	if err := c.priceSearch(ctx, routeBaseRatesList, body, &out); err != nil {
 		return nil, err
 	}
+	if out.RateOptions == nil {
+		return nil, &decodeError{Route: routeBaseRatesList, Status: http.StatusOK, Err: errors.New("no rateOptions in the answer")}
+	}
 	res := &RateResult{Options: out.RateOptions}
 	res.settle()
 	return res, nil
@@ -445,6 +472,9 @@ func (c *Client) TotalRates(ctx context.Context, q TotalRatesQuery) (*RateResult
 	}
 	if err := c.priceSearch(ctx, routeTotalRates, body, &out); err != nil {
 		return nil, err
+	}
+	if out.RateOptions == nil {
+		return nil, &decodeError{Route: routeTotalRates, Status: http.StatusOK, Err: errors.New("no rateOptions in the answer")}
 	}
 	res := &RateResult{Options: out.RateOptions}
 	res.settle()

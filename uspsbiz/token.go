@@ -142,8 +142,49 @@ func (t *Token) UnmarshalBinary(b []byte) error {
 }
 
 // defaultAccessTokenLifetime is assumed when a token response has no
-// usable expires_in: USPS documents 8 hours.
+// expires_in at all: USPS documents 8 hours.
 const defaultAccessTokenLifetime = 8 * time.Hour
+
+// Bounds of the lifetimes a token answer may state. USPS documents 8 hours
+// for access tokens and days for refresh tokens; anything outside these
+// bounds is a broken or hostile answer, not a token to keep for decades.
+const (
+	maxAccessTokenLifetime  = 24 * time.Hour
+	maxRefreshTokenLifetime = 400 * 24 * time.Hour
+)
+
+// ErrInvalidTokenResponse: the token endpoint answered 200 with a token
+// this client will not use (a non-positive or absurd expires_in, a
+// non-Bearer type, no refresh token after a code exchange …). It is matched
+// by *TokenResponseError.
+var ErrInvalidTokenResponse = errors.New("uspsbiz: invalid token response")
+
+// TokenResponseError is a 200 token answer that was refused. After a code
+// exchange, CodeSpent is true: the single-use authorization code was
+// redeemed, so only a new authorization (a new COP visit) can link the
+// customer; the error then also matches ErrReauthorizationRequired.
+type TokenResponseError struct {
+	Op        string // "exchange", "refresh" or "platform token"
+	Err       error  // what is wrong with the answer; it quotes no token
+	CodeSpent bool
+}
+
+func (e *TokenResponseError) Error() string {
+	msg := "uspsbiz: " + e.Op + ": invalid token response: " + e.Err.Error()
+	if e.CodeSpent {
+		msg += " (the authorization code is spent: the customer must authorize again)"
+	}
+	return msg
+}
+
+// Unwrap returns the underlying problem.
+func (e *TokenResponseError) Unwrap() error { return e.Err }
+
+// Is matches ErrInvalidTokenResponse, and ErrReauthorizationRequired when
+// the code is spent.
+func (e *TokenResponseError) Is(target error) bool {
+	return target == ErrInvalidTokenResponse || (e.CodeSpent && target == ErrReauthorizationRequired)
+}
 
 // tokenFields is the token response as x/oauth2 hands it over: the standard
 // fields plus the raw extras (a JSON object's values, or form values).
@@ -174,14 +215,20 @@ func decodeTokenFields(access, typ, refresh string, extra tokenFields, now time.
 	lifetime := defaultAccessTokenLifetime
 	if secs, ok, err := intField(extra, "expires_in"); err != nil {
 		return nil, err
-	} else if ok && secs > 0 {
-		lifetime = time.Duration(min(secs, math.MaxInt32)) * time.Second
+	} else if ok {
+		if lifetime, err = boundedLifetime("expires_in", secs, maxAccessTokenLifetime); err != nil {
+			return nil, err
+		}
 	}
 	tok.Expiry = now.Add(lifetime)
 	if secs, ok, err := intField(extra, "refresh_token_expires_in"); err != nil {
 		return nil, err
-	} else if ok && secs > 0 && refresh != "" {
-		tok.RefreshExpiry = now.Add(time.Duration(min(secs, math.MaxInt32)) * time.Second)
+	} else if ok && refresh != "" {
+		d, err := boundedLifetime("refresh_token_expires_in", secs, maxRefreshTokenLifetime)
+		if err != nil {
+			return nil, err
+		}
+		tok.RefreshExpiry = now.Add(d)
 	}
 	if ms, ok, err := intField(extra, "issued_at"); err != nil {
 		return nil, err
@@ -200,6 +247,15 @@ func decodeTokenFields(access, typ, refresh string, extra tokenFields, now time.
 	tok.Issuer = stringField(extra, "issuer")
 	tok.APIProducts = stringField(extra, "api_products")
 	return tok, nil
+}
+
+// boundedLifetime turns a lifetime in seconds into a duration, refusing
+// zero, negative and absurd values.
+func boundedLifetime(key string, secs int64, limit time.Duration) (time.Duration, error) {
+	if secs <= 0 || secs > int64(limit/time.Second) {
+		return 0, fmt.Errorf("%s %d outside 1..%d seconds", key, secs, int64(limit/time.Second))
+	}
+	return time.Duration(secs) * time.Second, nil
 }
 
 // intField reads a whole number given as a JSON number or a decimal string.

@@ -120,6 +120,11 @@ func New(cfg Config) *Doer {
 		now = time.Now
 	}
 	d := &Doer{logger: logger, now: now, policy: cfg.Policy, ua: cfg.UserAgent}
+	// Never follow a redirect: following one re-sends the body (client
+	// secret, authorization code, refresh token, EPS number) and, for
+	// token calls, would accept another host's token answer as USPS's.
+	// The 3xx itself comes back to the caller, who treats it as a failure.
+	base.CheckRedirect = refuseRedirect
 	base.Transport = &logTransport{base: transportOf(&base), logger: logger}
 	d.retry = &retryablehttp.Client{
 		HTTPClient:     &base,
@@ -135,6 +140,10 @@ func New(cfg Config) *Doer {
 	}
 	return d
 }
+
+// refuseRedirect makes the client return a redirect response as is, with
+// its Location unfollowed. USPS's APIs never redirect.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 func transportOf(c *http.Client) http.RoundTripper {
 	if c.Transport != nil {
@@ -183,7 +192,7 @@ func (d *Doer) Do(ctx context.Context, req *http.Request, class Class, route str
 // StandardClient returns an *http.Client whose requests all go through the
 // Token class: for golang.org/x/oauth2, which makes its own token requests.
 func (d *Doer) StandardClient(route string) *http.Client {
-	return &http.Client{Transport: classTransport{d: d, class: Token, route: route}}
+	return &http.Client{Transport: classTransport{d: d, class: Token, route: route}, CheckRedirect: refuseRedirect}
 }
 
 type classTransport struct {

@@ -95,6 +95,7 @@ func CloneLink(l *linking.Link) *linking.Link {
 	c := *l
 	c.Token = cloneBytes(l.Token)
 	c.PaymentToken = cloneBytes(l.PaymentToken)
+	c.SealedEPS = cloneBytes(l.SealedEPS)
 	return &c
 }
 
@@ -180,6 +181,12 @@ func checkAuthRequest(a *linking.AuthRequest) error {
 	}
 	return nil
 }
+
+// CheckAccountID checks an account id given to a lookup (GetLink,
+// LockLink, Events, DeleteLink) as CreateLink would: a NUL byte or
+// invalid UTF-8, which PostgreSQL's TEXT refuses, is an error wrapping
+// linking.ErrInvalidRecord rather than a raw SQL error.
+func CheckAccountID(id string) error { return checkID("AccountID", id) }
 
 func checkID(field, v string) error {
 	if v == "" || len(v) > maxAccountIDLen {

@@ -68,6 +68,13 @@
 //     PAYER, RETURN_LABEL_PAYER and LABEL_PROVIDER accounts must be
 //     active. The fake has no permits, meters or PC Postage providers.
 //     "Pending ACH" answering 100002 is the fake's reading of USPS's codes.
+//     A PAYER or RATE_HOLDER EPS account must belong to the role's CRID
+//     (invented code 169903).
+//   - A customer's (merchant) token reaches only the EPS accounts of the
+//     business account that granted it: a price search or payment-account
+//     lookup with another business's account number answers 403 (invented
+//     code 169904). Whether USPS does so is unconfirmed; nsalink's binding
+//     of typed credentials to the granting account relies on it.
 //     Payment tokens are opaque strings, not JWTs.
 //   - Prices: the zone chart is the Zone function, not USPS's; weight tiers
 //     are Price.MaxWeight; only the fields the tables need are checked.

@@ -15,6 +15,12 @@ import (
 const (
 	codeCRIDNotFound   = "169901" // no business account with this CRID
 	codeMIDNotEnrolled = "169902" // MID not enrolled in USPS Ship for this CRID
+	// codeEPSNotOfCRID: a PAYER or RATE_HOLDER EPS account that belongs to
+	// another business than the role's CRID.
+	codeEPSNotOfCRID = "169903"
+	// codeAccountNotGranted: a customer (merchant) token used with an EPS
+	// account of another business account than the one that granted it.
+	codeAccountNotGranted = "169904"
 )
 
 var (
@@ -24,11 +30,15 @@ var (
 
 func (s *Server) handlePaymentAccount(w http.ResponseWriter, r *http.Request) {
 	const ver = "/payments/v3"
-	if s.authenticate(w, r, "payments") == nil {
+	g := s.authenticate(w, r, "payments")
+	if g == nil {
 		return
 	}
 	q := r.URL.Query()
 	number := r.PathValue("accountNumber")
+	if s.accountNotGranted(w, g, ver, number) {
+		return
+	}
 	switch q.Get("accountType") {
 	case "EPS":
 	case "PERMIT":
@@ -213,6 +223,8 @@ func (s *Server) checkRoleAccounts(g *grant, roles []wireRole) []detail {
 				if !containsCode(errs, epaNotFound.Code) {
 					errs = append(errs, withParam(epaNotFound, roleParam(i, "accountNumber")))
 				}
+			case ro.CRID != "" && s.accountByCRID(ro.CRID) != nil && !s.epsOfCRID(ro.AccountNumber, ro.CRID):
+				errs = append(errs, detail{Code: codeEPSNotOfCRID, Title: "EPS account not of this CRID (uspsbiztest code).", Detail: "The EPS account belongs to another business.", Parameter: roleParam(i, "accountNumber")})
 			case ro.RoleName == "RATE_HOLDER" || ro.RoleName == "RETURN_LABEL_RATE_HOLDER":
 				// A rate holder's account must exist; it does not pay.
 			default:
@@ -240,6 +252,31 @@ func (s *Server) checkRoleAccounts(g *grant, roles []wireRole) []detail {
 		}
 	}
 	return errs
+}
+
+// epsOfCRID reports whether the EPS account belongs to the business with
+// this CRID; s.mu held.
+func (s *Server) epsOfCRID(number, crid string) bool {
+	a := s.accounts[s.res.epaOwner[number]]
+	return a != nil && a.CRID == crid
+}
+
+// accountNotGranted answers 403 and returns true when a customer's token
+// (g.Username set) is used with an EPS account of another business: a
+// merchant token reaches only the accounts of the business that granted
+// it. Platform tokens are not restricted.
+func (s *Server) accountNotGranted(w http.ResponseWriter, g *grant, ver, number string) bool {
+	if g.Username == "" || number == "" {
+		return false
+	}
+	s.mu.Lock()
+	owner := s.res.epaOwner[number]
+	s.mu.Unlock()
+	if owner == g.Username {
+		return false
+	}
+	writeUSPSError(w, http.StatusForbidden, ver, "Forbidden", detail{Code: codeAccountNotGranted, Title: "The account is not accessible with this token (uspsbiztest code).", Parameter: "accountNumber"})
+	return true
 }
 
 func containsCode(ds []detail, code string) bool {

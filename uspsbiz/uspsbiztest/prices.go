@@ -360,11 +360,15 @@ func priceTexts(p Price) []string {
 }
 
 func (s *Server) handleBaseRates(w http.ResponseWriter, r *http.Request) {
-	if s.authenticate(w, r, "prices") == nil {
+	g := s.authenticate(w, r, "prices")
+	if g == nil {
 		return
 	}
 	var q priceQuery
 	if !decodeBody(w, r, &q) {
+		return
+	}
+	if s.accountNotGranted(w, g, pricesVer, q.AccountNumber) {
 		return
 	}
 	weight, ok := q.check(w)
@@ -398,11 +402,15 @@ func (s *Server) handleBaseRates(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleRateList(withExtras bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.authenticate(w, r, "prices") == nil {
+		g := s.authenticate(w, r, "prices")
+		if g == nil {
 			return
 		}
 		var q priceQuery
 		if !decodeBody(w, r, &q) {
+			return
+		}
+		if s.accountNotGranted(w, g, pricesVer, q.AccountNumber) {
 			return
 		}
 		weight, ok := q.check(w)

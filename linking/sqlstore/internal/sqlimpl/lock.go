@@ -14,6 +14,9 @@ import (
 // transaction holding the database lock (PostgreSQL: SELECT … FOR UPDATE on
 // the row; SQLite: BEGIN IMMEDIATE). fn's ctx is bounded by WithMaxLockHold.
 func (s *Store) LockLink(ctx context.Context, accountID string, fn func(context.Context, linking.LinkTx) error) error {
+	if err := storekit.CheckAccountID(accountID); err != nil {
+		return err
+	}
 	// Queue in-process first: one connection per link per process, however
 	// many goroutines want the link.
 	waitCtx, cancel := context.WithTimeout(ctx, s.lockTimeout)

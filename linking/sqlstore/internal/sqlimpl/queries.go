@@ -11,7 +11,7 @@ import (
 
 const linkCols = `account_id, state, reason, environment, crid, mid, manifest_mid, eps_account,
 	token, token_expiry_us, refresh_expiry_us, payment_token, payment_token_expiry_us,
-	version, created_at_us, updated_at_us, next_check_at_us, check_attempts, last_error`
+	version, created_at_us, updated_at_us, next_check_at_us, check_attempts, last_error, eps_sealed`
 
 const authCols = `state_hash, account_id, session_hash, verifier, environment, redirect_uri,
 	created_at_us, expires_at_us, used_at_us`
@@ -41,14 +41,14 @@ func newQueries(d Dialect) queries {
 		q.setLockHold = `SELECT set_config('lock_timeout', $1, true), set_config('idle_in_transaction_session_timeout', $2, true)`
 	}
 	q.insertLink = q.rebind(`INSERT INTO nsalink_links (` + linkCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account_id) DO NOTHING`)
 	q.getLink = q.rebind(`SELECT ` + linkCols + ` FROM nsalink_links WHERE account_id = ?`)
 	q.lockLink = q.getLink + forUpdate
 	q.updateLink = q.rebind(`UPDATE nsalink_links SET
 		state = ?, reason = ?, environment = ?, crid = ?, mid = ?, manifest_mid = ?, eps_account = ?,
 		token = ?, token_expiry_us = ?, refresh_expiry_us = ?, payment_token = ?, payment_token_expiry_us = ?,
-		updated_at_us = ?, next_check_at_us = ?, check_attempts = ?, last_error = ?,
+		updated_at_us = ?, next_check_at_us = ?, check_attempts = ?, last_error = ?, eps_sealed = ?,
 		version = version + 1
 		WHERE account_id = ? AND version = ?
 		RETURNING version, created_at_us`)
@@ -116,12 +116,12 @@ func scanLink(sc scanner) (*linking.Link, error) {
 	var tokExp, refExp, payExp, created, updated, next int64
 	if err := sc.Scan(&l.AccountID, &state, &reason, &l.Environment, &crid, &mid, &manifestMID,
 		&eps, &l.Token, &tokExp, &refExp, &l.PaymentToken, &payExp,
-		&l.Version, &created, &updated, &next, &l.CheckAttempts, &l.LastError); err != nil {
+		&l.Version, &created, &updated, &next, &l.CheckAttempts, &l.LastError, &l.SealedEPS); err != nil {
 		return nil, err
 	}
 	l.State, l.Reason = linking.State(state), linking.Reason(reason)
 	l.CRID, l.MID, l.ManifestMID, l.EPSAccount = usps.CRID(crid), usps.MID(mid), usps.MID(manifestMID), usps.EPSAccount(eps)
-	l.Token, l.PaymentToken = noneIfEmpty(l.Token), noneIfEmpty(l.PaymentToken)
+	l.Token, l.PaymentToken, l.SealedEPS = noneIfEmpty(l.Token), noneIfEmpty(l.PaymentToken), noneIfEmpty(l.SealedEPS)
 	l.TokenExpiry, l.RefreshExpiry, l.PaymentTokenExpiry = fromMicros(tokExp), fromMicros(refExp), fromMicros(payExp)
 	l.CreatedAt, l.UpdatedAt, l.NextCheckAt = fromMicros(created), fromMicros(updated), fromMicros(next)
 	return &l, nil

@@ -32,7 +32,7 @@ func (s *Store) CreateLink(ctx context.Context, l *linking.Link) (*linking.Link,
 			c.AccountID, string(c.State), string(c.Reason), c.Environment, string(c.CRID), string(c.MID), string(c.ManifestMID),
 			c.EPSAccount.Reveal(), bytesArg(c.Token), micros(c.TokenExpiry), micros(c.RefreshExpiry),
 			bytesArg(c.PaymentToken), micros(c.PaymentTokenExpiry), c.Version,
-			micros(c.CreatedAt), micros(c.UpdatedAt), micros(c.NextCheckAt), c.CheckAttempts, c.LastError)
+			micros(c.CreatedAt), micros(c.UpdatedAt), micros(c.NextCheckAt), c.CheckAttempts, c.LastError, bytesArg(c.SealedEPS))
 		if err != nil {
 			return err
 		}
@@ -49,6 +49,9 @@ func (s *Store) CreateLink(ctx context.Context, l *linking.Link) (*linking.Link,
 
 // GetLink implements linking.Store.
 func (s *Store) GetLink(ctx context.Context, accountID string) (*linking.Link, error) {
+	if err := storekit.CheckAccountID(accountID); err != nil {
+		return nil, err
+	}
 	l, err := scanLink(s.rdb.QueryRowContext(ctx, s.q.getLink, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlstore: link %q: %w", accountID, linking.ErrNotFound)
@@ -84,7 +87,7 @@ func (s *Store) update(ctx context.Context, q querier, c *linking.Link, e *linki
 		string(c.State), string(c.Reason), c.Environment, string(c.CRID), string(c.MID), string(c.ManifestMID), c.EPSAccount.Reveal(),
 		bytesArg(c.Token), micros(c.TokenExpiry), micros(c.RefreshExpiry),
 		bytesArg(c.PaymentToken), micros(c.PaymentTokenExpiry),
-		micros(c.UpdatedAt), micros(c.NextCheckAt), c.CheckAttempts, c.LastError,
+		micros(c.UpdatedAt), micros(c.NextCheckAt), c.CheckAttempts, c.LastError, bytesArg(c.SealedEPS),
 		c.AccountID, c.Version,
 	).Scan(&c.Version, &created)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -114,6 +117,9 @@ func (s *Store) update(ctx context.Context, q querier, c *linking.Link, e *linki
 
 // DeleteLink implements linking.Store.
 func (s *Store) DeleteLink(ctx context.Context, accountID string) error {
+	if err := storekit.CheckAccountID(accountID); err != nil {
+		return err
+	}
 	return s.inTx(ctx, 0, func(tx *sql.Tx) error {
 		// The link row first: on PostgreSQL this waits for a LockLink holder.
 		for _, q := range []string{s.q.deleteLink, s.q.deleteAuthOfLink, s.q.deleteEvents} {
@@ -127,6 +133,9 @@ func (s *Store) DeleteLink(ctx context.Context, accountID string) error {
 
 // Events implements linking.Store.
 func (s *Store) Events(ctx context.Context, accountID string) ([]linking.Event, error) {
+	if err := storekit.CheckAccountID(accountID); err != nil {
+		return nil, err
+	}
 	rows, err := s.rdb.QueryContext(ctx, s.q.events, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: events: %w", err)
