@@ -28,7 +28,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsalink/nsalink/linking"
-	"github.com/nsalink/nsalink/linking/internal/pgtest"
+	"github.com/nsalink/nsalink/internal/pgtest"
 	"github.com/nsalink/nsalink/linking/memstore"
 	"github.com/nsalink/nsalink/linking/sqlstore"
 	"github.com/nsalink/nsalink/linking/sqlstore/postgres"
