@@ -2,6 +2,7 @@ package uspsbiz_test
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"testing"
 
@@ -200,4 +201,24 @@ func BenchmarkLookupEPAObserved(b *testing.B) {
 	if n == 0 {
 		b.Fatal("observer never ran")
 	}
+}
+
+func TestCallObserverNumbersRetriesAfterTransportFailures(t *testing.T) {
+	srv := newPaymentsFake(t)
+	var log callLog
+	// Fresh connections: net/http itself resends a GET whose reused
+	// connection drops, below any observer.
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	c := newClient(t, srv, uspsbiz.WithCallObserver(log.observe), uspsbiz.WithHTTPClient(hc))
+	_, err := c.PlatformToken(t.Context())
+	require.NoError(t, err)
+	log.take()
+	srv.InjectFault(uspsbiztest.Fault{Match: "GET /payments/v3/payment-account/", Kind: uspsbiztest.FaultDropConnection})
+	_, err = c.LookupEPA(t.Context(), eps(t, epsActive))
+	require.NoError(t, err)
+	calls := shape(log.take())
+	require.Len(t, calls, 2)
+	assert.Equal(t, uspsbiz.Call{API: uspsbiz.APIPayments, Route: "/payments/v3/payment-account/{accountNumber}", Method: "GET", Attempt: 1, Err: "connection closed"}, calls[0])
+	assert.Equal(t, 2, calls[1].Attempt)
+	assert.Equal(t, 200, calls[1].Status)
 }
