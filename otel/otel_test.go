@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/nsalink/nsalink/linking"
 	"github.com/nsalink/nsalink/linking/memstore"
+	"github.com/nsalink/nsalink/linking/sqlstore/sqlite"
 	nsalinkotel "github.com/nsalink/nsalink/otel"
 	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
@@ -458,6 +460,20 @@ func TestLinkScanCountsByStateAndReason(t *testing.T) {
 	assert.Equal(t, 600.0, sum(rm, "nsalink.links.scanned"), "truncation shows")
 	assert.Equal(t, 600, counting.gets)
 	assert.Equal(t, []int{500, 100}, counting.limits, "pages of 500, the last one cut to the cap")
+}
+
+func TestLinkScanOnSQLite(t *testing.T) {
+	tl := newTelemetry(t)
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "links.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	seedLinks(t, store, 520, linking.StateActive, linking.ReasonNone, "a")
+	seedLinks(t, store, 4, linking.StateActionRequired, linking.ReasonTokenRevoked, "b")
+	tl.obs.ScanOnce(t.Context(), store, 100_000)
+	rm := tl.collect(t)
+	assert.Equal(t, 520.0, sum(rm, "nsalink.links", attribute.String("link.state", "active"), attribute.String("link.reason", "none")))
+	assert.Equal(t, 4.0, sum(rm, "nsalink.links", attribute.String("link.state", "action_required"), attribute.String("link.reason", "token_revoked")))
+	assert.Equal(t, 524.0, sum(rm, "nsalink.links.scanned"))
 }
 
 func TestLinkScanFailureClearsTheGauge(t *testing.T) {
