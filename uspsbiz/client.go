@@ -83,6 +83,7 @@ type Client struct {
 
 	platform *platformTokens
 	quotas   *quotaSet
+	observe  func(context.Context, Call) // nil: no observer
 }
 
 // tokenSource gives the Authorization header of resource calls. It takes
@@ -102,6 +103,7 @@ type config struct {
 	creds      *Credentials
 	now        func() time.Time
 	budgets    map[API]Budget
+	observe    func(context.Context, Call)
 }
 
 // Option configures a Client. Options validate their arguments; New returns
@@ -235,8 +237,10 @@ func New(opts ...Option) (*Client, error) {
 			Policy:     httpx.Policy(cfg.retry),
 			Now:        cfg.now,
 			UserAgent:  ua,
+			Observe:    attemptObserver(cfg.observe),
 		}),
-		quotas: newQuotaSet(cfg.budgets, cfg.now),
+		quotas:  newQuotaSet(cfg.budgets, cfg.now),
+		observe: cfg.observe,
 	}
 	if cfg.creds != nil {
 		c.creds = *cfg.creds
@@ -348,7 +352,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) 
 	}
 	// Every retry is a USPS call too: charge it to the budget.
 	quotas, api := c.quotas, cl.api // captured alone, so cl stays on the stack
-	res, err := c.doer.Do(ctx, req, cl.class, cl.route, func() error { return quotas.take(api) })
+	res, err := c.doer.Do(c.observed(ctx, cl.api, ""), req, cl.class, cl.route, func() error { return quotas.take(api) })
 	if err != nil {
 		var be *BudgetError
 		if errors.As(err, &be) {

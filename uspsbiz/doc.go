@@ -59,7 +59,9 @@
 //
 // WithLogger logs each attempt at debug level: method, host, route template,
 // attempt and status. No URL, header, body, token or account number is
-// logged.
+// logged. WithCallObserver hands the same facts, with the API and the OAuth
+// grant, to a function of the host's after every attempt: the hook behind
+// the OpenTelemetry module github.com/nsalink/nsalink/otel.
 //
 // # Testing
 //

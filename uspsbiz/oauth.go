@@ -41,7 +41,8 @@ func (c *Client) endpoint() oauth2.Endpoint {
 
 // tokenCtx gives x/oauth2 our HTTP stack for token calls: no retry once
 // sent, route-only logging.
-func (c *Client) tokenCtx(ctx context.Context) context.Context {
+func (c *Client) tokenCtx(ctx context.Context, grant Grant) context.Context {
+	ctx = c.observed(ctx, APIOAuth, grant)
 	return context.WithValue(ctx, oauth2.HTTPClient, c.doer.StandardClient(tokenPath))
 }
 
@@ -104,7 +105,7 @@ func (c *Client) fetchPlatformToken(ctx context.Context) (*Token, error) {
 		Scopes:       c.creds.Scopes,
 		AuthStyle:    oauth2.AuthStyleInParams,
 	}
-	t, err := cc.Token(c.tokenCtx(ctx))
+	t, err := cc.Token(c.tokenCtx(ctx, GrantClientCredentials))
 	if err != nil {
 		return nil, wrapTokenError("platform token", err)
 	}
@@ -216,7 +217,7 @@ func (c *Client) Exchange(ctx context.Context, code, redirectURI, verifier strin
 	if verifier != "" {
 		opts = append(opts, oauth2.VerifierOption(verifier))
 	}
-	t, err := c.codeConfig(redirectURI).Exchange(c.tokenCtx(ctx), code, opts...)
+	t, err := c.codeConfig(redirectURI).Exchange(c.tokenCtx(ctx, GrantAuthorizationCode), code, opts...)
 	if err != nil {
 		return nil, wrapTokenError("exchange", err)
 	}
@@ -246,7 +247,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken Secret) (*Token, erro
 	}
 	// An already expired token forces x/oauth2 to refresh exactly once.
 	stale := &oauth2.Token{RefreshToken: refreshToken.Reveal(), Expiry: time.Unix(1, 0)}
-	t, err := c.codeConfig("").TokenSource(c.tokenCtx(ctx), stale).Token()
+	t, err := c.codeConfig("").TokenSource(c.tokenCtx(ctx, GrantRefreshToken), stale).Token()
 	if err != nil {
 		return nil, wrapTokenError("refresh", err)
 	}
@@ -278,7 +279,7 @@ func (c *Client) Revoke(ctx context.Context, refreshToken Secret) error {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", c.userAgent)
 	req.SetBasicAuth(url.QueryEscape(c.creds.ClientID), url.QueryEscape(c.creds.ClientSecret.Reveal()))
-	res, err := c.doer.Do(ctx, req, httpx.Token, revokePath, nil)
+	res, err := c.doer.Do(c.observed(ctx, APIOAuth, GrantRevoke), req, httpx.Token, revokePath, nil)
 	if err != nil {
 		return fmt.Errorf("uspsbiz: revoke: %w", err)
 	}

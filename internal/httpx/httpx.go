@@ -68,6 +68,25 @@ type Config struct {
 	Policy     Policy
 	Now        func() time.Time // for Retry-After HTTP-dates
 	UserAgent  string           // set on requests that carry none
+	// Observe, when not nil, is called after every attempt with the
+	// attempt's context (the caller's, so its trace span is the parent).
+	// It runs in the request's goroutine and must not block.
+	Observe func(context.Context, Attempt)
+}
+
+// Attempt is one HTTP attempt as Config.Observe sees it: the route
+// template, never the raw path, and no header or body.
+type Attempt struct {
+	Method   string
+	Route    string
+	Number   int // 1 for the first attempt, 2 for the first retry…
+	Status   int // 0 when no response came
+	Start    time.Time
+	Duration time.Duration
+	// Err is "" when a response came, else a short fixed word for the
+	// transport failure ("dial failed", "deadline exceeded"…), never
+	// the error's text, which may hold a URL.
+	Err string
 }
 
 // Doer sends requests with the retry policy of their Class.
@@ -125,7 +144,7 @@ func New(cfg Config) *Doer {
 	// token calls, would accept another host's token answer as USPS's.
 	// The 3xx itself comes back to the caller, who treats it as a failure.
 	base.CheckRedirect = refuseRedirect
-	base.Transport = &logTransport{base: transportOf(&base), logger: logger}
+	base.Transport = &logTransport{base: transportOf(&base), logger: logger, observe: cfg.Observe}
 	d.retry = &retryablehttp.Client{
 		HTTPClient:     &base,
 		Logger:         nil, // its messages carry full URLs; logTransport logs instead
@@ -329,15 +348,20 @@ func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	return max(t.Sub(now), 0), true
 }
 
-// logTransport logs each attempt with method, host, route and status only.
+// logTransport logs each attempt with method, host, route and status only,
+// and hands the same facts to the observer.
 type logTransport struct {
-	base   http.RoundTripper
-	logger *slog.Logger
+	base    http.RoundTripper
+	logger  *slog.Logger
+	observe func(context.Context, Attempt)
 }
 
 func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	resp, err := t.base.RoundTrip(req)
+	if t.observe != nil {
+		t.report(req, start, resp, err)
+	}
 	if !t.logger.Enabled(req.Context(), slog.LevelDebug) {
 		return resp, err
 	}
@@ -356,6 +380,18 @@ func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	t.logger.LogAttrs(req.Context(), slog.LevelDebug, "usps request", attrs...)
 	return resp, err
+}
+
+// report passes one attempt to the observer.
+func (t *logTransport) report(req *http.Request, start time.Time, resp *http.Response, err error) {
+	st := stateOf(req.Context())
+	a := Attempt{Method: req.Method, Route: st.route, Number: st.attempts, Start: start, Duration: time.Since(start)}
+	if err != nil {
+		a.Err = errorKind(err)
+	} else {
+		a.Status = resp.StatusCode
+	}
+	t.observe(req.Context(), a)
 }
 
 // errorKind names a transport failure without its text, which may hold a URL.
