@@ -112,3 +112,16 @@ func (t epsSealingTx) Update(l *Link, ev *Event) (*Link, error) {
 	}
 	return t.s.open(t.tx.Update(c, ev))
 }
+
+// OpenEPS returns the EPS account number of l, a link read straight from a
+// Store (not through a Linker), opening l.SealedEPS with s. Operator tools
+// that read a Store directly use it; a link written before EPS sealing
+// returns its EPSAccount as stored.
+func OpenEPS(s Sealer, l *Link) (usps.EPSAccount, error) {
+	c := *l
+	o, err := openEPS(s, &c)
+	if err != nil {
+		return "", err
+	}
+	return o.EPSAccount, nil
+}

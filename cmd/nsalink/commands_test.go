@@ -128,6 +128,12 @@ func TestLink(t *testing.T) {
 		require.Regexp(t, row("state", "action_required"), out)
 		require.Regexp(t, row("reason", "epa_not_active"), out)
 		require.Regexp(t, row("eps", "…0002"), out)
+		// The EPS is sealed at rest: without the keys it stays sealed.
+		code, out, errOut = f.run(map[string]string{"NSALINK_SEAL_KEYS": ""}, "link", acctACH)
+		require.Equal(t, 0, code, errOut)
+		require.Regexp(t, row("eps", "sealed (set NSALINK_SEAL_KEYS to see its last 4 digits)"), out)
+		code, out, errOut = f.run(nil, "link", acctACH)
+		require.Equal(t, 0, code, errOut)
 		require.Regexp(t, row("token", "sealed, key k1"), out)
 		require.Regexp(t, row("payment token", "none"), out)
 		require.Regexp(t, row("environment", f.srv.URL), out)

@@ -134,6 +134,9 @@ func (e *env) links(s linking.Store, state linking.State, reason filter, asJSON 
 	listed := []linkJSON{} // -format json only
 	nListed := 0
 	err := eachLink(e.ctx, s, func(l *linking.Link) error {
+		if err := e.openEPS(l); err != nil {
+			return err
+		}
 		total++
 		counts[stateReason{l.State, l.Reason}]++
 		if state != "" && l.State != state || reason.set && l.Reason != reason.reason {
@@ -281,6 +284,9 @@ their expiries, the reconciler's schedule, then its audit trail.`,
 				if err != nil {
 					return err
 				}
+				if err := e.openEPS(l); err != nil {
+					return err
+				}
 				evs, err := s.Events(e.ctx, l.AccountID)
 				if err != nil {
 					return fmt.Errorf("reading the audit trail: %w", err)
@@ -352,6 +358,9 @@ spreadsheet does not run it as a formula.`,
 				if err != nil {
 					return err
 				}
+				if err := e.openEPS(l); err != nil {
+					return err
+				}
 				evs, err := s.Events(e.ctx, l.AccountID)
 				if err != nil {
 					return fmt.Errorf("reading the audit trail: %w", err)
@@ -416,6 +425,9 @@ func csvCell(s string) string {
 
 // eps is the EPS account as an operator may see it: its last four digits.
 func eps(l *linking.Link) string {
+	if l.EPSAccount == "" && len(l.SealedEPS) > 0 {
+		return "sealed (set NSALINK_SEAL_KEYS to see its last 4 digits)"
+	}
 	if l.EPSAccount == "" {
 		return "-"
 	}
@@ -467,4 +479,25 @@ func clean(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// openEPS fills l.EPSAccount from its sealed form when the sealing keys are
+// in the environment; without them the EPS stays sealed and prints so.
+func (e *env) openEPS(l *linking.Link) error {
+	if e.getenv("NSALINK_SEAL_KEYS") == "" || len(l.SealedEPS) == 0 {
+		return nil
+	}
+	if e.epsSealer == nil {
+		s, _, err := e.sealer()
+		if err != nil {
+			return err
+		}
+		e.epsSealer = s
+	}
+	a, err := linking.OpenEPS(e.epsSealer, l)
+	if err != nil {
+		return fmt.Errorf("opening the EPS account of %s: %w", quoteID(l.AccountID), err)
+	}
+	l.EPSAccount = a
+	return nil
 }

@@ -41,6 +41,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nsalink/nsalink/linking"
 )
 
 func main() {
@@ -65,6 +67,8 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	now    func() time.Time
+
+	epsSealer linking.Sealer // built once by openEPS
 }
 
 // command is one subcommand: its flags are declared by flags, and do runs
