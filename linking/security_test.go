@@ -27,8 +27,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nsalink/nsalink/linking"
 	"github.com/nsalink/nsalink/internal/pgtest"
+	"github.com/nsalink/nsalink/linking"
 	"github.com/nsalink/nsalink/linking/memstore"
 	"github.com/nsalink/nsalink/linking/sqlstore"
 	"github.com/nsalink/nsalink/linking/sqlstore/postgres"

@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/nsalink/nsalink/linking"
 	"github.com/nsalink/nsalink/internal/pgtest"
+	"github.com/nsalink/nsalink/linking"
 	"github.com/nsalink/nsalink/linking/sqlstore"
 	"github.com/nsalink/nsalink/linking/sqlstore/postgres"
 	"github.com/nsalink/nsalink/linking/sqlstore/sqlite"
