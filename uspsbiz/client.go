@@ -324,7 +324,9 @@ func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) 
 		req.Header[k] = vs
 	}
 	req.Header.Set("User-Agent", c.userAgent)
-	req.Header.Set("Accept", "application/json")
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
 	if cl.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -351,6 +353,12 @@ func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) 
 	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxErrorBody))
+		return res.Header, nil
+	}
+	if rr, ok := out.(responseReader); ok { // labels (multipart), Raw
+		if err := rr.readResponse(res.Response); err != nil {
+			return res.Header, &decodeError{Route: cl.route, Status: res.StatusCode, Err: err}
+		}
 		return res.Header, nil
 	}
 	if err := decodeJSON(res.Body, out); err != nil {
