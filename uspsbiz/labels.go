@@ -223,7 +223,6 @@ func (r *LabelRequest) Body() ([]byte, error) {
 	return json.Marshal(w)
 }
 
-
 // NewIdempotencyKey returns a random UUID (version 4) for X-Idempotency-Key.
 func NewIdempotencyKey() string {
 	var b [16]byte

@@ -191,10 +191,10 @@ func TestManifestCutoffCentralTime(t *testing.T) {
 func TestLabelErrorsTyped(t *testing.T) {
 	srv, m, pat := labelsSetup(t)
 	for body, want := range map[string]error{
-		`{"apiVersion":"/labels/v3","error":{"code":"400","message":"Bad Request","errors":[{"code":"160174","title":"Labels associated with a scan form cannot be canceled"}]}}`:  uspsbiz.ErrLabelOnScanForm,
-		`{"apiVersion":"/labels/v3","error":{"code":"400","message":"Bad Request","errors":[{"title":"Must be enrolled in USPS Ship Outbound/Returns"}]}}`:                         uspsbiz.ErrNotEnrolledInShip,
-		`{"apiVersion":"/labels/v3","error":{"code":"400","message":"Bad Request","errors":[{"title":"An indicia company name must be configured by USPS for manifestMID"}]}}`: uspsbiz.ErrIndiciaCompanyName,
-		`{"apiVersion":"/labels/v3","error":{"code":"400","message":"Bad Request","errors":[{"code":"160001","title":"Mailing date cannot be in the past"}]}}`:                     uspsbiz.ErrMailingDate,
+		`{"apiVersion":"/labels/v3","error":{"code":"400","message":"Bad Request","errors":[{"code":"160174","title":"Labels associated with a scan form cannot be canceled"}]}}`: uspsbiz.ErrLabelOnScanForm,
+		`{"apiVersion":"/labels/v3","error":{"code":"400","message":"Bad Request","errors":[{"title":"Must be enrolled in USPS Ship Outbound/Returns"}]}}`:                        uspsbiz.ErrNotEnrolledInShip,
+		`{"apiVersion":"/labels/v3","error":{"code":"400","message":"Bad Request","errors":[{"title":"An indicia company name must be configured by USPS for manifestMID"}]}}`:    uspsbiz.ErrIndiciaCompanyName,
+		`{"apiVersion":"/labels/v3","error":{"code":"400","message":"Bad Request","errors":[{"code":"160001","title":"Mailing date cannot be in the past"}]}}`:                    uspsbiz.ErrMailingDate,
 	} {
 		srv.InjectFault(uspsbiztest.Fault{Match: "POST /labels/v3/label", Status: 400, Body: body})
 		_, err := m.CreateLabel(t.Context(), pat, uspsbiz.NewIdempotencyKey(), labelReq())
