@@ -342,4 +342,3 @@ func TestLabelFaultMatrix(t *testing.T) {
 		})
 	}
 }
-
