@@ -302,7 +302,9 @@ func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) 
 		return nil, err
 	}
 	var body io.Reader
-	if cl.body != nil {
+	if raw, ok := cl.body.(json.RawMessage); ok { // already encoded (labels, Raw): sent as is
+		body = bytes.NewReader(raw)
+	} else if cl.body != nil {
 		b, err := json.Marshal(cl.body)
 		if err != nil {
 			return nil, fmt.Errorf("uspsbiz: %s %s: encode request: %w", cl.method, cl.route, err)

@@ -1,6 +1,7 @@
 package uspsbiz
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -408,7 +409,7 @@ func (c *Client) CreateLabel(ctx context.Context, pat Secret, key string, req *L
 	if err != nil {
 		return nil, err
 	}
-	return c.CreateLabelBody(ctx, pat, key, body)
+	return c.createLabel(ctx, pat, key, body)
 }
 
 // CreateLabelBody is CreateLabel with the body as LabelRequest.Body
@@ -421,6 +422,10 @@ func (c *Client) CreateLabelBody(ctx context.Context, pat Secret, key string, bo
 	if !json.Valid(body) {
 		return nil, &LabelRequestError{Field: "body", Reason: "is not JSON"}
 	}
+	return c.createLabel(ctx, pat, key, body)
+}
+
+func (c *Client) createLabel(ctx context.Context, pat Secret, key string, body []byte) (*Label, error) {
 	h, err := paymentHeader(pat, key)
 	if err != nil {
 		return nil, err
@@ -582,6 +587,8 @@ func (lr *labelResponse) readResponse(res *http.Response) error {
 			lr.label.ReceiptType = ct
 		}
 	}
+	// The bytes after the closing boundary, so that the connection is reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 4<<10))
 	if !sawMeta {
 		return errors.New("no labelMetadata part")
 	}
@@ -597,8 +604,17 @@ func (lr *labelResponse) check() error {
 
 // decodeBase64 ignores line breaks, which MIME encoders insert.
 func decodeBase64(raw []byte) ([]byte, error) {
-	clean := strings.NewReplacer("\r", "", "\n", "", " ", "").Replace(string(raw))
-	return base64.StdEncoding.DecodeString(clean)
+	if bytes.ContainsAny(raw, "\r\n ") {
+		raw = bytes.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' || r == ' ' {
+				return -1
+			}
+			return r
+		}, raw)
+	}
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(raw)))
+	n, err := base64.StdEncoding.Decode(out, raw)
+	return out[:n], err
 }
 
 // RawRequest is a call to a USPS route nsalink has no method for yet, e.g.

@@ -282,7 +282,7 @@ func (s *Server) handleCreateLabel(w http.ResponseWriter, r *http.Request) {
 					Detail: "The X-Idempotency-Key was already used for another label request of this CRID.", Parameter: "X-Idempotency-Key"})
 				return
 			}
-			s.writeLabel(w, old, false) // the existing label, no second charge
+			s.writeLabel(w, old, true) // the existing label, no second charge
 			return
 		}
 	}
