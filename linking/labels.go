@@ -97,7 +97,9 @@ type LabelRecord struct {
 // LabelStore keeps label purchases. It is separate from Store so that a
 // Store without labels still works; memstore and sqlstore implement both.
 // The same rules apply as to Store: safe for concurrent use by many
-// processes, copies in and out.
+// processes, copies in and out. Store.DeleteLink does not delete label
+// records: they are a record of money spent, kept as long as the host's
+// bookkeeping needs them. Bodies hold the label's addresses.
 type LabelStore interface {
 	// CreateLabelRecord inserts r with Version 1 (CreatedAt and UpdatedAt
 	// the current time when zero) and returns the stored record.

@@ -18,9 +18,10 @@ import (
 	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
 )
 
-// labelLinker is another process's Linker on store whose USPS client
-// gives up on an attempt after 250 ms and never retries by itself, so
-// that every lost answer reaches BuyLabel as an unknown outcome. Keep-alive
+// labelLinker is another process's Linker on store whose USPS client never
+// retries by itself, so that every lost answer reaches BuyLabel as an
+// unknown outcome. Timeouts are the caller's: cancelLater ends a call once
+// the fake has reached the point of the fault, with no timing race. Keep-alive
 // is off because net/http itself replays a request carrying
 // X-Idempotency-Key once when a reused connection drops (which would
 // recover the label below BuyLabel, as it should, but hide the cell).
@@ -29,7 +30,7 @@ func (e *env) labelLinker(store linking.Store, opts ...linking.Option) *linking.
 		uspsbiz.WithEnvironment(uspsbiz.Environment(e.srv.URL)),
 		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: clientID, ClientSecret: clientSecret}),
 		uspsbiz.WithClock(e.srv.Now),
-		uspsbiz.WithHTTPClient(&http.Client{Timeout: 250 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}),
+		uspsbiz.WithHTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}),
 		uspsbiz.WithRetryPolicy(uspsbiz.RetryPolicy{MaxRetries: 0}),
 	)
 	require.NoError(e.t, err)
@@ -53,6 +54,22 @@ func activeEnv(t *testing.T, store linking.Store) *env {
 	require.NoError(t, err)
 	require.Equal(t, linking.StateActive, st.State)
 	return e
+}
+
+// cancelLater returns a context that is cancelled as soon as ready() holds
+// (checked every millisecond, for at most 30 s): the caller giving up at a
+// chosen point of the exchange, e.g. once the fake has charged the label.
+func cancelLater(t *testing.T, ready func() bool) context.Context {
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	go func() {
+		defer cancel()
+		deadline := time.Now().Add(30 * time.Second)
+		for !ready() && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	return ctx
 }
 
 func labelPurchase(e *env, id string) linking.LabelPurchase {
@@ -224,11 +241,12 @@ func TestLabelFaultMatrix(t *testing.T) {
 	}
 	// unknownThenRecover: the first BuyLabel loses its answer; a retry on
 	// another instance recovers the label.
-	unknownThenRecover := func(inject func(e *env), chargedAfterFault int) func(t *testing.T, e *env, stores []linking.Store) {
+	// inject sets the fault up and returns the context of the first call.
+	unknownThenRecover := func(inject func(t *testing.T, e *env) context.Context, chargedAfterFault int) func(t *testing.T, e *env, stores []linking.Store) {
 		return func(t *testing.T, e *env, stores []linking.Store) {
 			a := e.labelLinker(stores[0])
-			inject(e)
-			_, err := a.BuyLabel(t.Context(), account, labelPurchase(e, "order-1"))
+			ctx := inject(t, e)
+			_, err := a.BuyLabel(ctx, account, labelPurchase(e, "order-1"))
 			require.ErrorIs(t, err, linking.ErrLabelOutcomeUnknown)
 			rec, err := a.LabelRecordOf(t.Context(), account, "order-1")
 			require.NoError(t, err)
@@ -242,14 +260,20 @@ func TestLabelFaultMatrix(t *testing.T) {
 		}
 	}
 	cells := []cell{
-		{"timeout before send", unknownThenRecover(func(e *env) {
+		// USPS holds the request without handling it; the caller gives up.
+		{"timeout before send", unknownThenRecover(func(t *testing.T, e *env) context.Context {
 			e.srv.InjectFault(uspsbiztest.Fault{Match: "POST /labels/v3/label", Kind: uspsbiztest.FaultLatency, Latency: time.Minute})
+			return cancelLater(t, func() bool { return e.srv.Count("POST /labels/v3/label") > 0 })
 		}, 0)},
-		{"timeout after charge", unknownThenRecover(func(e *env) {
+		// USPS charges, then holds its answer; the caller gives up.
+		{"timeout after charge", unknownThenRecover(func(t *testing.T, e *env) context.Context {
 			e.srv.InjectLabelFault(uspsbiztest.LabelFault{Kind: uspsbiztest.LabelHangAfterCharge})
+			return cancelLater(t, func() bool { return e.srv.ChargedLabels() > 0 })
 		}, 1)},
-		{"dropped during response", unknownThenRecover(func(e *env) {
+		// USPS charges, then the connection drops during the response.
+		{"dropped during response", unknownThenRecover(func(t *testing.T, e *env) context.Context {
 			e.srv.InjectLabelFault(uspsbiztest.LabelFault{Kind: uspsbiztest.LabelDropAfterCharge})
+			return t.Context()
 		}, 1)},
 		{"restart between intent and call", func(t *testing.T, e *env, stores []linking.Store) {
 			// Instance A recorded the intent, as BuyLabel does first, and
@@ -284,10 +308,10 @@ func TestLabelFaultMatrix(t *testing.T) {
 		{"two instances retrying", func(t *testing.T, e *env, stores []linking.Store) {
 			a := e.labelLinker(stores[0])
 			e.srv.InjectLabelFault(uspsbiztest.LabelFault{Kind: uspsbiztest.LabelHangAfterCharge})
-			_, err := a.BuyLabel(t.Context(), account, labelPurchase(e, "order-1"))
+			ctx := cancelLater(t, func() bool { return e.srv.ChargedLabels() > 0 })
+			_, err := a.BuyLabel(ctx, account, labelPurchase(e, "order-1"))
 			require.ErrorIs(t, err, linking.ErrLabelOutcomeUnknown)
-			// Both instances retry at once, and a third buys from scratch
-			// in parallel with them under another purchase id race.
+			// Both instances retry at once.
 			var wg sync.WaitGroup
 			tns := make([]string, len(stores))
 			errs := make([]error, len(stores))
