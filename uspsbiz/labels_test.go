@@ -114,8 +114,11 @@ func TestCreateLabelRefusedLocally(t *testing.T) {
 // A purchase whose answer is lost after USPS charged is recovered by the
 // retry under the same key: one label, one charge.
 func TestCreateLabelRecoversAfterCharge(t *testing.T) {
-	for _, kind := range []uspsbiztest.LabelFaultKind{uspsbiztest.LabelHangAfterCharge, uspsbiztest.LabelDropAfterCharge} {
-		srv, m, pat := labelsSetup(t, uspsbiz.WithHTTPClient(&http.Client{Timeout: 300 * time.Millisecond}))
+	// The hang is ended by the per-attempt timeout: 1.5 s, far above a
+	// loopback call even on a loaded machine, so the retry is never cut.
+	for kind, timeout := range map[uspsbiztest.LabelFaultKind]time.Duration{
+		uspsbiztest.LabelHangAfterCharge: 1500 * time.Millisecond, uspsbiztest.LabelDropAfterCharge: 30 * time.Second} {
+		srv, m, pat := labelsSetup(t, uspsbiz.WithHTTPClient(&http.Client{Timeout: timeout}))
 		srv.InjectLabelFault(uspsbiztest.LabelFault{Kind: kind})
 		lbl, err := m.CreateLabel(t.Context(), pat, uspsbiz.NewIdempotencyKey(), labelReq())
 		require.NoError(t, err)
