@@ -2,7 +2,9 @@ package uspsbiz_test
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
+	"log/slog"
 	"net/http"
 	"testing"
 	"time"
@@ -252,4 +254,23 @@ func TestRaw(t *testing.T) {
 	_, _ = b.Raw(t.Context(), uspsbiz.RawRequest{Method: "GET", Path: "/addresses/v3/address"})
 	_, err = b.Raw(t.Context(), uspsbiz.RawRequest{Method: "GET", Path: "/addresses/v3/address"})
 	require.ErrorIs(t, err, uspsbiz.ErrRateLimited)
+}
+
+// The payment token and the label's addresses never reach a log line or an
+// error's text.
+func TestLabelsRedaction(t *testing.T) {
+	var logs bytes.Buffer
+	srv, m, pat := labelsSetup(t, uspsbiz.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	lbl, err := m.CreateLabel(t.Context(), pat, uspsbiz.NewIdempotencyKey(), labelReq())
+	require.NoError(t, err)
+	srv.InjectFault(uspsbiztest.Fault{Match: "DELETE /labels/", Status: 400})
+	_, err = m.CancelLabel(t.Context(), pat, lbl.Metadata.TrackingNumber)
+	require.Error(t, err)
+	require.NotEmpty(t, logs.String())
+	for _, secret := range []string{pat.Reveal(), "Lovelace", "4120 Russell"} {
+		assert.NotContains(t, logs.String(), secret)
+		assert.NotContains(t, err.Error(), secret)
+	}
+	assert.Contains(t, logs.String(), "/labels/v3/label/{trackingNumber}", "routes, not paths")
+	assert.NotContains(t, fmt.Sprintf("%v %+v", pat, pat), pat.Reveal())
 }
