@@ -274,3 +274,18 @@ func TestLabelsRedaction(t *testing.T) {
 	assert.Contains(t, logs.String(), "/labels/v3/label/{trackingNumber}", "routes, not paths")
 	assert.NotContains(t, fmt.Sprintf("%v %+v", pat, pat), pat.Reveal())
 }
+
+// FuzzLabelResponse: no answer body, however broken, panics the label
+// reader; it either yields a label with a tracking number or an error.
+func FuzzLabelResponse(f *testing.F) {
+	f.Add("multipart/form-data; boundary=b", "--b\r\nContent-Disposition: form-data; name=\"labelMetadata\"\r\n\r\n{\"trackingNumber\":\"9205\",\"postage\":1.5}\r\n--b\r\nContent-Disposition: form-data; name=\"labelImage\"\r\n\r\naGk=\r\n--b--\r\n")
+	f.Add("application/json", `{"labelMetadata":{"trackingNumber":"1"},"labelImage":"aGk="}`)
+	f.Add("multipart/form-data; boundary=b", "--b\r\n\r\n--b--")
+	f.Add("text/html", "<html>")
+	f.Fuzz(func(t *testing.T, ctype, body string) {
+		lbl, err := uspsbiz.ReadLabelResponseForTest(ctype, body)
+		if err == nil && lbl.Metadata.TrackingNumber == "" {
+			t.Fatal("a label without a tracking number")
+		}
+	})
+}
