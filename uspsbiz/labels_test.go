@@ -86,6 +86,16 @@ func TestCreateLabel(t *testing.T) {
 	last := reqs[len(reqs)-1]
 	assert.Equal(t, key, last.Header.Get("X-Idempotency-Key"))
 	assert.Equal(t, pat.Reveal(), last.Header.Get("X-Payment-Authorization-Token"))
+
+	// The documented 201 (USPS really answers 200) with a JSON answer
+	// carrying base64 fields: read the same way.
+	srv.InjectFault(uspsbiztest.Fault{Match: "POST /labels/v3/label", Status: 201,
+		Body: `{"labelMetadata":{"trackingNumber":"9205500000000000000077","postage":7.12,"SKU":"DUXP0XXXXN01050","zone":"05"},"labelImage":"aGk="}`})
+	j, err := m.CreateLabel(ctx, pat, uspsbiz.NewIdempotencyKey(), labelReq())
+	require.NoError(t, err)
+	assert.Equal(t, "9205500000000000000077", j.Metadata.TrackingNumber)
+	assert.Equal(t, usps.Cents(712), j.Metadata.Postage)
+	assert.Equal(t, []byte("hi"), j.Image)
 }
 
 func TestCreateLabelRefusedLocally(t *testing.T) {
