@@ -180,7 +180,7 @@ func checkPrice(exp ExpectedPrice, md uspsbiz.LabelMetadata) PriceCheck {
 // Label errors.
 var (
 	// ErrLabelConflict: the PurchaseID was already used with another
-	// request or expected price; nothing was sent.
+	// request; nothing was sent.
 	ErrLabelConflict = errors.New("linking: purchase id already used with a different label request")
 	// ErrLabelOutcomeUnknown: the purchase was sent but no answer came
 	// back (timeout, dropped connection, 5xx). The label may exist. Call
@@ -273,8 +273,9 @@ const maxPurchaseID = 200
 //
 //  1. the request is checked and encoded (a *uspsbiz.LabelRequestError
 //     names a bad field; nothing is stored or sent);
-//  2. the purchase is recorded — key, hash and body — before any call; an
-//     existing record with another hash is ErrLabelConflict;
+//  2. the purchase is recorded — key, hash, body and p.Expected — before
+//     any call; an existing record with another hash is ErrLabelConflict
+//     (a different Expected is not: the recorded one is kept);
 //  3. the recorded body is sent under the recorded key. USPS answers a
 //     repeat with the label it already made, so every retry, by any
 //     process, ends with the one label;
@@ -322,7 +323,10 @@ func (l *Linker) BuyLabel(ctx context.Context, accountID string, p LabelPurchase
 	if err != nil {
 		return nil, fmt.Errorf("linking: label purchase %q: %w", p.PurchaseID, err)
 	}
-	if !bytes.Equal(rec.RequestHash, sum[:]) || rec.Expected != p.Expected {
+	// Only the request counts: it is what USPS sees under the key. The
+	// price check keeps the expectation recorded with the intent, so that a
+	// retry priced from a newer table still recovers the label.
+	if !bytes.Equal(rec.RequestHash, sum[:]) {
 		return nil, fmt.Errorf("%w (purchase %q)", ErrLabelConflict, p.PurchaseID)
 	}
 	return l.sendLabel(ctx, ls, rec)
