@@ -265,6 +265,10 @@ func (l *Linker) labelStore() (LabelStore, error) {
 	return ls, nil
 }
 
+// recordTimeout bounds the write of a label outcome made after the
+// caller's context ended.
+const recordTimeout = 10 * time.Second
+
 // maxPurchaseID bounds LabelPurchase.PurchaseID.
 const maxPurchaseID = 200
 
@@ -376,7 +380,11 @@ func (l *Linker) sendLabel(ctx context.Context, ls LabelStore, rec *LabelRecord)
 
 	var pc PriceCheck
 	var events []LabelEvent
-	stored, err := l.updateLabel(ctx, ls, rec, func(r *LabelRecord) {
+	// The outcome is recorded even when the caller gave up (that is when
+	// it matters most), within a bound of its own.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	stored, err := l.updateLabel(wctx, ls, rec, func(r *LabelRecord) {
 		events = events[:0]
 		r.Attempts++
 		r.UpdatedAt = l.now().UTC()
@@ -523,7 +531,9 @@ func (l *Linker) CancelLabel(ctx context.Context, accountID, purchaseID string) 
 	}
 	res, cancelErr := l.usps.ForMerchant(l.TokenSource(ctx, accountID)).CancelLabel(ctx, pat, rec.TrackingNumber)
 	var ev *LabelEvent
-	stored, err := l.updateLabel(ctx, ls, rec, func(r *LabelRecord) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	stored, err := l.updateLabel(wctx, ls, rec, func(r *LabelRecord) {
 		ev = nil
 		r.UpdatedAt = l.now().UTC()
 		if cancelErr != nil {

@@ -255,6 +255,8 @@ func TestLabelFaultMatrix(t *testing.T) {
 			rec, err := a.LabelRecordOf(t.Context(), account, "order-1")
 			require.NoError(t, err)
 			assert.Equal(t, linking.LabelPending, rec.Status)
+			assert.Equal(t, 1, rec.Attempts, "the lost attempt is recorded, even after the caller gave up")
+			assert.NotEmpty(t, rec.LastError)
 			assert.Equal(t, chargedAfterFault, e.srv.ChargedLabels())
 			b := e.labelLinker(stores[1])
 			res, err := b.BuyLabel(t.Context(), account, labelPurchase(e, "order-1"))
