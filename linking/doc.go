@@ -69,4 +69,16 @@
 // to mount; View and DefaultGuidance() give the same content to a host that
 // renders its own pages. Quote prices labels with nsarates, at NSA rates
 // only while the link is active.
+//
+// # Labels
+//
+// BuyLabel buys a label on the customer's EPA exactly once per purchase id:
+// the purchase (idempotency key, request hash, body) is recorded in the
+// Store (a LabelStore) before USPS is called, and any unknown outcome is
+// finished by resending the same body under the same key (BuyLabel again,
+// or ResumeLabels on any instance). The label's postage, SKU and zone are
+// compared with the NSA quote it expects: a difference is a
+// *PriceMismatchError returned with the label, a LabelEvent (WithLabelHook)
+// and a warning log. CancelLabel voids before the manifest cutoff and files
+// a refund request after it.
 package linking

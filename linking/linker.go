@@ -39,6 +39,7 @@ type Linker struct {
 	now          func() time.Time
 	logger       *slog.Logger
 	hooks        []func(context.Context, Event)
+	labelHooks   []func(context.Context, LabelEvent) // labels.go
 	probe        ContractProbe
 	backoff      backoff
 	refreshLimit time.Duration

@@ -15,8 +15,8 @@ package spectest_test
 //     and Tracking's EnabledNotificationRequests.EMail): such an allOf is
 //     merged into one closed object holding the properties and required
 //     lists of all its branches.
-//   - The XML example of usps-domestic-labels.yaml: not applicable, that
-//     file is not loaded here (so example validation stays on).
+//   - The XML example of usps-domestic-labels.yaml: that file is loaded
+//     by labels_test.go with example validation off; here it stays on.
 //
 // Not covered by a spec: the batch POST /tracking/v3r2/tracking has no
 // published OpenAPI file, so its request is checked by hand and each item

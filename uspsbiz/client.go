@@ -317,7 +317,9 @@ func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) 
 		return nil, err
 	}
 	var body io.Reader
-	if cl.body != nil {
+	if raw, ok := cl.body.(json.RawMessage); ok { // already encoded (labels, Raw): sent as is
+		body = bytes.NewReader(raw)
+	} else if cl.body != nil {
 		b, err := json.Marshal(cl.body)
 		if err != nil {
 			return nil, fmt.Errorf("uspsbiz: %s %s: encode request: %w", cl.method, cl.route, err)
@@ -339,7 +341,9 @@ func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) 
 		req.Header[k] = vs
 	}
 	req.Header.Set("User-Agent", c.userAgent)
-	req.Header.Set("Accept", "application/json")
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
 	if cl.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -366,6 +370,12 @@ func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) 
 	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxErrorBody))
+		return res.Header, nil
+	}
+	if rr, ok := out.(responseReader); ok { // labels (multipart), Raw
+		if err := rr.readResponse(res.Response); err != nil {
+			return res.Header, &decodeError{Route: cl.route, Status: res.StatusCode, Err: err}
+		}
 		return res.Header, nil
 	}
 	if err := decodeJSON(res.Body, out); err != nil {

@@ -3,7 +3,9 @@
 // client-credentials token; a customer's authorization code, refresh and
 // revoke; the Customer Onboarding Platform entry URL), Payments (payment
 // account lookup, payment authorization with roles), Domestic Prices
-// (including contract prices by EPS account) and Tracking.
+// (including contract prices by EPS account), Tracking and Domestic Labels
+// (CreateLabel under an idempotency key, CancelLabel, ReprintLabel), plus Raw
+// for a route not typed yet.
 //
 // # Environments
 //

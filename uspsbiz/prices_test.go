@@ -21,7 +21,7 @@ func pkg() uspsbiz.Package {
 	return uspsbiz.Package{OriginZIP: zipOrigin, DestinationZIP: zipDest, Weight: 2 * usps.Pound, Length: 10 * usps.Inch, Width: 8 * usps.Inch, Height: 4 * usps.Inch}
 }
 
-func newPricesFake(t *testing.T) *uspsbiztest.Server {
+func newPricesFake(t testing.TB) *uspsbiztest.Server {
 	t.Helper()
 	srv := newPaymentsFake(t)
 	require.NoError(t, srv.SetPublishedPrices(

@@ -41,6 +41,8 @@ func TestWalkthrough(t *testing.T) {
 		`Saved again → banner "USPS business account approval pending"`,
 		"the sample label is still commercial $13.40",
 		"Link active: NSA rate $10.99 vs commercial $13.40",
+		"Bought the sample label 9205",
+		"vs NSA quote $10.99 (as quoted); label image 400x600 PNG",
 		"Walkthrough complete.",
 	} {
 		assert.Contains(t, out.String(), want)

@@ -79,6 +79,7 @@ func (a *app) handler() (http.Handler, error) {
 	mux.HandleFunc("GET /demo/usps-portal", a.signedIn(a.portal))
 	mux.HandleFunc("POST /demo/usps-portal/verify", a.signedIn(a.verifyMicroDebits))
 	mux.HandleFunc("POST /demo/usps-portal/contract", a.signedIn(a.approveContract))
+	a.labelRoutes(mux) // labels.go
 	return http.NewCrossOriginProtection().Handler(securityHeaders(a.usps.URL, mux)), nil
 }
 
@@ -86,7 +87,7 @@ func (a *app) handler() (http.Handler, error) {
 // foreign; forms may go to the host and, through /usps/start's redirect,
 // to USPS.
 func securityHeaders(uspsOrigin string, h http.Handler) http.Handler {
-	csp := "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' " + uspsOrigin + "; frame-ancestors 'none'; base-uri 'none'"
+	csp := "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self' " + uspsOrigin + "; frame-ancestors 'none'; base-uri 'none'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", csp)
 		w.Header().Set("X-Content-Type-Options", "nosniff")

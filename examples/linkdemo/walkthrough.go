@@ -28,7 +28,7 @@ func walkthrough(ctx context.Context, d *demo, out io.Writer) error {
 	}
 	w := newWalker(ctx, d, out)
 	fmt.Fprintf(out, "Walkthrough against %s (fake USPS at %s)\n\n", d.URL, d.usps.URL)
-	steps := []func() error{w.signIn, w.dashboard, w.guidelines, w.authorizeAtUSPS, w.badMID, w.achPending, w.approval, w.active}
+	steps := []func() error{w.signIn, w.dashboard, w.guidelines, w.authorizeAtUSPS, w.badMID, w.achPending, w.approval, w.active, w.buyLabel}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return fmt.Errorf("walkthrough step %d: %w", w.n+1, err)

@@ -23,6 +23,8 @@ type store struct {
 	// locks are the per-link locks of LockLink. Lock order: a link lock,
 	// then mu; code holding mu only ever try-locks a link lock.
 	locks keylock.Set
+
+	labels labelRecords // labels.go
 }
 
 // New returns an empty in-memory linking.Store: for tests and single-process

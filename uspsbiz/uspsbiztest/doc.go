@@ -33,6 +33,15 @@
 //   - Tracking: GET /tracking/v3/tracking/{n}?expand=SUMMARY|DETAIL and the
 //     batch POST /tracking/v3r2/tracking over packages seeded with
 //     AddTracking.
+//   - Domestic Labels: POST /labels/v3/label (multipart answer, 200 as
+//     USPS really answers), DELETE /labels/v3/label/{n} and POST
+//     /labels/v3/label-reprint/{n}, with the idempotency-key rule (same key
+//     and payload: the same label, no charge; another payload: an error),
+//     the manifest clock (void before 12:30 am Central after the mailing
+//     date, or 15 minutes with immediate manifest; a refund request after),
+//     and every charge recorded (LabelCharges, ChargedLabels).
+//     InjectLabelFault loses the answer after the charge (a hang or a
+//     dropped connection) or bills the published price.
 //   - Quotas: SetQuota per resource API answer USPS's 429 body
 //     (REFERENCE.md §10, with source.APIProduct) and Retry-After.
 //   - Faults (InjectFault): statuses with USPS or gateway bodies, malformed

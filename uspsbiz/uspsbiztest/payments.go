@@ -127,6 +127,7 @@ func (s *Server) handlePaymentAuthorization(w http.ResponseWriter, r *http.Reque
 	if len(errs) == 0 {
 		token = "pat-" + randomHex(24)
 		s.res.payTokens[token] = s.nowLocked().Add(accessTokenLifetime)
+		s.recordPaymentRoles(token, body.Roles)
 	}
 	s.mu.Unlock()
 	if len(errs) > 0 {

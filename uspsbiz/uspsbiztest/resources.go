@@ -72,6 +72,7 @@ type resources struct {
 	tracking     map[string]*TrackedPackage
 	quotas       map[string]*quota
 	payTokens    map[string]time.Time // payment authorization token → expiry
+	labels       labelState           // labels.go
 }
 
 func (r *resources) init() {
@@ -82,6 +83,7 @@ func (r *resources) init() {
 	r.tracking = map[string]*TrackedPackage{}
 	r.quotas = map[string]*quota{}
 	r.payTokens = map[string]time.Time{}
+	r.labels.init()
 }
 
 // addEPA is called with s.mu held.
@@ -110,6 +112,7 @@ func (s *Server) registerResources() {
 	s.mux.HandleFunc("POST /prices/v3/total-rates/search", s.limited("prices", s.handleRateList(true)))
 	s.mux.HandleFunc("GET /tracking/v3/tracking/{trackingNumber}", s.limited("tracking", s.handleTracking))
 	s.mux.HandleFunc("POST /tracking/v3r2/tracking", s.limited("tracking", s.handleTrackingBatch))
+	s.registerLabels()
 }
 
 // AddEPA seeds (or replaces) an EPA on an existing business account.
