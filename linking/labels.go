@@ -258,7 +258,13 @@ func (l *Linker) labelEvent(ctx context.Context, ev LabelEvent) {
 }
 
 func (l *Linker) labelStore() (LabelStore, error) {
-	ls, ok := l.store.(LabelStore)
+	// l.store is the host's Store behind the EPS-sealing wrapper; label
+	// records hold no EPS number, so they go to the host's Store as is.
+	var s Store = l.store
+	if es, ok := s.(*epsSealingStore); ok {
+		s = es.Store
+	}
+	ls, ok := s.(LabelStore)
 	if !ok {
 		return nil, ErrNoLabelStore
 	}
