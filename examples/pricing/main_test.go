@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -481,4 +482,20 @@ func FuzzShipments(f *testing.F) {
 			require.Equal(t, r, again, line.String())
 		}
 	})
+}
+
+// A read error is not a bad row: it ends the file, and every later Read
+// returns it.
+func TestReadErrorEndsTheFile(t *testing.T) {
+	p, err := nsarates.NewPricer()
+	require.NoError(t, err)
+	broken := errors.New("disk on fire")
+	sr := newShipmentReader(io.MultiReader(bytes.NewReader(shipmentsCSV(sampleModel()[:1])), iotest.ErrReader(broken)), p)
+	_, err = sr.Read()
+	require.NoError(t, err)
+	_, err = sr.Read()
+	require.ErrorIs(t, err, broken)
+	assert.False(t, errors.As(err, new(*parseError)), "not a bad row")
+	_, err = sr.Read()
+	require.ErrorIs(t, err, broken)
 }

@@ -81,7 +81,7 @@ type shipmentReader struct {
 	pricer   *nsarates.Pricer
 	products map[nsarates.ProductKey]nsarates.ProductID // handles, resolved once per product
 	header   bool
-	fatal    *parseError // once set, every Read returns it
+	fatal    error // once set, every Read returns it
 
 	// BOM reports that the file started with a UTF-8 byte order mark,
 	// which was skipped.
@@ -108,8 +108,8 @@ func skipBOM(r *bufio.Reader) bool {
 }
 
 // Read returns the next shipment, or io.EOF after the last. Every other
-// error is a *parseError; after one that is not Fatal, Read goes on with
-// the next row.
+// error is a *parseError, or an error reading the file; after a
+// *parseError that is not Fatal, Read goes on with the next row.
 func (sr *shipmentReader) Read() (row, error) {
 	if sr.fatal != nil {
 		return row{}, sr.fatal
@@ -126,12 +126,11 @@ func (sr *shipmentReader) Read() (row, error) {
 		if err == io.EOF {
 			return row{}, err
 		}
-		pe := csvError(err)
 		if !errors.As(err, new(*csv.ParseError)) { // a read error: nothing after it can be trusted
-			pe.Fatal = true
-			sr.fatal = pe
+			sr.fatal = err
+			return row{}, err
 		}
-		return row{}, pe
+		return row{}, csvError(err)
 	}
 	var r row
 	if r.id = rec[colID]; !validID(r.id) {
@@ -241,7 +240,7 @@ func csvError(err error) *parseError {
 		}
 		return &parseError{Line: ce.StartLine, Err: ce.Err}
 	}
-	return &parseError{Line: 0, Err: err}
+	return &parseError{Line: 1, Err: err, Fatal: true}
 }
 
 // The messages below say what is wrong with a value and how to write it,
