@@ -330,6 +330,29 @@ func TestPopupTextComesWithTheView(t *testing.T) {
 	assert.Equal(t, "Verbinden Sie Ihr USPS-Konto mit Acme Ship.", v.Popup.Text)
 }
 
+// Once the customer has granted access at USPS, the banner asks for the
+// credentials: "Connect your USPS business account" would contradict the
+// "connected" the host shows next to it.
+func TestBannerOnceConnected(t *testing.T) {
+	e := newEnv(t, nil)
+	st, err := e.linker.Status(t.Context(), account)
+	require.NoError(t, err)
+	assert.Equal(t, "banner.connect", e.linker.View(st, nil).Banner.Key)
+
+	e.linkAccount(account)
+	st, err = e.linker.Status(t.Context(), account)
+	require.NoError(t, err)
+	require.Equal(t, linking.StateAwaitingCredentials, st.State)
+	v := e.linker.View(st, nil)
+	assert.Equal(t, "banner.enter_credentials", v.Banner.Key)
+	assert.NotContains(t, v.Banner.Text, "Connect")
+	assert.False(t, v.ShowPopup)
+
+	g := linking.DefaultGuidance()
+	g.CredentialsBanner = linking.Message{} // a Guidance from before the field: the connect banner, not an empty one
+	assert.Equal(t, "banner.connect", e.linker.View(st, &g).Banner.Key)
+}
+
 func TestStartKeepsALinkWithTokens(t *testing.T) {
 	e := newEnv(t, nil)
 	e.linkAccount(account)

@@ -8,8 +8,11 @@ import "strings"
 // a text stands for the platform's name.
 type Guidance struct {
 	// Popup is shown on first login of an unlinked account; Banner stays
-	// on the dashboard until the link is active.
-	Popup, Banner, PendingBanner Message
+	// on the dashboard until the customer has granted access at USPS;
+	// CredentialsBanner replaces it once they have (telling a connected
+	// customer to "connect" contradicts the page that just said so), and
+	// PendingBanner while USPS approves.
+	Popup, Banner, CredentialsBanner, PendingBanner Message
 	// Steps are the guideline steps, in order.
 	Steps []Step
 	// Actions say what to fix for each action-required reason.
@@ -59,9 +62,10 @@ func active(s State, _ Reason) bool { return s == StateActive }
 // change (translate, restyle) and pass to HandlerOptions or View.
 func DefaultGuidance() Guidance {
 	return Guidance{
-		Popup:         Message{"popup.connect", "Connect your USPS business account to keep your NSA rates. Click See Guidelines to begin."},
-		Banner:        Message{"banner.connect", "Connect your USPS business account to {platform} to access NSA rates."},
-		PendingBanner: Message{"banner.approval_pending", "USPS business account approval pending"},
+		Popup:             Message{"popup.connect", "Connect your USPS business account to keep your NSA rates. Click See Guidelines to begin."},
+		Banner:            Message{"banner.connect", "Connect your USPS business account to {platform} to access NSA rates."},
+		CredentialsBanner: Message{"banner.enter_credentials", "One last step to NSA rates: enter your CRID, MID and EPS number."},
+		PendingBanner:     Message{"banner.approval_pending", "USPS business account approval pending"},
 		Steps: []Step{
 			{Key: "business_account", Title: "Set up your USPS Business Account",
 				Details: []Message{

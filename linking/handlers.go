@@ -311,6 +311,11 @@ func (l *Linker) View(st Status, g *Guidance) StatusView {
 		if m, ok := g.Pending[st.Reason]; ok {
 			v.Pending = msg(m)
 		}
+	case StateAwaitingCredentials:
+		v.Banner = msg(g.CredentialsBanner)
+		if g.CredentialsBanner.Text == "" { // a Guidance built before the field existed
+			v.Banner = msg(g.Banner)
+		}
 	case StateActionRequired:
 		v.Banner = msg(g.Banner)
 		if m, ok := g.Actions[st.Reason]; ok {

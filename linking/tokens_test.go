@@ -16,6 +16,7 @@ import (
 	"github.com/nsalink/nsalink/internal/pgtest"
 	"github.com/nsalink/nsalink/linking"
 	"github.com/nsalink/nsalink/linking/memstore"
+	"github.com/nsalink/nsalink/linking/sqlstore"
 	"github.com/nsalink/nsalink/linking/sqlstore/postgres"
 	"github.com/nsalink/nsalink/linking/sqlstore/sqlite"
 	"github.com/nsalink/nsalink/uspsbiz"
@@ -38,7 +39,10 @@ func storeKinds(t *testing.T, n int) map[string]func(t *testing.T) []linking.Sto
 			path := filepath.Join(t.TempDir(), "links.db")
 			out := make([]linking.Store, n)
 			for i := range out {
-				s, err := sqlite.Open(t.Context(), path)
+				// 800 callers queue on the link's lock: a long lock
+				// timeout, so that a starved CPU (-race, a busy machine)
+				// slows the test down instead of failing it.
+				s, err := sqlite.Open(t.Context(), path, sqlstore.WithLockTimeout(time.Minute))
 				require.NoError(t, err)
 				t.Cleanup(func() { s.Close() })
 				out[i] = s

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/nsalink/nsalink/linking"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -71,68 +73,168 @@ func TestBrowserJourney(t *testing.T) {
 	visible := func(id string) void { return chromedp.WaitVisible(chromedp.ID(id)) }
 	typeIn := func(id, s string) void { return chromedp.SendKeys(chromedp.ID(id), s) }
 	setValue := func(id, s string) void { return chromedp.SetValue(chromedp.ID(id), s) }
+	navigate := func(u string) void { return chromedp.Navigate(u) }
+	// load runs actions that leave the page (a click on a link or a
+	// submit, a navigation) and returns once the next page has loaded, then
+	// runs waits on it. Waiting for an element alone is not enough: the old
+	// page may hold the same id (the banner behind the pop-up, a form
+	// posted to itself), and reading it while it goes away fails with "No
+	// node with given id found". The old page is marked first; the new one
+	// is the document without the mark.
+	load := func(name string, leave void, waits ...void) {
+		t.Helper()
+		ctx, cancel := step()
+		defer cancel()
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__nsalinkOld = true`))
+		require.NoError(t, err, "%s: mark the page", name)
+		require.NoError(t, chromedp.Do(ctx, leave), name)
+		require.NoError(t, waitNewPage(ctx), name)
+		require.NoError(t, chromedp.Do(ctx, waits...), name)
+	}
+	// page checks the page as it is now: rendered for the state want ("":
+	// a page with no link state), with no contradictory message; then a
+	// screenshot.
+	page := func(name string, want linking.State) {
+		t.Helper()
+		ctx, cancel := step()
+		defer cancel()
+		ps, err := chromedp.Run(ctx, chromedp.Evaluate[pageState](pageStateJS))
+		require.NoError(t, err, name)
+		require.Equal(t, want, ps.State, name)
+		if want != "" {
+			assert.NotEmpty(t, ps.Messages, name)
+		}
+		assertConsistent(t, name, ps)
+		shot(name + ".png")
+	}
 
-	do("sign in", chromedp.Navigate(d.URL), visible("email"), typeIn("password", demoPassword), click("signin"), visible("popup"))
-	assert.Equal(t, "Connect your USPS business account", text("popup-title"))
-	shot("01-dashboard-popup.png")
+	load("sign in", navigate(d.URL), visible("email"))
+	page("00-signin", "")
+	do("type", typeIn("password", demoPassword))
+	load("sign in", click("signin"), visible("popup"))
+	assert.Equal(t, "Connect your USPS business account to keep your NSA rates. Click See Guidelines to begin.", text("popup-text"))
+	page("01-dashboard-popup", linking.StateUnlinked)
 
-	// The banner is on the page behind the pop-up too: wait for the new page.
-	do("dismiss the pop-up", click("popup-dismiss"), chromedp.WaitNotPresent(chromedp.ID("popup")), visible("see-guidelines"))
+	// The banner is on the page behind the pop-up too: load waits for the new page.
+	load("dismiss the pop-up", click("popup-dismiss"), visible("see-guidelines"))
 	assert.Equal(t, "Connect your USPS business account to Acme Ship to access NSA rates.", text("banner-text"))
-	shot("02-dashboard-banner.png")
+	page("02-dashboard-banner", linking.StateUnlinked)
 
-	do("See Guidelines", click("see-guidelines"), visible("steps"), visible("link-account"))
-	shot("03-guidelines.png")
+	load("See Guidelines", click("see-guidelines"), visible("steps"), visible("link-account"))
+	page("03-guidelines", linking.StateUnlinked)
 
-	do("Link your business account", click("link-account"), visible("username"))
-	shot("04-usps-signin.png")
+	load("Link your business account", click("link-account"), visible("username"))
+	page("04-usps-signin", "")
 
-	do("USPS sign-in", typeIn("username", uspsUser), typeIn("password", uspsPassword), click("signin"), visible("code"))
+	do("USPS sign-in", typeIn("username", uspsUser), typeIn("password", uspsPassword))
+	load("USPS sign-in", click("signin"), visible("code"))
 	do("MFA", typeIn("code", uspsMFA))
-	shot("05-usps-mfa.png")
+	page("05-usps-mfa", "")
 
-	do("MFA", click("verify"), visible("agree"), click("agree"))
-	shot("06-usps-grant.png")
+	load("MFA", click("verify"), visible("agree"))
+	do("agree", click("agree"))
+	page("06-usps-grant", "")
 
-	do("Authorize and Continue", click("authorize"), visible("go-to-platform"))
+	load("Authorize and Continue", click("authorize"), visible("go-to-platform"))
 	assert.Equal(t, "Go to Acme Ship", text("go-to-platform"))
-	shot("07-usps-success.png")
+	callbackURL := evaluate[string](t, step, `document.getElementById("go-to-platform").href`)
+	page("07-usps-success", "")
 
-	do("Go to Acme Ship", click("go-to-platform"), visible("credentials"))
-	assert.Contains(t, text("notice"), "Your USPS business account is connected.")
-	shot("08-credentials-form.png")
+	load("Go to Acme Ship", click("go-to-platform"), visible("credentials"))
+	assert.Equal(t, "Your USPS business account is connected.", text("notice"))
+	page("08-credentials-form", linking.StateAwaitingCredentials)
 
-	do("save a bad MID", typeIn("crid", demoCRID), typeIn("mid", "90123"), typeIn("eps", epaPendingACH), click("save-credentials"), visible("err-mid"))
+	do("type a bad MID", typeIn("crid", demoCRID), typeIn("mid", "90123"), typeIn("eps", epaPendingACH))
+	load("save a bad MID", click("save-credentials"), visible("err-mid"))
 	assert.Equal(t, "MID: must be 6 or 9 digits, not 5", text("err-mid"))
-	shot("09-credentials-bad-mid.png")
+	page("09-credentials-bad-mid", linking.StateAwaitingCredentials)
 
-	do("save the ACH-pending EPA", setValue("mid", demoMID), typeIn("eps", epaPendingACH), click("save-credentials"), visible("action"))
+	do("type the ACH-pending EPA", setValue("mid", demoMID), typeIn("eps", epaPendingACH))
+	load("save the ACH-pending EPA", click("save-credentials"), visible("action"))
 	assert.Contains(t, text("action-text"), "verify the two micro-debits")
-	shot("10-action-required-ach.png")
+	page("10-action-required-ach", linking.StateActionRequired)
+
+	load("dashboard, action required", navigate(d.URL+"/dashboard"), visible("banner"))
+	page("11-dashboard-action-required", linking.StateActionRequired)
 
 	debits, ok := d.usps.microDebits(epaPendingACH)
 	require.True(t, ok)
-	do("verify the micro-debits", chromedp.Navigate(d.URL+"/demo/usps-portal"), visible("epa-"+epaPendingACH),
-		typeIn("amount1-"+epaPendingACH, cents(debits[0])), typeIn("amount2-"+epaPendingACH, cents(debits[1])),
-		chromedp.Click(chromedp.CSS("#verify-"+epaPendingACH+" button")), visible("notice"))
-	shot("11-usps-portal-verified.png")
+	load("USPS portal", navigate(d.URL+"/demo/usps-portal"), visible("epa-"+epaPendingACH))
+	do("type the micro-debits", typeIn("amount1-"+epaPendingACH, cents(debits[0])), typeIn("amount2-"+epaPendingACH, cents(debits[1])))
+	load("verify the micro-debits", chromedp.Click(chromedp.CSS("#verify-"+epaPendingACH+" button")), visible("notice"))
+	page("12-usps-portal-verified", "")
 
-	do("save again", chromedp.Navigate(d.URL+"/settings/usps"), visible("credentials"),
-		typeIn("eps", epaPendingACH), click("save-credentials"), visible("pending"))
+	load("settings", navigate(d.URL+"/settings/usps"), visible("credentials"))
+	do("type the EPS again", typeIn("eps", epaPendingACH))
+	load("save again", click("save-credentials"), visible("pending"))
 	assert.Equal(t, "USPS business account approval pending", text("banner-text"))
-	shot("12-approval-pending.png")
+	page("13-approval-pending", linking.StateApprovalPending)
 
-	do("dashboard while pending", chromedp.Navigate(d.URL+"/dashboard"), visible("banner"), visible("quote-note"))
-	shot("13-dashboard-pending.png")
+	load("dashboard while pending", navigate(d.URL+"/dashboard"), visible("banner"), visible("quote-note"))
+	page("14-dashboard-pending", linking.StateApprovalPending)
 
-	do("USPS approves the contract", chromedp.Navigate(d.URL+"/demo/usps-portal"),
-		chromedp.Click(chromedp.CSS("#contract-"+epaPendingACH+" button")), visible("notice"))
+	load("USPS portal", navigate(d.URL+"/demo/usps-portal"), visible("contract-"+epaPendingACH))
+	load("USPS approves the contract", chromedp.Click(chromedp.CSS("#contract-"+epaPendingACH+" button")), visible("notice"))
 	require.NoError(t, waitActive(ctx, browser, d.URL+"/settings/usps"))
-	do("dashboard when active", chromedp.Navigate(d.URL+"/dashboard"), visible("quote-nsa"))
+	page("15-settings-active", linking.StateActive)
+
+	load("dashboard when active", navigate(d.URL+"/dashboard"), visible("quote-nsa"))
 	assert.Equal(t, "$10.99", text("quote-nsa"))
 	assert.Equal(t, "$13.40", text("quote-commercial"))
-	shot("14-active-quote.png")
+	page("16-active-quote", linking.StateActive)
+
+	// The back button to USPS's redirect: the sign-in is spent, the link
+	// stays active, and the page does not say otherwise.
+	load("replay the callback", navigate(callbackURL), visible("active"))
+	page("17-replayed-callback", linking.StateActive)
+
+	load("Unlink", click("unlink"), visible("link-account"))
+	assert.Contains(t, text("notice"), "Your USPS business account is unlinked")
+	page("18-unlinked", linking.StateUnlinked)
+	load("dashboard when unlinked", navigate(d.URL+"/dashboard"), visible("quote-note"))
+	page("19-dashboard-unlinked", linking.StateUnlinked)
 	t.Logf("screenshots in %s", dir)
+}
+
+// pageStateJS reads a page as stateOf reads it over HTTP (pageState).
+const pageStateJS = `(() => {
+	const main = document.querySelector("main");
+	const controls = {"settings-page": document.getElementById("steps") !== null};
+	for (const id of ["link-account", "unlink", "popup"]) controls[id] = document.getElementById(id) !== null;
+	return {
+		state: (main && main.dataset.state) || "",
+		reason: (main && main.dataset.reason) || "",
+		messages: [...document.querySelectorAll("[data-msg]")].map(e => ({id: e.id, text: e.innerText.replace(/\s+/g, " ").trim()})),
+		controls,
+	};
+})()`
+
+// waitNewPage returns once the page that replaced the marked one has
+// loaded. Evaluating while the old page goes away can fail; that is "not
+// yet", until ctx ends.
+func waitNewPage(ctx context.Context) error {
+	for {
+		try, cancel := context.WithTimeout(ctx, 2*time.Second)
+		fresh, err := chromedp.Run(try, chromedp.Evaluate[bool](`document.readyState === "complete" && window.__nsalinkOld === undefined`))
+		cancel()
+		if err == nil && fresh {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no new page (last check: %v): %w", err, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func evaluate[T any](t *testing.T, step func() (context.Context, context.CancelFunc), expr string) T {
+	t.Helper()
+	ctx, cancel := step()
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	require.NoError(t, err, expr)
+	return v
 }
 
 // waitActive reloads the settings page until the reconciler has made the

@@ -77,6 +77,12 @@ func (n *nsa) saveCredentials(ctx context.Context, account string, in linking.Cr
 	return st, problems, nil
 }
 
+// unlink revokes the platform's access at USPS and unlinks the account;
+// actor names who did it in the link's audit trail.
+func (n *nsa) unlink(ctx context.Context, account, actor string) error {
+	return n.linker.Unlink(ctx, account, actor)
+}
+
 // view is what the pages show: state, banner, pop-up, steps, action needed.
 func (n *nsa) view(ctx context.Context, account string) (linking.StatusView, error) {
 	st, err := n.linker.Status(ctx, account)

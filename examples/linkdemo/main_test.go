@@ -29,7 +29,7 @@ func TestWalkthrough(t *testing.T) {
 
 	for _, want := range []string{
 		"1. Signed in to Acme Ship as pat@acme.example.",
-		`pop-up "Connect your USPS business account"`,
+		`pop-up "Connect your USPS business account to keep your NSA rates. Click See Guidelines to begin." (Your USPS business account)`,
 		`banner "Connect your USPS business account to Acme Ship to access NSA rates." with See Guidelines`,
 		`"Connect USPS Business Account" with 5 steps`,
 		`"Grant Acme Ship Access"`,
@@ -206,7 +206,10 @@ func TestNothingReflectedUnescaped(t *testing.T) {
 	assert.NotContains(t, p.body, "<script")
 	assert.Contains(t, p.body, "&lt;script&gt;")
 
-	p, err = w.get(d.URL + "/settings/usps?link_error=" + url.QueryEscape(evil))
+	u := newWalker(t.Context(), d, io.Discard) // callback errors show only while the account has no grant: unlink it
+	require.NoError(t, u.signIn())
+	require.NoError(t, d.nsa.unlink(t.Context(), demoAccountID, "test"))
+	p, err = u.get(d.URL + "/settings/usps?link_error=" + url.QueryEscape(evil))
 	require.NoError(t, err)
 	assert.NotContains(t, p.body, "<script")
 	assert.Equal(t, "Linking did not complete. Please link your business account again.", p.text("error"))
@@ -229,4 +232,91 @@ func TestUSPSOutageWhileSaving(t *testing.T) {
 		st, err := d.nsa.linker.Status(t.Context(), demoAccountID)
 		return err == nil && st.State == linking.StateActive
 	}, 20*time.Second, 100*time.Millisecond, "the reconciler activates the link")
+}
+
+// TestEveryPageConsistent walks every state of the link over HTTP and
+// checks the dashboard and the settings page in each: no message of another
+// state, no control that does not apply, nothing said twice. The replayed
+// callback and Unlink are part of the walk.
+func TestEveryPageConsistent(t *testing.T) {
+	d := startTestDemo(t)
+	w := newWalker(t.Context(), d, io.Discard)
+	require.NoError(t, w.signIn())
+	check := func(name, path string, want linking.State) *page {
+		t.Helper()
+		p, err := w.get(d.URL + path)
+		require.NoError(t, err)
+		ps := stateOf(p)
+		require.Equal(t, want, ps.State, "%s: %s", name, p.summary())
+		assert.NotEmpty(t, ps.Messages, name)
+		assertConsistent(t, name, ps)
+		return p
+	}
+	both := func(name string, want linking.State) {
+		t.Helper()
+		check(name+": dashboard", "/dashboard", want)
+		check(name+": settings", "/settings/usps", want)
+	}
+
+	p := check("unlinked: dashboard with the pop-up", "/dashboard", linking.StateUnlinked)
+	assert.Contains(t, p.body, `id="popup"`)
+	both("unlinked", linking.StateUnlinked)
+	p = check("unlinked: a cancelled sign-in", "/settings/usps?link_error=access_denied", linking.StateUnlinked)
+	assert.Contains(t, p.text("error"), "You cancelled at USPS")
+
+	require.NoError(t, w.authorizeAtUSPS())
+	p = check("connected: back from USPS", "/settings/usps?linked=1", linking.StateAwaitingCredentials)
+	assert.Equal(t, "Your USPS business account is connected.", p.text("notice"))
+	assert.Equal(t, "One last step to NSA rates: enter your CRID, MID and EPS number.", p.text("banner-text"))
+	both("awaiting credentials", linking.StateAwaitingCredentials)
+
+	p, err := w.saveCredentials(demoMID, epaPendingACH)
+	require.NoError(t, err)
+	assertConsistent(t, "action required: after saving", stateOf(p))
+	assert.Empty(t, p.text("banner-text"), "the action is shown once, not as a banner too")
+	both("action required", linking.StateActionRequired)
+
+	debits, _ := d.usps.microDebits(epaPendingACH)
+	require.NoError(t, d.usps.VerifyMicroDebits(epaPendingACH, debits[0], debits[1]))
+	p, err = w.saveCredentials(demoMID, epaPendingACH)
+	require.NoError(t, err)
+	assertConsistent(t, "approval pending: after saving", stateOf(p))
+	both("approval pending", linking.StateApprovalPending)
+
+	require.NoError(t, d.usps.makeContractEffective(epaPendingACH))
+	require.Eventually(t, func() bool {
+		st, err := d.nsa.linker.Status(t.Context(), demoAccountID)
+		return err == nil && st.State == linking.StateActive
+	}, 20*time.Second, 50*time.Millisecond, "the reconciler activates the link")
+	both("active", linking.StateActive)
+
+	// The browser's back button replays USPS's redirect: the code is spent,
+	// the link stays active, and the page does not say otherwise.
+	p, err = w.get(w.callbackURL)
+	require.NoError(t, err)
+	assert.Equal(t, "state_used", p.url.Query().Get("link_error"))
+	ps := stateOf(p)
+	assert.Equal(t, linking.StateActive, ps.State)
+	assertConsistent(t, "active: replayed callback", ps)
+	assert.Empty(t, p.text("error"))
+	assert.NotEmpty(t, p.text("active"))
+
+	// Unlink, through the form.
+	p, err = w.post(d.URL+"/settings/usps/unlink", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "/settings/usps", p.url.Path)
+	ps = stateOf(p)
+	assert.Equal(t, linking.StateUnlinked, ps.State)
+	assertConsistent(t, "unlinked again", ps)
+	assert.Equal(t, "Your USPS business account is unlinked: labels are priced at commercial rates until you link it again.", p.text("notice"))
+	st, err := d.nsa.linker.Status(t.Context(), demoAccountID)
+	require.NoError(t, err)
+	assert.Equal(t, linking.StateUnlinked, st.State)
+	assert.False(t, st.NSARatesApply)
+	p = check("unlinked again: dashboard", "/dashboard", linking.StateUnlinked)
+	assert.NotEmpty(t, p.text("quote-note"), "the sample label is commercial again")
+	assert.Empty(t, p.text("quote-nsa"))
+	// A stale "linked" or "unlinked" URL says nothing that no longer holds.
+	p = check("unlinked: a stale ?linked=1", "/settings/usps?linked=1", linking.StateUnlinked)
+	assert.Empty(t, p.text("notice"))
 }

@@ -76,6 +76,7 @@ func (a *app) handler() (http.Handler, error) {
 	mux.HandleFunc("POST /dashboard/dismiss-popup", a.signedIn(a.dismissPopup))
 	mux.HandleFunc("GET /settings/usps", a.signedIn(a.settings))
 	mux.HandleFunc("POST /settings/usps/credentials", a.signedIn(a.credentials))
+	mux.HandleFunc("POST /settings/usps/unlink", a.signedIn(a.unlink))
 	mux.HandleFunc("GET /demo/usps-portal", a.signedIn(a.portal))
 	mux.HandleFunc("POST /demo/usps-portal/verify", a.signedIn(a.verifyMicroDebits))
 	mux.HandleFunc("POST /demo/usps-portal/contract", a.signedIn(a.approveContract))
@@ -171,14 +172,20 @@ type pageData struct {
 	User     string // the signed-in user's email
 	Email    string // the sign-in form's value
 	View     linking.StatusView
-	Popup    string // the connection pop-up's text, while it is to be shown
-	Notice   string // a one-off success message
-	Error    string // a one-off error message
+	Banner   *linking.Message // the banner this page shows, if any (see statusPage)
+	Popup    string           // the connection pop-up's text, while it is to be shown
+	Notice   string           // a one-off success message
+	Error    string           // a one-off error message
 	Quote    *quote
 	Form     credentialsForm
 	ShowForm bool
-	Demo     demoHints
-	EPAs     []portalEPA
+	// ShowLink offers "Link your business account" (LinkLabel): only while
+	// there is no working grant, so that an active customer is never asked
+	// to link. ShowUnlink offers Unlink once there is one.
+	ShowLink, ShowUnlink bool
+	LinkLabel            string
+	Demo                 demoHints
+	EPAs                 []portalEPA
 }
 
 // StateText says where the account's link stands.
@@ -187,9 +194,9 @@ func (d *pageData) StateText() string {
 	case linking.StateAuthorizing:
 		return "Waiting for you to finish at USPS"
 	case linking.StateAwaitingCredentials:
-		return "Connected: enter your CRID, MID and EPS number"
+		return "Connected: details needed"
 	case linking.StateApprovalPending:
-		return "Approval pending"
+		return "Waiting for USPS to approve"
 	case linking.StateActive:
 		return "Active: NSA rates apply"
 	case linking.StateActionRequired:
@@ -254,7 +261,9 @@ func (a *app) dismissPopup(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 // callbackErrors say what went wrong at USPS, by the fixed code nsalink's
-// callback puts in ?link_error=.
+// callback puts in ?link_error=. They are shown only while the account has
+// no working grant: a callback replayed from the history after linking
+// changes nothing, and "already used" above "linked" would only alarm.
 var callbackErrors = map[string]string{
 	"access_denied": "You cancelled at USPS, so nothing changed. Link your business account when you are ready.",
 	"state_expired": "The USPS sign-in took too long. Please link your business account again.",
@@ -262,24 +271,52 @@ var callbackErrors = map[string]string{
 }
 
 func (a *app) settings(w http.ResponseWriter, r *http.Request, s *session) {
-	d, err := a.statusPage(r.Context(), s, "Connect USPS Business Account")
+	d, err := a.settingsPage(r.Context(), s)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
+	// The one-off messages of the redirects to this page are shown only
+	// when they still hold for the link as it is now: a stale URL (a
+	// bookmark, the back button) never contradicts the state.
 	q := r.URL.Query()
+	connected := isConnected(d.View.State, d.View.Reason)
 	switch {
 	case q.Get("linked") == "1" && d.View.State == linking.StateAwaitingCredentials:
-		d.Notice = "Your USPS business account is connected. One last step: enter your CRID, MID and EPS number."
-	case q.Get("linked") == "1":
+		d.Notice = "Your USPS business account is connected."
+	case q.Get("linked") == "1" && connected:
 		d.Notice = "Your USPS business account is connected again."
-	case q.Has("link_error"):
+	case q.Get("unlinked") == "1" && d.View.State == linking.StateUnlinked:
+		d.Notice = "Your USPS business account is unlinked: labels are priced at commercial rates until you link it again."
+	case q.Has("link_error") && !connected:
 		d.Error = callbackErrors[q.Get("link_error")]
 		if d.Error == "" {
 			d.Error = "Linking did not complete. Please link your business account again."
 		}
 	}
 	a.render(w, r, http.StatusOK, "settings", d)
+}
+
+// unlink revokes the platform's access at USPS and unlinks the account
+// (nsalink's Linker.Unlink); credentials on file stay for a later relink.
+func (a *app) unlink(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := a.nsa.unlink(r.Context(), s.accountID, "user"); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/settings/usps?unlinked=1", http.StatusSeeOther)
+}
+
+// isConnected reports whether the customer's grant at USPS holds: linking
+// again is then pointless, and unlinking is what they may want.
+func isConnected(st linking.State, reason linking.Reason) bool {
+	switch st {
+	case linking.StateAwaitingCredentials, linking.StateApprovalPending, linking.StateActive:
+		return true
+	case linking.StateActionRequired:
+		return reason != linking.ReasonTokenRevoked
+	}
+	return false
 }
 
 func (a *app) credentials(w http.ResponseWriter, r *http.Request, s *session) {
@@ -301,7 +338,7 @@ func (a *app) credentials(w http.ResponseWriter, r *http.Request, s *session) {
 		http.Redirect(w, r, "/settings/usps", http.StatusSeeOther)
 		return
 	}
-	d, err := a.statusPage(r.Context(), s, "Connect USPS Business Account")
+	d, err := a.settingsPage(r.Context(), s)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -325,15 +362,33 @@ func (a *app) statusPage(ctx context.Context, s *session, title string) (*pageDa
 	if err != nil {
 		return nil, err
 	}
-	return &pageData{
-		Title: title, View: v, Quote: q,
-		Form:     credentialsForm{CRID: v.CRID, MID: v.MID, ManifestMID: v.ManifestMID},
-		ShowForm: slices.Contains([]linking.State{linking.StateAwaitingCredentials, linking.StateApprovalPending, linking.StateActive, linking.StateActionRequired}, v.State),
+	connected := isConnected(v.State, v.Reason)
+	d := &pageData{
+		Title: title, View: v, Quote: q, Banner: v.Banner,
+		Form:       credentialsForm{CRID: v.CRID, MID: v.MID, ManifestMID: v.ManifestMID},
+		ShowForm:   slices.Contains([]linking.State{linking.StateAwaitingCredentials, linking.StateApprovalPending, linking.StateActive, linking.StateActionRequired}, v.State),
+		ShowLink:   !connected,
+		ShowUnlink: connected || v.State == linking.StateActionRequired,
+		LinkLabel:  "Link your business account",
 		Demo: demoHints{
 			VerifyMicroDebits: v.Reason == linking.ReasonEPANotActive || v.Reason == linking.ReasonPaymentMethodNotActive,
 			ApproveContract:   v.Reason == linking.ReasonContractNotEffective,
 		},
-	}, nil
+	}
+	if v.Reason == linking.ReasonTokenRevoked {
+		d.LinkLabel = "Link your business account again"
+	}
+	return d, nil
+}
+
+// settingsPage is statusPage for the settings page, which shows what to
+// fix in its own block: there View's banner (the same text) would repeat it.
+func (a *app) settingsPage(ctx context.Context, s *session) (*pageData, error) {
+	d, err := a.statusPage(ctx, s, "Connect USPS Business Account")
+	if err == nil && d.View.Action != nil {
+		d.Banner = nil
+	}
+	return d, err
 }
 
 // quote prices the sample label for the account (at its NSA rate only

@@ -50,6 +50,8 @@ type walker struct {
 	out io.Writer
 	hc  *http.Client
 	n   int // steps printed
+
+	callbackURL string // USPS's redirect back, as "Go to Acme Ship" links it
 }
 
 func (w *walker) say(format string, args ...any) {
@@ -74,7 +76,7 @@ func (w *walker) dashboard() error {
 	if err != nil {
 		return err
 	}
-	t, err := p.need("popup-title", "popup-text", "banner-text", "see-guidelines", "quote-commercial", "quote-note")
+	t, err := p.need("popup-text", "popup-title", "banner-text", "see-guidelines", "quote-commercial", "quote-note")
 	if err != nil {
 		return err
 	}
@@ -140,6 +142,7 @@ func (w *walker) authorizeAtUSPS() error {
 		return p.unexpected("the Successful Integration page")
 	}
 	w.say("Checked the agreement box, clicked Authorize and Continue → %q.", p.heading())
+	w.callbackURL = href
 	if p, err = w.get(href); err != nil {
 		return err
 	}

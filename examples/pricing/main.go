@@ -12,6 +12,12 @@
 // says why (product not covered, beyond the table, outside the effective
 // dates …): a shipment is never silently priced as if under contract.
 //
+// A bad shipment row does not stop the batch: it is reported on stderr
+// with its line and field name and what to write instead, the other rows
+// are priced, the summary counts rows ok and bad, and the exit status is 1.
+// A bad header or table stops it, showing the header expected. A UTF-8
+// byte order mark (Excel's "CSV UTF-8") is skipped, with a note.
+//
 // In a host, the contract table is installed only once the customer's link
 // is active, and the pricer lives as long as the process; here it lives for
 // one file.
@@ -21,6 +27,7 @@ import (
 	"bufio"
 	"bytes"
 	_ "embed"
+	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +35,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nsalink/nsalink/nsarates"
@@ -67,14 +75,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	contract, err := readTable(*contractPath, sampleContract)
+	contract, err := readTable(*contractPath, sampleContract, stderr)
 	if err != nil {
 		return err
 	}
 	if contract.Info().Account == "" {
 		return fmt.Errorf("%s: a contract table names its EPS account (eps_account)", or(*contractPath, "sample contract"))
 	}
-	published, err := readTable(*publishedPath, samplePublished)
+	published, err := readTable(*publishedPath, samplePublished, stderr)
 	if err != nil {
 		return err
 	}
@@ -111,13 +119,23 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	tot := totals{fallbacks: map[nsarates.Reason]int{}}
 	sr := newShipmentReader(counted, pricer)
+	name := or(*shipmentsPath, "sample shipments")
 	for {
 		r, err := sr.Read()
 		if err == io.EOF {
 			break
 		}
+		var pe *parseError
+		if errors.As(err, &pe) && !pe.Fatal {
+			// One bad row: say where and why, and go on with the next.
+			if tot.bad++; tot.bad <= maxBadRowsShown {
+				fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			}
+			bar.tick()
+			continue
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		line := tot.add(pricer, account, r)
 		if !*summary {
@@ -126,13 +144,30 @@ func run(args []string, stdout, stderr io.Writer) error {
 		bar.tick()
 	}
 	bar.done()
+	if sr.BOM {
+		fmt.Fprintf(stderr, "%s: note: the file starts with a UTF-8 byte order mark (BOM); skipped it\n", name)
+	}
+	if tot.bad > maxBadRowsShown {
+		fmt.Fprintf(stderr, "%s: … and %d more bad rows\n", name, tot.bad-maxBadRowsShown)
+	}
 	tot.print(out, contract.Info())
-	return out.Flush()
+	if err := out.Flush(); err != nil {
+		return err
+	}
+	if tot.bad > 0 {
+		return fmt.Errorf("%s: %d of %d rows were bad and not priced (listed above)", name, tot.bad, tot.bad+tot.shipments)
+	}
+	return nil
 }
+
+// maxBadRowsShown bounds the bad rows reported one by one: a file in the
+// wrong format should not print a million lines.
+const maxBadRowsShown = 100
 
 // totals sums what was priced. Shipments that no table could price (over a
 // size limit, say) are counted but add to no sum.
 type totals struct {
+	bad                         int // rows that could not be read
 	shipments, contract, failed int
 	fallbacks                   map[nsarates.Reason]int
 	nsa, commercial             usps.Cents
@@ -169,7 +204,9 @@ func (t *totals) add(p *nsarates.Pricer, account nsarates.AccountID, r row) stri
 
 func (t *totals) print(w io.Writer, contract nsarates.TableInfo) {
 	fmt.Fprintf(w, "\ncontract %s version %s\n", contract.ID, contract.Version)
-	fmt.Fprintf(w, "shipments         %10d\n", t.shipments)
+	fmt.Fprintf(w, "rows              %10d\n", t.bad+t.shipments)
+	fmt.Fprintf(w, "  bad             %10d\n", t.bad)
+	fmt.Fprintf(w, "  ok (shipments)  %10d\n", t.shipments)
 	fmt.Fprintf(w, "  at NSA rates    %10d\n", t.contract)
 	for _, reason := range slices.Sorted(maps.Keys(t.fallbacks)) {
 		fmt.Fprintf(w, "  fell back       %10d  %s\n", t.fallbacks[reason], reason)
@@ -194,17 +231,45 @@ func percent(a, b usps.Cents) string {
 	return fmt.Sprintf("%s%d.%02d%%", sign, bp/100, bp%100)
 }
 
-func readTable(path string, sample []byte) (*nsarates.Table, error) {
+func readTable(path string, sample []byte, stderr io.Writer) (*nsarates.Table, error) {
 	in, _, closeIn, err := open(path, sample)
 	if err != nil {
 		return nil, err
 	}
 	defer closeIn()
-	t, err := nsarates.ReadCSV(in)
+	name := or(path, "sample table")
+	br := bufio.NewReader(in)
+	if skipBOM(br) {
+		fmt.Fprintf(stderr, "%s: note: the file starts with a UTF-8 byte order mark (BOM); skipped it\n", name)
+	}
+	t, err := nsarates.ReadCSV(br)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", or(path, "sample table"), err)
+		return nil, fmt.Errorf("%s: %w", name, tableProblem(err))
 	}
 	return t, nil
+}
+
+// tableProblem restates an error of nsarates.ReadCSV by line and field
+// name, with what to write instead where the parser says only "malformed".
+func tableProblem(err error) error {
+	var pe *nsarates.ParseError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	var ne *usps.NumberError
+	switch {
+	case errors.Is(pe.Err, nsarates.ErrHeader) || pe.Line == 1:
+		return fmt.Errorf("line 1: the header does not match; want\n\t%s", nsarates.CSVHeader)
+	case errors.Is(pe.Err, csv.ErrFieldCount):
+		return fmt.Errorf("line %d: wrong number of fields: want %d (%s)", pe.Line, strings.Count(nsarates.CSVHeader, ",")+1, nsarates.CSVHeader)
+	case pe.Field == "":
+		return fmt.Errorf("line %d: %v", pe.Line, pe.Err)
+	case pe.Field == "zone" && errors.As(pe.Err, &ne):
+		return fmt.Errorf("line %d, field zone: %w", pe.Line, zoneProblem(ne.Input))
+	case pe.Field == "tier" && errors.As(pe.Err, &ne) && !strings.HasSuffix(ne.Input, "cuft"):
+		return fmt.Errorf("line %d, field tier: %w (or a cubic tier such as \"0.5cuft\")", pe.Line, weightProblem(ne.Input, ne.Err))
+	}
+	return fmt.Errorf("line %d, field %s: %w", pe.Line, pe.Field, pe.Err)
 }
 
 // open opens path, or the sample when path is empty, and says its size.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -212,7 +213,9 @@ func wantTotals(ms []modelShipment) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\ncontract Priority Mail Contract 629 version 2026-01\n")
-	fmt.Fprintf(&b, "shipments         %10d\n", len(ms))
+	fmt.Fprintf(&b, "rows              %10d\n", len(ms))
+	fmt.Fprintf(&b, "  bad             %10d\n", 0)
+	fmt.Fprintf(&b, "  ok (shipments)  %10d\n", len(ms))
 	fmt.Fprintf(&b, "  at NSA rates    %10d\n", atNSA)
 	for _, reason := range []string{"product not covered", "outside effective dates", "beyond the table"} { // nsarates.Reason order
 		if fell[reason] > 0 {
@@ -322,10 +325,14 @@ func TestRunErrors(t *testing.T) {
 		want string
 	}{
 		{"missing file", []string{"-shipments", filepath.Join(dir, "none.csv")}, "no such file"},
-		{"bad shipment", []string{"-shipments", write("bad.csv", shipmentsHeader+"\nX1,PRIORITY_MAIL,SP,MACHINABLE,05,2kg,10,8,4,2026-03-02\n")},
-			`shipments line 2, column 35 (weight): usps: "2kg": malformed number`},
 		{"published as contract", []string{"-table", write("pub.csv", string(published))}, "names its EPS account"},
-		{"bad table", []string{"-published", write("t.csv", "record\n")}, "csv line 1"},
+		{"bad table", []string{"-published", write("t.csv", "record\n")}, "t.csv: line 1: the header does not match; want\n\t" + nsarates.CSVHeader},
+		{"table with a spaced tier", []string{"-published", write("tier.csv", strings.Replace(string(published), ",01,1lb,", ",01,1 lb,", 1))},
+			`tier.csv: line 3, field tier: "1 lb": write the weight without spaces`},
+		{"table with zone 10", []string{"-published", write("zone.csv", strings.Replace(string(published), ",01,1lb,", ",10,1lb,", 1))},
+			`zone.csv: line 3, field zone: zone "10" does not exist: want 01 to 09`},
+		{"shipments header", []string{"-shipments", write("h.csv", strings.Replace(shipmentsHeader, "weight", "weight_oz", 1)+"\n")},
+			"h.csv: shipments line 1: the header does not match: field 6 is \"weight_oz\", want \"weight\"; the header is\n\t" + shipmentsHeader},
 		{"bad flag", []string{"-nope"}, "flag provided but not defined"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -339,28 +346,40 @@ func TestRunErrors(t *testing.T) {
 
 func TestShipmentErrors(t *testing.T) {
 	good := "S1,PRIORITY_MAIL,SP,MACHINABLE,05,2lb,10,8,4,2026-03-02"
+	row := func(old, new string) string {
+		return shipmentsHeader + "\n" + strings.Replace(good, old, new, 1) + "\n"
+	}
 	for _, tc := range []struct {
-		in           string
-		line, column int
-		field        string
+		in    string
+		line  int
+		field string
+		fatal bool
+		msg   string // in the message, when it matters
 	}{
-		{in: "", line: 1, column: 1},
-		{in: "id,mail_class\n", line: 1, column: 1},
-		{in: strings.Replace(shipmentsHeader, "weight", "weight_oz", 1) + "\n", line: 1, column: 55, field: "weight"},
-		{in: shipmentsHeader + "\n" + good + ",extra\n", line: 2, column: 1},
-		{in: shipmentsHeader + "\n" + strings.Replace(good, "S1", "", 1) + "\n", line: 2, column: 1, field: "id"},
-		{in: shipmentsHeader + "\n" + strings.Replace(good, "S1", "\"S\r1\"", 1) + "\n", line: 2, column: 1, field: "id"},
-		{in: shipmentsHeader + "\n" + strings.Replace(good, "2lb", "0oz", 1) + "\n", line: 2, column: 35, field: "weight"},
-		{in: shipmentsHeader + "\n" + strings.Replace(good, "PRIORITY_MAIL", "priority", 1) + "\n", line: 2, column: 4, field: "mail_class"},
-		{in: shipmentsHeader + "\n" + strings.Replace(good, ",SP,", ",S,", 1) + "\n", line: 2, column: 18, field: "rate_indicator"},
-		{in: shipmentsHeader + "\n" + strings.Replace(good, "MACHINABLE", "", 1) + "\n", line: 2, column: 21, field: "processing_category"},
-		{in: shipmentsHeader + "\n" + strings.Replace(good, ",05,", ",10,", 1) + "\n", line: 2, column: 32, field: "zone"},
-		{in: shipmentsHeader + "\n" + strings.Replace(good, "2lb", "2.5", 1) + "\n", line: 2, column: 35, field: "weight"},
-		{in: shipmentsHeader + "\n" + strings.Replace(good, ",10,", ",10.1255,", 1) + "\n", line: 2, column: 39, field: "length_in"},
-		{in: shipmentsHeader + "\n" + strings.Replace(good, ",8,", ",-8,", 1) + "\n", line: 2, column: 42, field: "width_in"},
-		{in: shipmentsHeader + "\n" + strings.Replace(good, ",4,", ",4in,", 1) + "\n", line: 2, column: 44, field: "height_in"},
-		{in: shipmentsHeader + "\n" + strings.Replace(good, "2026-03-02", "03/02/2026", 1) + "\n", line: 2, column: 46, field: "date"},
-		{in: shipmentsHeader + "\n" + good + "\n\"unterminated\n", line: 3, column: 15},
+		{in: "", line: 1, fatal: true, msg: "empty file: want the header " + shipmentsHeader},
+		{in: "id,mail_class\n", line: 1, fatal: true, msg: `field 3 is missing, want "rate_indicator"; the header is`},
+		{in: strings.Replace(shipmentsHeader, "weight", "weight_oz", 1) + "\n", line: 1, fatal: true, msg: `field 6 is "weight_oz", want "weight"`},
+		{in: shipmentsHeader + ",extra\n", line: 1, fatal: true, msg: "the header has 11 fields, want 10"},
+		{in: shipmentsHeader + "\n" + good + ",extra\n", line: 2, msg: "wrong number of fields: want 10"},
+		{in: row("S1", ""), line: 2, field: "id"},
+		{in: row("S1", "\"S\r1\""), line: 2, field: "id"},
+		{in: row("2lb", "0oz"), line: 2, field: "weight", msg: "must be positive"},
+		{in: row("PRIORITY_MAIL", "priority"), line: 2, field: "mail_class"},
+		{in: row(",SP,", ",S,"), line: 2, field: "rate_indicator"},
+		{in: row("MACHINABLE", ""), line: 2, field: "processing_category"},
+		{in: row(",05,", ",10,"), line: 2, field: "zone", msg: `zone "10" does not exist: want 01 to 09, or 00 for destination entry`},
+		{in: row(",05,", ",5a,"), line: 2, field: "zone", msg: `"5a" is not a zone`},
+		{in: row("2lb", "1.5"), line: 2, field: "weight", msg: `"1.5" has no unit: write 1.5lb or 1.5oz`},
+		{in: row("2lb", "1 lb"), line: 2, field: "weight", msg: `"1 lb": write the weight without spaces`},
+		{in: row("2lb", "2kg"), line: 2, field: "weight", msg: `unit "kg" is not known: want oz or lb`},
+		{in: row("2lb", "1.5555oz"), line: 2, field: "weight", msg: "ounces take at most 2 decimals"},
+		{in: row("2lb", "1.001lb"), line: 2, field: "weight", msg: "not a whole hundredth of an ounce"},
+		{in: row("2lb", "-2lb"), line: 2, field: "weight", msg: "negative"},
+		{in: row(",10,", ",10.1255,"), line: 2, field: "length_in", msg: "inches take at most 3 decimals"},
+		{in: row(",8,", ",-8,"), line: 2, field: "width_in", msg: "negative"},
+		{in: row(",4,", ",4in,"), line: 2, field: "height_in", msg: `"4in": write inches as a bare number, "4"`},
+		{in: row("2026-03-02", "03/02/2026"), line: 2, field: "date"},
+		{in: shipmentsHeader + "\n" + good + "\n\"unterminated\n", line: 3},
 	} {
 		p, err := nsarates.NewPricer()
 		require.NoError(t, err)
@@ -370,8 +389,63 @@ func TestShipmentErrors(t *testing.T) {
 		}
 		var pe *parseError
 		require.ErrorAs(t, err, &pe, tc.in)
-		assert.Equal(t, []any{tc.line, tc.column, tc.field}, []any{pe.Line, pe.Column, pe.Field}, "%s: %v", tc.in, err)
+		assert.Equal(t, []any{tc.line, tc.field, tc.fatal}, []any{pe.Line, pe.Field, pe.Fatal}, "%s: %v", tc.in, err)
+		assert.Contains(t, err.Error(), tc.msg, tc.in)
+		assert.NotContains(t, err.Error(), "column", "a field is named, not a byte offset")
 	}
+}
+
+// TestBadRowsDoNotStopTheBatch: each bad row is reported with its line and
+// field, the good rows are priced, and the summary counts both.
+func TestBadRowsDoNotStopTheBatch(t *testing.T) {
+	dir := t.TempDir()
+	ms := sampleModel()[:6]
+	var b strings.Builder
+	b.WriteString("\xEF\xBB\xBF" + shipmentsHeader + "\n") // as Excel writes "CSV UTF-8"
+	for i, s := range ms {
+		b.WriteString(s.csv())
+		switch i {
+		case 1:
+			b.WriteString("Z-zone,PRIORITY_MAIL,SP,MACHINABLE,10,2lb,10,8,4,2026-03-02\n")
+		case 3:
+			b.WriteString("Z-weight,PRIORITY_MAIL,SP,MACHINABLE,05,1.5,10,8,4,2026-03-02\n")
+			b.WriteString("Z-fields,PRIORITY_MAIL\n")
+		}
+	}
+	path := filepath.Join(dir, "s.csv")
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+
+	var stdout, stderr bytes.Buffer
+	err := run([]string{"-shipments", path}, &stdout, &stderr)
+	require.EqualError(t, err, path+": 3 of 9 rows were bad and not priced (listed above)")
+	assert.Equal(t, path+`: shipments line 4, field zone: zone "10" does not exist: want 01 to 09, or 00 for destination entry
+`+path+`: shipments line 7, field weight: "1.5" has no unit: write 1.5lb or 1.5oz
+`+path+`: shipments line 8: wrong number of fields: want 10 (`+shipmentsHeader+`)
+`+path+`: note: the file starts with a UTF-8 byte order mark (BOM); skipped it
+`, stderr.String())
+	for _, s := range ms {
+		lineOf(t, stdout.String(), s.id) // every good row is priced
+	}
+	want := wantTotals(ms)
+	want = strings.Replace(want, fmt.Sprintf("rows              %10d\n  bad             %10d\n", len(ms), 0),
+		fmt.Sprintf("rows              %10d\n  bad             %10d\n", len(ms)+3, 3), 1)
+	assert.True(t, strings.HasSuffix(stdout.String(), want), "summary:\n%s", stdout.String())
+}
+
+// A file of nothing but bad rows reports the first ones, not all.
+func TestBadRowsReportedUpToALimit(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(shipmentsHeader + "\n")
+	for range maxBadRowsShown + 5 {
+		b.WriteString("Z,PRIORITY_MAIL,SP,MACHINABLE,10,2lb,10,8,4,2026-03-02\n")
+	}
+	path := filepath.Join(t.TempDir(), "bad.csv")
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+	var stderr bytes.Buffer
+	err := run([]string{"-shipments", path, "-summary"}, io.Discard, &stderr)
+	require.ErrorContains(t, err, fmt.Sprintf("%d of %d rows were bad", maxBadRowsShown+5, maxBadRowsShown+5))
+	assert.Equal(t, maxBadRowsShown+1, strings.Count(stderr.String(), "\n"))
+	assert.Contains(t, stderr.String(), "… and 5 more bad rows")
 }
 
 // FuzzShipments: the parser never panics, reports errors as *parseError
@@ -394,8 +468,10 @@ func FuzzShipments(f *testing.F) {
 				var pe *parseError
 				require.True(t, errors.As(err, &pe), "%T %v", err, err)
 				require.Positive(t, pe.Line)
-				require.Positive(t, pe.Column)
-				return
+				if pe.Fatal {
+					return
+				}
+				continue // a bad row: reading goes on
 			}
 			var line bytes.Buffer
 			w := csv.NewWriter(&line)
@@ -407,4 +483,20 @@ func FuzzShipments(f *testing.F) {
 			require.Equal(t, r, again, line.String())
 		}
 	})
+}
+
+// A read error is not a bad row: it ends the file, and every later Read
+// returns it.
+func TestReadErrorEndsTheFile(t *testing.T) {
+	p, err := nsarates.NewPricer()
+	require.NoError(t, err)
+	broken := errors.New("disk on fire")
+	sr := newShipmentReader(io.MultiReader(bytes.NewReader(shipmentsCSV(sampleModel()[:1])), iotest.ErrReader(broken)), p)
+	_, err = sr.Read()
+	require.NoError(t, err)
+	_, err = sr.Read()
+	require.ErrorIs(t, err, broken)
+	assert.False(t, errors.As(err, new(*parseError)), "not a bad row")
+	_, err = sr.Read()
+	require.ErrorIs(t, err, broken)
 }
