@@ -28,7 +28,7 @@ func Open(ctx context.Context, dsn string, opts ...sqlstore.Option) (sqlstore.St
 	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	return wrap(s), nil
 }
 
 // New migrates db, a PostgreSQL database typically opened with the "pgx"
@@ -39,5 +39,5 @@ func New(ctx context.Context, db *sql.DB, opts ...sqlstore.Option) (sqlstore.Sto
 	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	return wrap(s), nil
 }
