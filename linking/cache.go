@@ -26,10 +26,19 @@ import (
 //     (WithCacheStaleness, default 1 s); otherwise every call reads the
 //     Store, as without a cache.
 type linkCache struct {
-	m       sync.Map // account id -> *linkView
+	// read is an immutable map of slots, swapped whole: a lookup is one
+	// atomic load and one map access, without a lock. Slots are updated in
+	// place (their atomic pointer); new accounts wait in dirty until enough
+	// of them make it worth copying read (amortised O(1) per account).
+	read    atomic.Pointer[map[string]*cacheSlot]
+	mu      sync.Mutex
+	dirty   map[string]*cacheSlot // slots not in read yet
+	misses  int                   // lookups that had to lock since the last promotion
 	gen     atomic.Uint64
 	enabled atomic.Bool
 }
+
+type cacheSlot struct{ v atomic.Pointer[linkView] }
 
 // linkView is an immutable snapshot of one link, as of one store read.
 type linkView struct {
@@ -43,19 +52,35 @@ type linkView struct {
 	payTok uspsbiz.Secret
 	payExp time.Time
 	// gaps are the holes in the tiers of the account's contract table
-	// (gaps.go); nil for almost every table.
-	gaps gapSet
+	// (gaps.go), by ProductID of pricer; nil for almost every table.
+	gaps    [][]gapTier
+	gapKeys gapSet
+}
+
+func (c *linkCache) slot(accountID string) *cacheSlot {
+	if m := c.read.Load(); m != nil {
+		if s := (*m)[accountID]; s != nil {
+			return s
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.dirty[accountID]
+	if s != nil {
+		c.misses++
+		c.promoteLocked(false)
+	}
+	return s
 }
 
 func (c *linkCache) get(accountID string) *linkView {
 	if !c.enabled.Load() {
 		return nil
 	}
-	v, ok := c.m.Load(accountID)
-	if !ok {
-		return nil
+	if s := c.slot(accountID); s != nil {
+		return s.v.Load()
 	}
-	return v.(*linkView)
+	return nil
 }
 
 // put caches v if nothing was dropped since gen was read.
@@ -63,20 +88,63 @@ func (c *linkCache) put(gen uint64, v *linkView) {
 	if !c.enabled.Load() {
 		return
 	}
-	c.m.Store(v.accountID, v)
-	if c.gen.Load() != gen { // a drop raced with the load: v may be stale
-		c.m.CompareAndDelete(v.accountID, v)
+	s := c.slot(v.accountID)
+	if s == nil {
+		c.mu.Lock()
+		if s = c.dirty[v.accountID]; s == nil {
+			s = new(cacheSlot)
+			if c.dirty == nil {
+				c.dirty = make(map[string]*cacheSlot)
+			}
+			c.dirty[v.accountID] = s
+			c.promoteLocked(true)
+		}
+		c.mu.Unlock()
 	}
+	s.v.Store(v)
+	if c.gen.Load() != gen { // a drop raced with the load: v may be stale
+		s.v.CompareAndSwap(v, nil)
+	}
+}
+
+// promoteLocked moves dirty into a new read map once the lookups that had
+// to lock for it, or the accounts it holds, pay for copying read: the copy
+// is O(len(read)), so it waits for len(read)/64 of either.
+func (c *linkCache) promoteLocked(grew bool) {
+	old := c.read.Load()
+	n := 0
+	if old != nil {
+		n = len(*old)
+	}
+	if grew && len(c.dirty) < n/4+8 || !grew && c.misses < max(len(c.dirty), n/64) {
+		return
+	}
+	m := make(map[string]*cacheSlot, n+len(c.dirty))
+	if old != nil {
+		for k, s := range *old {
+			m[k] = s
+		}
+	}
+	for k, s := range c.dirty {
+		m[k] = s
+	}
+	c.read.Store(&m)
+	c.dirty, c.misses = nil, 0
 }
 
 func (c *linkCache) drop(accountID string) {
 	c.gen.Add(1)
-	c.m.Delete(accountID)
+	if s := c.slot(accountID); s != nil {
+		s.v.Store(nil)
+	}
 }
 
 func (c *linkCache) dropAll() {
 	c.gen.Add(1)
-	c.m.Clear()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.read.Store(nil)
+	c.dirty, c.misses = nil, 0
 }
 
 // view returns the cached view of accountID, or reads the link and caches
@@ -93,7 +161,7 @@ func (l *Linker) view(ctx context.Context, accountID string, pricer *nsarates.Pr
 			return nil, errors.New("linking: active link without a valid EPS account")
 		}
 		c := *v
-		c.pricer, c.acct = pricer, acct
+		c.pricer, c.acct, c.gaps = pricer, acct, v.gapKeys.byProductID(pricer)
 		return &c, nil
 	}
 	gen := l.cache.gen.Load()
@@ -116,7 +184,7 @@ func (l *Linker) view(ctx context.Context, accountID string, pricer *nsarates.Pr
 		v.payTok, v.payExp = tok, exp
 	}
 	if m, ok := l.tableMetaOf(accountID); ok {
-		v.gaps = m.gaps
+		v.gapKeys, v.gaps = m.gaps, m.gaps.byProductID(pricer)
 	}
 	l.cache.put(gen, v)
 	return v, nil

@@ -44,22 +44,56 @@ func tierGaps(t *nsarates.Table) gapSet {
 	return g
 }
 
-// checkGap re-checks a contract quote whose tier follows a hole: when the
+// gapTier is a tier that follows a hole, and the bound of the tier before.
+type gapTier struct {
+	tier nsarates.Tier
+	prev usps.Weight
+}
+
+// byProductID resolves g for pricer: a slice indexed by ProductID, so that
+// a quote checks it without a map lookup or a lock.
+func (g gapSet) byProductID(pricer *nsarates.Pricer) [][]gapTier {
+	if g == nil || pricer == nil {
+		return nil
+	}
+	var out [][]gapTier
+	for pk, tiers := range g {
+		id, err := pricer.Product(pk)
+		if err != nil {
+			continue
+		}
+		for int(id) >= len(out) {
+			out = append(out, nil)
+		}
+		for tier, prev := range tiers {
+			out[id] = append(out[id], gapTier{tier, prev})
+		}
+	}
+	return out
+}
+
+// gapBefore reports whether tier of product follows a hole, and the bound
+// of the tier before it.
+func (v *linkView) gapBefore(product nsarates.ProductID, tier nsarates.Tier) (usps.Weight, bool) {
+	if int(product) >= len(v.gaps) {
+		return 0, false
+	}
+	for _, g := range v.gaps[product] {
+		if g.tier == tier {
+			return g.prev, true
+		}
+	}
+	return 0, false
+}
+
+// repriceGap re-checks a contract quote whose tier follows a hole: when the
 // parcel's tier is inside the hole, it is re-priced at published rates.
-func (l *Linker) checkGap(v *linkView, pricer *nsarates.Pricer, s nsarates.Shipment, out Quote) (Quote, error) {
-	pk, ok := pricer.ProductKey(s.Product)
-	if !ok {
-		return out, nil
-	}
-	prev, gapped := v.gaps[pk][out.Tier]
-	if !gapped {
-		return out, nil
-	}
+func (l *Linker) repriceGap(pricer *nsarates.Pricer, s nsarates.Shipment, prev usps.Weight, out *Quote) error {
 	// The published table's tier is the one USPS bills (it has no holes);
 	// without one, the actual weight rounded up to the pound.
 	s.Account = 0
 	pub, err := pricer.Quote(s)
-	want := usps.Weight(0)
+	var want usps.Weight
 	if err == nil && pub.Tier.Kind == nsarates.WeightTiers {
 		want = usps.Weight(pub.Tier.Max)
 	} else {
@@ -67,17 +101,18 @@ func (l *Linker) checkGap(v *linkView, pricer *nsarates.Pricer, s nsarates.Shipm
 		want = (w + usps.Pound - 1) / usps.Pound * usps.Pound
 	}
 	if want >= usps.Weight(out.Tier.Max) {
-		return out, nil // the parcel really is in this tier
+		return nil // the parcel really is in this tier
 	}
 	if err != nil {
 		var nr *nsarates.NoRateError
 		if errors.As(err, &nr) {
 			nr.Contract = nsarates.ReasonMissingCell
 		}
-		return Quote{}, err
+		*out = Quote{}
+		return err
 	}
 	out.Quote = pub
 	out.Fallback = nsarates.ReasonMissingCell
 	out.NotNSA = NotNSANotInTable
-	return out, nil
+	return nil
 }

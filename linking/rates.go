@@ -54,7 +54,7 @@ const (
 // While RunSync runs, the link's state comes from an in-process cache
 // kept coherent across instances (WithCacheStaleness): a warm quote does
 // no store read and no allocation. Otherwise it costs one Store read.
-func (l *Linker) Quote(ctx context.Context, pricer *nsarates.Pricer, accountID string, s nsarates.Shipment) (Quote, error) {
+func (l *Linker) Quote(ctx context.Context, pricer *nsarates.Pricer, accountID string, s nsarates.Shipment) (out Quote, err error) {
 	v, err := l.view(ctx, accountID, pricer)
 	if err != nil {
 		return Quote{}, err
@@ -64,20 +64,21 @@ func (l *Linker) Quote(ctx context.Context, pricer *nsarates.Pricer, accountID s
 	if active {
 		s.Account = v.acct
 	}
-	q, err := pricer.Quote(s)
-	if err != nil {
+	if out.Quote, err = pricer.Quote(s); err != nil {
 		return Quote{}, err
 	}
-	out := Quote{Quote: q, LinkState: v.state, LinkNotActive: !active}
+	out.LinkState, out.LinkNotActive = v.state, !active
 	switch {
 	case !active:
 		out.NotNSA = NotNSALinkNotActive
-	case q.Source != nsarates.SourceContract:
-		out.NotNSA = l.whyNotNSA(accountID, q.Fallback)
+	case out.Source != nsarates.SourceContract:
+		out.NotNSA = l.whyNotNSA(accountID, out.Fallback)
 	case v.gaps != nil:
-		return l.checkGap(v, pricer, s, out)
+		if prev, gapped := v.gapBefore(s.Product, out.Tier); gapped {
+			err = l.repriceGap(pricer, s, prev, &out)
+		}
 	}
-	return out, nil
+	return out, err
 }
 
 // whyNotNSA names why an active link's quote fell back.
