@@ -387,13 +387,19 @@ func (l *Loader) fetch(ctx context.Context, k nsarates.CellKey, runCalls, totalC
 	return c, nil
 }
 
+// roundUpPound rounds w up to a whole pound.
+func roundUpPound(w usps.Weight) usps.Weight {
+	return (w + usps.Pound - 1) / usps.Pound * usps.Pound
+}
+
 // cell reads one base-rates answer.
 func (l *Loader) cell(k nsarates.CellKey, res *uspsbiz.RateResult) (CellResult, error) {
 	c := CellResult{Cell: k}
 	if len(res.Options) == 0 || len(res.Options[0].Rates) == 0 {
 		return c, fmt.Errorf("uspsload: cell %s: %w: no rates", cellString(k), uspsbiz.ErrMalformedResponse)
 	}
-	rate := res.Options[0].Rates[0]
+	opt := res.Options[0]
+	rate := opt.Rates[0]
 	if rate.Zone != "" {
 		if z, err := nsarates.ParseZone(rate.Zone); err != nil || z != k.Zone {
 			return c, &mismatchError{Cell: k, Field: "zone", Got: rate.Zone}
@@ -408,10 +414,34 @@ func (l *Loader) cell(k nsarates.CellKey, res *uspsbiz.RateResult) (CellResult, 
 			return c, &mismatchError{Cell: k, Field: f.name, Got: f.got}
 		}
 	}
-	if rate.Price < 0 || rate.Price > usps.Cents(usps.MaxCents) {
-		return c, fmt.Errorf("uspsload: cell %s: price %s out of range", cellString(k), rate.Price)
+	// The weight USPS priced (the greater of weight and dimWeight) must be
+	// in this tier: a box that triggers dimensional weight would price a
+	// higher tier under this cell's name. USPS reports pounds, which may be
+	// rounded up to the pound, so the check allows that rounding.
+	if priced := max(rate.Weight, rate.DimWeight); priced > 0 && priced > roundUpPound(usps.Weight(k.Tier.Max)) {
+		return c, &mismatchError{Cell: k, Field: "weight", Got: priced.String()}
 	}
-	c.Price = usps.Cents(rate.Price)
+	// The cell's price is the postage USPS charges for the tier: the sum
+	// of rates[].price (a tier may come as a rate plus pound postage),
+	// without fees, which the table keeps as Fee records and the small box
+	// never incurs. totalBasePrice is "the rate, fees and pound postage":
+	// it must equal that sum plus the fees, or the answer is inconsistent
+	// and nothing is stored.
+	var postage, fees usps.Cents
+	for _, r := range opt.Rates {
+		postage += r.Price
+		for _, f := range r.Fees {
+			fees += f.Price
+		}
+	}
+	if opt.TotalBasePrice != 0 && opt.TotalBasePrice != postage+fees {
+		return c, fmt.Errorf("uspsload: cell %s: %w: totalBasePrice %s is not rates %s + fees %s",
+			cellString(k), uspsbiz.ErrMalformedResponse, opt.TotalBasePrice, postage, fees)
+	}
+	if postage < 0 || postage > usps.Cents(usps.MaxCents) {
+		return c, fmt.Errorf("uspsload: cell %s: price %s out of range", cellString(k), postage)
+	}
+	c.Price = postage
 	// Warning 001 or any non-contract price type: a published price, which
 	// must never pass for the customer's contract price.
 	if res.RequireContract() != nil {
