@@ -128,6 +128,8 @@ func TestBrowserJourney(t *testing.T) {
 	do("USPS approves the contract", chromedp.Navigate(d.URL+"/demo/usps-portal"),
 		chromedp.Click(chromedp.CSS("#contract-"+epaPendingACH+" button")), visible("notice"))
 	require.NoError(t, waitActive(ctx, browser, d.URL+"/settings/usps"))
+	// The contract table now comes from USPS's prices API; the dashboard
+	// reloads itself until it is in.
 	do("dashboard when active", chromedp.Navigate(d.URL+"/dashboard"), visible("quote-nsa"))
 	assert.Equal(t, "$10.99", text("quote-nsa"))
 	assert.Equal(t, "$13.40", text("quote-commercial"))
