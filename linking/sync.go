@@ -59,7 +59,7 @@ type syncer struct {
 	cursor   int64
 	seen     map[int64]bool
 	gapSince time.Time
-	okAt     time.Time // last successful read of the feed (real time)
+	okAt     time.Time // last successful read of the feed (the Linker's clock)
 }
 
 // gapTimeout is how long a hole in the feed's Seq is waited for before it is
@@ -94,7 +94,7 @@ func (s *syncer) reset(ctx context.Context) error {
 	}
 	s.cursor, s.seen, s.gapSince = seq, map[int64]bool{}, time.Time{}
 	s.l.cache.dropAll()
-	s.okAt = time.Now()
+	s.okAt = s.l.now()
 	s.l.cache.enabled.Store(true)
 	return nil
 }
@@ -108,7 +108,7 @@ func (s *syncer) step(ctx context.Context) {
 		err = s.reset(ctx)
 	}
 	if err == nil {
-		s.okAt = time.Now()
+		s.okAt = s.l.now()
 		if !s.l.cache.enabled.Load() {
 			err = s.reset(ctx)
 		}
@@ -118,7 +118,7 @@ func (s *syncer) step(ctx context.Context) {
 		return
 	}
 	s.l.logger.LogAttrs(ctx, slog.LevelWarn, "change feed", slog.String("error", err.Error()))
-	if time.Since(s.okAt) > s.l.staleness {
+	if s.l.now().Sub(s.okAt) > s.l.staleness {
 		s.l.cache.enabled.Store(false)
 		s.l.cache.dropAll()
 	}
@@ -146,12 +146,12 @@ func (s *syncer) read(ctx context.Context) error {
 	case len(s.seen) == 0:
 		s.gapSince = time.Time{}
 	case s.gapSince.IsZero() || advanced:
-		s.gapSince = time.Now()
-	case time.Since(s.gapSince) > gapTimeout:
+		s.gapSince = s.l.now()
+	case s.l.now().Sub(s.gapSince) > gapTimeout:
 		// The hole never filled (a rolled-back transaction took its Seq).
 		s.cursor = slices.Min(slices.Collect(maps.Keys(s.seen))) - 1
 		s.advance()
-		s.gapSince = time.Now()
+		s.gapSince = s.l.now()
 	}
 	return nil
 }
