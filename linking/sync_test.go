@@ -19,7 +19,7 @@ import (
 // faultyFeed is a memstore whose change feed can fail or be scripted.
 type faultyFeed struct {
 	countingStore
-	mu     sync.Mutex
+	mu   sync.Mutex
 	err  error          // Changes fails with it
 	hide map[int64]bool // entries not visible yet
 	// real is the feed behind the faults (replaceable by a test).
