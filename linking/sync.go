@@ -104,14 +104,11 @@ func (s *syncer) reset(ctx context.Context) error {
 // reads the Store) until a reset succeeds.
 func (s *syncer) step(ctx context.Context) {
 	err := s.read(ctx)
-	if errors.Is(err, ErrChangesPruned) {
-		err = s.reset(ctx)
+	if errors.Is(err, ErrChangesPruned) || err == nil && !s.l.cache.enabled.Load() {
+		err = s.reset(ctx) // pruned past the cursor, or back after an outage
 	}
 	if err == nil {
 		s.okAt = s.l.now()
-		if !s.l.cache.enabled.Load() {
-			err = s.reset(ctx)
-		}
 		return
 	}
 	if ctx.Err() != nil {
