@@ -22,6 +22,7 @@ import (
 // on (as under RunSync) and warm.
 type hotPath struct {
 	l    *linking.Linker
+	cold *linking.Linker // another instance's Linker without RunSync: reads the Store every call
 	p    *nsarates.Pricer
 	ship nsarates.Shipment // for Linker.Quote (Account is ignored)
 	raw  nsarates.Shipment // for Pricer.Quote: Account resolved
@@ -71,7 +72,7 @@ func newHotPath(tb testing.TB, kind string) *hotPath {
 	require.NoError(tb, err)
 	id, err := p.Product(priorityKey)
 	require.NoError(tb, err)
-	h := &hotPath{l: e.linker, p: p}
+	h := &hotPath{l: e.linker, p: p, cold: e.newLinker(e.store)}
 	h.ship = nsarates.Shipment{Product: id, Zone: 5, Weight: 2 * usps.Pound,
 		Length: 10 * usps.Inch, Width: 8 * usps.Inch, Height: 6 * usps.Inch, Date: e.srv.Now()}
 	h.raw = h.ship
@@ -165,6 +166,22 @@ func BenchmarkHotPath(b *testing.B) {
 				b.ReportMetric(float64(tp.Nanoseconds())/n, "pricer-ns/quote")
 				b.ReportMetric(float64(tl.Nanoseconds())/n, "linker-ns/quote")
 				b.ReportMetric(0, "ns/op")
+			})
+			b.Run("Linker.Quote/no-RunSync", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := h.cold.Quote(ctx, h.p, account, h.ship); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("PaymentToken/no-RunSync", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, _, err := h.cold.PaymentToken(ctx, account); err != nil {
+						b.Fatal(err)
+					}
+				}
 			})
 			b.Run("Pricer.Quote/parallel", func(b *testing.B) {
 				b.ReportAllocs()

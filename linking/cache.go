@@ -73,6 +73,19 @@ func (c *linkCache) slot(accountID string) *cacheSlot {
 	return s
 }
 
+// hot is get for Quote's fast path, small enough to inline: a view in
+// read, resolved for pricer, or nil.
+func (c *linkCache) hot(accountID string, pricer *nsarates.Pricer) *linkView {
+	if m := c.read.Load(); m != nil && c.enabled.Load() {
+		if s := (*m)[accountID]; s != nil {
+			if v := s.v.Load(); v != nil && v.pricer == pricer {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
 func (c *linkCache) get(accountID string) *linkView {
 	if !c.enabled.Load() {
 		return nil

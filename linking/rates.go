@@ -21,28 +21,44 @@ type Quote struct {
 	NotNSA NotNSA
 }
 
-// NotNSA says why a quote is not at the customer's contract price. Each
-// value is a stable word a host can show or count.
-type NotNSA string
+// NotNSA says why a quote is not at the customer's contract price. It is
+// a small integer (quotes are returned by value on the hot path); String
+// and MarshalText give a stable word a host can show or count.
+type NotNSA uint8
 
 // Why a quote is not at the NSA price.
 const (
-	NotNSANone NotNSA = ""
-	// NotNSALinkNotActive: the link is not active (see LinkState).
-	NotNSALinkNotActive NotNSA = "link_not_active"
-	// NotNSATableNotLoaded: the link is active but its contract table is
-	// not loaded yet (the sync has not stored any price).
-	NotNSATableNotLoaded NotNSA = "table_not_loaded"
-	// NotNSATablePartial: the table is still being synced and this cell
-	// is not loaded yet (Status.Table.Done of Total).
-	NotNSATablePartial NotNSA = "table_partial"
-	// NotNSAOutsideDates: the mailing date is outside the table's dates.
-	NotNSAOutsideDates NotNSA = "table_outside_dates"
-	// NotNSANotInTable: the complete table has no price for this product,
-	// zone or tier (Fallback says which), or a gap in its tier sequence
-	// leaves this weight without a contract price.
-	NotNSANotInTable NotNSA = "not_in_table"
+	NotNSANone NotNSA = iota // the quote is at the NSA price
+	// NotNSALinkNotActive ("link_not_active"): the link is not active (see
+	// LinkState).
+	NotNSALinkNotActive
+	// NotNSATableNotLoaded ("table_not_loaded"): the link is active but its
+	// contract table is not loaded yet (the sync has not stored any price).
+	NotNSATableNotLoaded
+	// NotNSATablePartial ("table_partial"): the table is still being synced
+	// and this cell is not loaded yet (Status.Table.Done of Total).
+	NotNSATablePartial
+	// NotNSAOutsideDates ("table_outside_dates"): the mailing date is
+	// outside the table's dates.
+	NotNSAOutsideDates
+	// NotNSANotInTable ("not_in_table"): the complete table has no price
+	// for this product, zone or tier (Fallback says which), or a gap in its
+	// tier sequence leaves this weight without a contract price.
+	NotNSANotInTable
 )
+
+var notNSAWords = [...]string{"", "link_not_active", "table_not_loaded", "table_partial", "table_outside_dates", "not_in_table"}
+
+// String returns the reason's word ("" for NotNSANone).
+func (n NotNSA) String() string {
+	if int(n) < len(notNSAWords) {
+		return notNSAWords[n]
+	}
+	return "unknown"
+}
+
+// MarshalText encodes the reason as its word.
+func (n NotNSA) MarshalText() ([]byte, error) { return []byte(n.String()), nil }
 
 // Quote prices s for accountID with pricer, which holds the customers'
 // contract tables (keyed by EPS account) and the published tables. The
@@ -55,9 +71,11 @@ const (
 // kept coherent across instances (WithCacheStaleness): a warm quote does
 // no store read and no allocation. Otherwise it costs one Store read.
 func (l *Linker) Quote(ctx context.Context, pricer *nsarates.Pricer, accountID string, s nsarates.Shipment) (out Quote, err error) {
-	v, err := l.view(ctx, accountID, pricer)
-	if err != nil {
-		return Quote{}, err
+	v := l.cache.hot(accountID, pricer)
+	if v == nil {
+		if v, err = l.view(ctx, accountID, pricer); err != nil {
+			return Quote{}, err
+		}
 	}
 	s.Account = 0
 	active := v.state == StateActive
