@@ -29,6 +29,10 @@
 // contract for, are reported in [Result.Missing] and left out of the table,
 // so the pricer falls back for them and says so.
 //
+// With Config.Published (and no account) a load fetches USPS's published
+// commercial prices instead, cell by cell and resumable the same way: a
+// real fallback table for the Pricer.
+//
 // # What a cell stores
 //
 // A base-rates answer has totalBasePrice ("the total price, including the

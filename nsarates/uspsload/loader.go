@@ -62,6 +62,11 @@ type Config struct {
 	// Logger gets a debug line per call and an info line per run; nil is
 	// silent. The EPS account appears only as its last four digits.
 	Logger *slog.Logger
+	// Published loads USPS's published commercial prices instead of an
+	// account's contract prices (Account must be empty): the fallback table
+	// of a Pricer, with real USPS prices. Cells come back as
+	// StatusCommercial; an answer of another price type is an error.
+	Published bool
 }
 
 // Loader fetches contract prices for one EPS account. It is safe for
@@ -80,7 +85,10 @@ func New(client *uspsbiz.Client, cfg Config) (*Loader, error) {
 	if client == nil {
 		return nil, &configError{Field: "client", Reason: "is nil"}
 	}
-	if a, err := usps.ParseEPSAccount(cfg.Account.Reveal()); err != nil || a != cfg.Account {
+	switch a, err := usps.ParseEPSAccount(cfg.Account.Reveal()); {
+	case cfg.Published && cfg.Account != "":
+		return nil, &configError{Field: "Account", Reason: "must be empty for published prices"}
+	case !cfg.Published && (err != nil || a != cfg.Account):
 		return nil, &configError{Field: "Account", Reason: fmt.Sprintf("%s is not a 10-digit EPS account", cfg.Account)}
 	}
 	if len(cfg.Zones) == 0 {
@@ -314,7 +322,7 @@ func (l *Loader) Load(ctx context.Context, p Plan, cp *Checkpoint) (*Result, err
 }
 
 func (r *Result) add(b *nsarates.Builder, c CellResult) error {
-	if c.Status != StatusContract {
+	if c.Status != StatusContract && c.Status != StatusCommercial {
 		r.Missing = append(r.Missing, c)
 		return nil
 	}
@@ -442,6 +450,13 @@ func (l *Loader) cell(k nsarates.CellKey, res *uspsbiz.RateResult) (CellResult, 
 		return c, fmt.Errorf("uspsload: cell %s: price %s out of range", cellString(k), postage)
 	}
 	c.Price = postage
+	if l.cfg.Published {
+		if rate.PriceType != uspsbiz.PriceCommercial {
+			return c, &mismatchError{Cell: k, Field: "price type", Got: string(rate.PriceType)}
+		}
+		c.Status = StatusCommercial
+		return c, nil
+	}
 	// Warning 001 or any non-contract price type: a published price, which
 	// must never pass for the customer's contract price.
 	if res.RequireContract() != nil {

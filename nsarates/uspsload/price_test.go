@@ -2,6 +2,7 @@ package uspsload_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -113,4 +114,34 @@ func TestPricedWeightAboveTierIsRefused(t *testing.T) {
 	if res != nil {
 		assert.Zero(t, res.Done)
 	}
+}
+
+func TestLoadPublishedPrices(t *testing.T) {
+	srv := newFake(t)
+	c := newClient(t, srv)
+	_, err := uspsload.New(c, uspsload.Config{Account: testEPS, Published: true, Zones: zonePairs(t), MaxCalls: 10})
+	require.ErrorContains(t, err, "Account")
+
+	var saved int
+	l, err := uspsload.New(c, uspsload.Config{Published: true, Zones: zonePairs(t), MaxCalls: 1000,
+		Save: func(context.Context, *uspsload.Checkpoint) error { saved++; return nil }})
+	require.NoError(t, err)
+	info := nsarates.TableInfo{ID: "Commercial", Version: "2026-01"}
+	res, err := l.Load(t.Context(), uspsload.Plan{Info: info, Products: products, Zones: zones, Tiers: tiers}, nil)
+	require.NoError(t, err)
+	require.NotNil(t, res.Table)
+	assert.Empty(t, res.Table.Info().Account, "a published table")
+	assert.Equal(t, len(products)*len(zones)*len(tiers), res.Table.Len(), "every cell, at the published price")
+	assert.Empty(t, res.Missing)
+	assert.Equal(t, res.Total, saved)
+	got, ok := res.Table.Price(nsarates.CellKey{Product: ground, Zone: 9, Tier: tiers[4]})
+	require.True(t, ok)
+	assert.Equal(t, published(2, 9, 4), got)
+
+	// The checkpoint of a published load round-trips.
+	b, err := json.Marshal(res.Checkpoint)
+	require.NoError(t, err)
+	var cp uspsload.Checkpoint
+	require.NoError(t, json.Unmarshal(b, &cp))
+	assert.Equal(t, uspsload.StatusCommercial, cp.Cells[0].Status)
 }
