@@ -317,9 +317,8 @@ func (l *Linker) enqueueTable(accountID string) {
 // link is active and the table is not complete, unless another instance
 // holds the sync's lease or USPS asked to wait.
 func (l *Linker) syncTable(ctx context.Context, accountID string) error {
-	ts, err := l.tableStore()
-	if err != nil || l.tableSrc == nil {
-		return err
+	if l.tableSrc == nil {
+		return nil
 	}
 	lk, err := l.store.GetLink(ctx, accountID)
 	if errors.Is(err, ErrNotFound) {
@@ -331,7 +330,42 @@ func (l *Linker) syncTable(ctx context.Context, accountID string) error {
 	if lk.State != StateActive {
 		return nil
 	}
-	key := TableKeyContract(accountID)
+	return l.syncRecord(ctx, TableKeyContract(accountID), accountID, func(rec *TableRecord, save func(*TableRecord) (*TableRecord, error)) (*TableRecord, error) {
+		return l.tableSrc.fill(ctx, l, lk, rec, save)
+	})
+}
+
+// SyncCommercialTable loads USPS's published commercial prices for cfg's
+// plan (no account: the platform's own client and USPS budget) into the
+// stored commercial table, which every instance then installs, so that
+// fallback prices are real USPS prices. Like a contract sync it is
+// resumable: a run that stops (MaxCallsPerRun, the USPS budget, an error)
+// keeps its checkpoint in the Store, and the next call, on any instance,
+// carries on without fetching a cell twice. It returns nil once the table
+// is complete (and then does nothing), or the error that stopped the run.
+// Only one instance runs it at a time (a lease in the Store); others
+// return nil at once.
+func (l *Linker) SyncCommercialTable(ctx context.Context, cfg USPSTables) error {
+	if cfg.MaxCallsPerRun <= 0 || len(cfg.Plan.Products) == 0 || len(cfg.Plan.Zones) == 0 || len(cfg.Plan.Tiers) == 0 {
+		return errors.New("linking: SyncCommercialTable: want a plan and MaxCallsPerRun")
+	}
+	if cfg.Plan.Info.Account != "" {
+		return errors.New("linking: SyncCommercialTable: a published table has no TableInfo.Account")
+	}
+	return l.syncRecord(ctx, TableKeyCommercial, "", func(rec *TableRecord, save func(*TableRecord) (*TableRecord, error)) (*TableRecord, error) {
+		return fillFromUSPS(ctx, l, l.usps, cfg, "", rec, save)
+	})
+}
+
+// syncRecord claims the table of key (a lease in the Store), runs fill, and
+// stores the outcome: the table so far, its coverage, the checkpoint, the
+// error and, when USPS said so, the time before which nobody tries again.
+func (l *Linker) syncRecord(ctx context.Context, key, accountID string,
+	fill func(rec *TableRecord, save func(*TableRecord) (*TableRecord, error)) (*TableRecord, error)) error {
+	ts, err := l.tableStore()
+	if err != nil {
+		return err
+	}
 	rec, err := ts.GetTable(ctx, key)
 	if errors.Is(err, ErrNotFound) {
 		rec, err = &TableRecord{Key: key, AccountID: accountID}, nil
@@ -355,14 +389,15 @@ func (l *Linker) syncTable(ctx context.Context, accountID string) error {
 		r.LeaseOwner, r.LeaseUntil = l.instance, l.now().UTC().Add(tableLease)
 		return ts.PutTable(ctx, r)
 	}
-	out, ferr := l.tableSrc.fill(ctx, l, lk, rec, save)
+	out, ferr := fill(rec, save)
 	if out == nil {
 		out = rec
 	}
+	out = cloneRecord(out)
 	if ferr != nil {
 		out.LastError = shortError(ferr)
-		l.logger.LogAttrs(ctx, slog.LevelWarn, "contract table sync stopped",
-			slog.String("account_id", accountID), slog.String("error", out.LastError))
+		l.logger.LogAttrs(ctx, slog.LevelWarn, "table sync stopped",
+			slog.String("key", key), slog.String("error", out.LastError))
 	} else {
 		out.LastError = ""
 	}

@@ -478,3 +478,49 @@ func waitFor(t *testing.T, bound time.Duration, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestCommercialTableFromUSPS(t *testing.T) {
+	ctx := t.Context()
+	store := memstore.New()
+	e := newEnv(t, store)
+	row := func(zone string, lb int, price string) uspsbiztest.Price {
+		return uspsbiztest.Price{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE",
+			Zone: zone, MaxWeight: usps.Weight(lb) * usps.Pound, Price: price}
+	}
+	require.NoError(t, e.srv.SetPublishedPrices(row("01", 1, "9.10"), row("01", 2, "10.20"), row("01", 3, "11.30"),
+		row("05", 1, "9.50"), row("05", 2, "11.40"), row("05", 3, "12.60")))
+	cfg := linking.USPSTables{
+		Plan: uspsload.Plan{Info: nsarates.TableInfo{ID: "USPS Commercial", Version: "2026-11"},
+			Products: []nsarates.ProductKey{priorityKey}, Zones: []nsarates.Zone{1, 5},
+			Tiers: []nsarates.Tier{nsarates.WeightTier(usps.Pound), nsarates.WeightTier(2 * usps.Pound), nsarates.WeightTier(3 * usps.Pound)}},
+		Zones:          map[nsarates.Zone]uspsload.ZIPPair{1: {Origin: "10001", Destination: "10099"}, 5: {Origin: "10001", Destination: "40001"}},
+		MaxCallsPerRun: 4,
+	}
+	e.srv.ResetRequests()
+	a := e.newLinker(store, linking.WithTables(newPricer(t), nil))
+	require.ErrorIs(t, a.SyncCommercialTable(ctx, cfg), uspsload.ErrMaxCalls)
+	rec, err := store.(linking.TableStore).GetTable(ctx, linking.TableKeyCommercial)
+	require.NoError(t, err)
+	assert.False(t, rec.Complete)
+	assert.Equal(t, 4, rec.Done)
+	assert.Equal(t, 6, rec.Total)
+
+	b := e.newLinker(store, linking.WithTables(newPricer(t), nil))
+	require.NoError(t, b.SyncCommercialTable(ctx, cfg))
+	require.NoError(t, b.SyncCommercialTable(ctx, cfg), "complete: nothing to do")
+	assert.Equal(t, 6, e.srv.Count(baseRatesCall), "each cell fetched once, across two instances")
+
+	// A restarted instance prices at USPS's published price, with no call.
+	p := newPricer(t)
+	c := e.newLinker(store, linking.WithTables(p, nil))
+	_, err = linking.NewSyncer(ctx, c)
+	require.NoError(t, err)
+	q, err := c.Quote(ctx, p, "acct-never-linked", shipment(t, p, 2*usps.Pound))
+	require.NoError(t, err)
+	assert.Equal(t, nsarates.SourceCommercial, q.Source)
+	assert.Equal(t, usps.Cents(1140), q.Price)
+	assert.Equal(t, "USPS Commercial", q.TableID)
+	assert.Equal(t, 6, e.srv.Count(baseRatesCall))
+
+	require.ErrorContains(t, c.SyncCommercialTable(ctx, linking.USPSTables{}), "want a plan")
+}

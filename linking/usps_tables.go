@@ -8,6 +8,8 @@ import (
 
 	"github.com/nsalink/nsalink/nsarates"
 	"github.com/nsalink/nsalink/nsarates/uspsload"
+	"github.com/nsalink/nsalink/usps"
+	"github.com/nsalink/nsalink/uspsbiz"
 )
 
 // USPSTables configures ContractFromUSPS: the grid to load and how.
@@ -48,8 +50,17 @@ func ContractFromUSPS(cfg USPSTables) (TableSource, error) {
 type uspsSource struct{ cfg USPSTables }
 
 func (s uspsSource) fill(ctx context.Context, l *Linker, lk *Link, rec *TableRecord, save func(*TableRecord) (*TableRecord, error)) (*TableRecord, error) {
-	plan := s.cfg.Plan
-	plan.Info.Account = lk.EPSAccount.Reveal()
+	client := l.usps.ForMerchant(l.TokenSource(ctx, lk.AccountID))
+	return fillFromUSPS(ctx, l, client, s.cfg, lk.EPSAccount, rec, save)
+}
+
+// fillFromUSPS loads cfg's plan with uspsload: an account's contract prices,
+// or the published ones when eps is empty. The checkpoint is saved in rec
+// after every cell.
+func fillFromUSPS(ctx context.Context, l *Linker, client *uspsbiz.Client, cfg USPSTables, eps usps.EPSAccount,
+	rec *TableRecord, save func(*TableRecord) (*TableRecord, error)) (*TableRecord, error) {
+	plan := cfg.Plan
+	plan.Info.Account = eps.Reveal()
 	var cp *uspsload.Checkpoint
 	if len(rec.Checkpoint) > 0 {
 		cp = new(uspsload.Checkpoint)
@@ -57,6 +68,7 @@ func (s uspsSource) fill(ctx context.Context, l *Linker, lk *Link, rec *TableRec
 			return rec, fmt.Errorf("stored checkpoint: %w", err)
 		}
 	}
+	total := len(plan.Products) * len(plan.Zones) * len(plan.Tiers)
 	cur := rec
 	saveCP := func(ctx context.Context, c *uspsload.Checkpoint) error {
 		b, err := json.Marshal(c)
@@ -64,10 +76,7 @@ func (s uspsSource) fill(ctx context.Context, l *Linker, lk *Link, rec *TableRec
 			return err
 		}
 		next := cloneRecord(cur)
-		next.Checkpoint, next.Done, next.SyncedAt = b, doneCells(c), l.now().UTC()
-		if next.Total == 0 {
-			next.Total = len(plan.Products) * len(plan.Zones) * len(plan.Tiers)
-		}
+		next.Checkpoint, next.Done, next.Total, next.SyncedAt = b, doneCells(c), total, l.now().UTC()
 		stored, err := save(next)
 		if err != nil {
 			return err // another instance took the sync over: stop
@@ -75,9 +84,9 @@ func (s uspsSource) fill(ctx context.Context, l *Linker, lk *Link, rec *TableRec
 		cur = stored
 		return nil
 	}
-	loader, err := uspsload.New(l.usps.ForMerchant(l.TokenSource(ctx, lk.AccountID)), uspsload.Config{
-		Account: lk.EPSAccount, Zones: s.cfg.Zones, Box: s.cfg.Box,
-		MaxCalls: s.cfg.MaxCallsPerRun, Save: saveCP, Logger: l.logger,
+	loader, err := uspsload.New(client, uspsload.Config{
+		Account: eps, Published: eps == "", Zones: cfg.Zones, Box: cfg.Box,
+		MaxCalls: cfg.MaxCallsPerRun, Save: saveCP, Logger: l.logger,
 	})
 	if err != nil {
 		return rec, err
@@ -89,8 +98,8 @@ func (s uspsSource) fill(ctx context.Context, l *Linker, lk *Link, rec *TableRec
 	out := cloneRecord(cur)
 	t := res.Table
 	if t == nil {
-		// Partial: the contract prices loaded so far, so that they apply
-		// while the rest waits for USPS's quota.
+		// Partial: the prices loaded so far, so that they apply while the
+		// rest waits for USPS's quota.
 		if t, err = partialTable(plan.Info, res.Checkpoint); err != nil {
 			return cur, errors.Join(lerr, err)
 		}
@@ -98,13 +107,11 @@ func (s uspsSource) fill(ctx context.Context, l *Linker, lk *Link, rec *TableRec
 	if err := setRecordTable(out, t, res.Done, res.Total); err != nil {
 		return cur, errors.Join(lerr, err)
 	}
-	if b, err := json.Marshal(res.Checkpoint); err == nil {
+	out.Checkpoint = nil
+	if b, err := json.Marshal(res.Checkpoint); err == nil && res.Table == nil {
 		out.Checkpoint = b
 	}
 	out.Complete = res.Table != nil
-	if out.Complete {
-		out.Checkpoint = nil
-	}
 	out.SyncedAt = l.now().UTC()
 	stored, err := save(out)
 	if err != nil {
@@ -121,7 +128,7 @@ func partialTable(info nsarates.TableInfo, cp *uspsload.Checkpoint) (*nsarates.T
 	b := nsarates.NewBuilder(info)
 	if cp != nil {
 		for _, c := range cp.Cells {
-			if c.Status == uspsload.StatusContract {
+			if c.Status == uspsload.StatusContract || c.Status == uspsload.StatusCommercial {
 				if err := b.SetCell(c.Cell, c.Price); err != nil {
 					return nil, err
 				}
