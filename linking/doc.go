@@ -75,7 +75,8 @@
 // With WithTables, the Store (which must implement TableStore, as memstore
 // and sqlstore do) is the home of the rate tables: the published commercial
 // table (SetCommercialTable) and one contract table per account, with their
-// versions, effective dates, cells and fees. A link that becomes active gets
+// versions, effective dates, cells and fees; SyncCommercialTable loads the
+// published one from USPS's prices API. A link that becomes active gets
 // its table from the TableSource: ContractCSV (the platform's contract
 // file) or ContractFromUSPS (USPS's prices API with the customer's token,
 // resumable through a checkpoint in the Store, one instance at a time under
