@@ -177,15 +177,16 @@ func (s *syncer) apply(ctx context.Context, c Change) {
 }
 
 // maybeEnqueue queues accountID's table sync when its link is active and
-// this instance does not know of a complete table for it.
+// this instance does not know of a complete table of the link's EPS account.
 func (l *Linker) maybeEnqueue(ctx context.Context, accountID string) {
-	if m, ok := l.tableMetaOf(accountID); ok && m.complete {
+	lk, err := l.store.GetLink(ctx, accountID)
+	if err != nil || lk.State != StateActive {
 		return
 	}
-	lk, err := l.store.GetLink(ctx, accountID)
-	if err == nil && lk.State == StateActive {
-		l.enqueueTable(accountID)
+	if m, ok := l.tableMetaOf(accountID); ok && m.complete && (m.eps == "" || m.eps == lk.EPSAccount.Reveal()) {
+		return
 	}
+	l.enqueueTable(accountID)
 }
 
 // rescanActive queues every active link without a complete table (at start,

@@ -330,7 +330,11 @@ func (l *Linker) syncTable(ctx context.Context, accountID string) error {
 	if lk.State != StateActive {
 		return nil
 	}
-	return l.syncRecord(ctx, TableKeyContract(accountID), accountID, func(rec *TableRecord, save func(*TableRecord) (*TableRecord, error)) (*TableRecord, error) {
+	// A table of another EPS account (the customer changed it) is
+	// replaced, not kept as complete.
+	m, ok := l.tableMetaOf(accountID)
+	stale := ok && m.eps != "" && m.eps != lk.EPSAccount.Reveal()
+	return l.syncRecord(ctx, TableKeyContract(accountID), accountID, stale, func(rec *TableRecord, save func(*TableRecord) (*TableRecord, error)) (*TableRecord, error) {
 		return l.tableSrc.fill(ctx, l, lk, rec, save)
 	})
 }
@@ -352,7 +356,7 @@ func (l *Linker) SyncCommercialTable(ctx context.Context, cfg USPSTables) error 
 	if cfg.Plan.Info.Account != "" {
 		return errors.New("linking: SyncCommercialTable: a published table has no TableInfo.Account")
 	}
-	return l.syncRecord(ctx, TableKeyCommercial, "", func(rec *TableRecord, save func(*TableRecord) (*TableRecord, error)) (*TableRecord, error) {
+	return l.syncRecord(ctx, TableKeyCommercial, "", false, func(rec *TableRecord, save func(*TableRecord) (*TableRecord, error)) (*TableRecord, error) {
 		return fillFromUSPS(ctx, l, l.usps, cfg, "", rec, save)
 	})
 }
@@ -360,7 +364,8 @@ func (l *Linker) SyncCommercialTable(ctx context.Context, cfg USPSTables) error 
 // syncRecord claims the table of key (a lease in the Store), runs fill, and
 // stores the outcome: the table so far, its coverage, the checkpoint, the
 // error and, when USPS said so, the time before which nobody tries again.
-func (l *Linker) syncRecord(ctx context.Context, key, accountID string,
+// With restart, what is stored is dropped first and the table loaded anew.
+func (l *Linker) syncRecord(ctx context.Context, key, accountID string, restart bool,
 	fill func(rec *TableRecord, save func(*TableRecord) (*TableRecord, error)) (*TableRecord, error)) error {
 	ts, err := l.tableStore()
 	if err != nil {
@@ -374,8 +379,12 @@ func (l *Linker) syncRecord(ctx context.Context, key, accountID string,
 		return err
 	}
 	now := l.now().UTC()
-	if rec.Complete || now.Before(rec.LeaseUntil) {
+	if rec.Complete && !restart || now.Before(rec.LeaseUntil) {
 		return nil // done, being synced elsewhere, or USPS asked to wait
+	}
+	if restart {
+		rec.CSV, rec.Checkpoint, rec.Complete, rec.Done, rec.Total = nil, nil, false, 0, 0
+		rec.TableID, rec.Version, rec.EffectiveFrom, rec.EffectiveTo = "", "", time.Time{}, time.Time{}
 	}
 	rec.LeaseOwner, rec.LeaseUntil = l.instance, now.Add(tableLease)
 	rec, err = ts.PutTable(ctx, rec)

@@ -524,3 +524,40 @@ func TestCommercialTableFromUSPS(t *testing.T) {
 
 	require.ErrorContains(t, c.SyncCommercialTable(ctx, linking.USPSTables{}), "want a plan")
 }
+
+// The customer moves their link to another EPS account: the table of the
+// old one is replaced, never kept as "complete" for the new one.
+func TestNewEPSAccountGetsItsOwnTable(t *testing.T) {
+	p := newPricer(t)
+	achCSV := strings.Replace(contractCSV, "1000000001", epsACH, 1)
+	achCSV = strings.Replace(achCSV, "2lb,,,8.05", "2lb,,,7.95", 1)
+	files := &csvFiles{files: map[string]string{account: contractCSV}}
+	e := newEnv(t, nil, linking.WithTables(p, linking.ContractCSV(files.open)))
+	ctx := t.Context()
+	require.NoError(t, e.linker.SetCommercialTable(ctx, readTable(t, commercialCSV)))
+	s, err := linking.NewSyncer(ctx, e.linker)
+	require.NoError(t, err)
+	e.linkAccount(account)
+	_, err = e.linker.SubmitCredentials(ctx, account, creds(epsActive))
+	require.NoError(t, err)
+	require.NoError(t, linking.SyncTable(ctx, e.linker, account))
+	two := shipment(t, p, 2*usps.Pound)
+	require.Equal(t, usps.Cents(805), quote(t, e.linker, p, two).Price)
+
+	// The EPS account with pending ACH is verified, and the customer
+	// switches the link to it; the platform has its contract file too.
+	require.NoError(t, e.srv.VerifyMicroDebits(epsACH, 17, 42))
+	_, err = e.linker.SubmitCredentials(ctx, account, creds(epsACH))
+	require.NoError(t, err)
+	require.Equal(t, linking.StateActive, mustState(t, e, account))
+	q := quote(t, e.linker, p, two)
+	assert.Equal(t, linking.NotNSATableNotLoaded, q.NotNSA, "the old account's table does not apply")
+
+	files.files[account] = achCSV
+	s.Step(ctx)
+	assert.True(t, linking.Queued(e.linker, account), "a complete table of another EPS account is re-synced")
+	require.NoError(t, linking.SyncTable(ctx, e.linker, account))
+	q = quote(t, e.linker, p, two)
+	assert.Equal(t, nsarates.SourceContract, q.Source)
+	assert.Equal(t, usps.Cents(795), q.Price)
+}
