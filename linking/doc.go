@@ -81,4 +81,28 @@
 // *PriceMismatchError returned with the label, a LabelEvent (WithLabelHook)
 // and a warning log. CancelLabel voids before the manifest cutoff and files
 // a refund request after it.
+//
+// # Rate tables and the hot path
+//
+// With WithTables, the Store (which must implement TableStore, as memstore
+// and sqlstore do) is the home of the rate tables: the published commercial
+// table (SetCommercialTable) and one contract table per account, with their
+// versions, effective dates, cells and fees; SyncCommercialTable loads the
+// published one from USPS's prices API. A link that becomes active gets
+// its table from the TableSource: ContractCSV (the platform's contract
+// file) or ContractFromUSPS (USPS's prices API with the customer's token,
+// resumable through a checkpoint in the Store, one instance at a time under
+// a lease). RunSync, on every instance, installs every stored table into
+// the Pricer at start and follows the Store's change feed (TableStore.Changes,
+// filled by every link and table write; on PostgreSQL a NOTIFY wakes it), so
+// a restart loses no table and makes no USPS call to get it back.
+//
+// While RunSync runs, Quote and a cached PaymentToken read link state from an
+// in-process cache: no store round trip and no allocation. The process that
+// changes a link drops its entry before the change returns; other processes
+// drop it when they read the feed, within WithCacheStaleness (default 1 s).
+// When the feed cannot be read for longer than that, the cache turns itself
+// off and every call reads the Store. A quote that is not at the NSA price
+// says why (Quote.NotNSA), and Status.Table shows the table's id, version,
+// coverage and last sync.
 package linking

@@ -39,7 +39,7 @@ const (
 
 // env is one fake USPS with the SDK wired to it.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *uspsbiztest.Server
 	usps   *uspsbiz.Client
 	store  linking.Store
@@ -66,7 +66,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t *testing.T, store linking.Store, opts ...linking.Option) *env {
+func newEnv(t testing.TB, store linking.Store, opts ...linking.Option) *env {
 	t.Helper()
 	srv := uspsbiztest.NewServer(t,
 		uspsbiztest.WithTime(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)),

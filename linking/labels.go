@@ -258,13 +258,9 @@ func (l *Linker) labelEvent(ctx context.Context, ev LabelEvent) {
 }
 
 func (l *Linker) labelStore() (LabelStore, error) {
-	// l.store is the host's Store behind the EPS-sealing wrapper; label
-	// records hold no EPS number, so they go to the host's Store as is.
-	var s Store = l.store
-	if es, ok := s.(*epsSealingStore); ok {
-		s = es.Store
-	}
-	ls, ok := s.(LabelStore)
+	// Label records hold no EPS number and no link state the cache keeps,
+	// so they go to the host's Store as is.
+	ls, ok := l.rawStore.(LabelStore)
 	if !ok {
 		return nil, ErrNoLabelStore
 	}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/nsalink/nsalink/nsarates"
 	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 )
@@ -43,6 +44,15 @@ type Linker struct {
 	probe        ContractProbe
 	backoff      backoff
 	refreshLimit time.Duration
+
+	// Link cache, tables and RunSync (cache.go, tables.go, sync.go).
+	rawStore  Store // the Store as given; store wraps it to keep cache coherent
+	cache     linkCache
+	staleness time.Duration
+	pricer    *nsarates.Pricer
+	tableSrc  TableSource
+	tables    tableState
+	instance  string // random id of this Linker in table-sync leases
 }
 
 // Option configures a Linker.
@@ -128,12 +138,12 @@ func WithTransitionHook(fn func(context.Context, Event)) Option {
 
 // New returns a Linker. usps must have platform credentials; sealer seals
 // tokens before they reach store.
-func New(usps *uspsbiz.Client, store Store, sealer Sealer, opts ...Option) (*Linker, error) {
+func New(usps *uspsbiz.Client, store Store, sealer Sealer, opts ...Option) (l *Linker, err error) {
 	if usps == nil || store == nil || sealer == nil {
 		return nil, errors.New("linking: New needs a USPS client, a Store and a Sealer")
 	}
-	l := &Linker{
-		usps: usps, store: &epsSealingStore{Store: store, sealer: sealer}, sealer: sealer,
+	l = &Linker{
+		usps: usps, sealer: sealer,
 		pkce:         true,
 		stateTTL:     10 * time.Minute,
 		now:          time.Now,
@@ -142,10 +152,25 @@ func New(usps *uspsbiz.Client, store Store, sealer Sealer, opts ...Option) (*Lin
 		probe:        defaultContractProbe(),
 		backoff:      defaultBackoff(),
 		refreshLimit: 30 * time.Second,
+		staleness:    time.Second,
 	}
 	for _, o := range opts {
 		if err := o(l); err != nil {
 			return nil, err
+		}
+	}
+	l.rawStore = store
+	// Every link write goes through the cache's watch, and every link
+	// read and write through the EPS sealing, so no store keeps the EPS
+	// number in clear.
+	l.store = &watchedStore{Store: &epsSealingStore{Store: store, sealer: sealer}, c: &l.cache}
+	l.tables.queue = make(chan string, 1024)
+	if l.instance, err = randomToken(9); err != nil {
+		return nil, err
+	}
+	if l.pricer != nil {
+		if _, ok := store.(TableStore); !ok {
+			return nil, errors.New("linking: New: WithTables needs a Store that keeps tables (TableStore)")
 		}
 	}
 	if l.redirectURI == "" {
@@ -175,6 +200,9 @@ type Status struct {
 	LastError string
 	// NSARatesApply is true only in StateActive.
 	NSARatesApply bool
+	// Table is the account's contract table as this instance has it
+	// installed (WithTables); nil when none is stored.
+	Table *TableStatus
 }
 
 // Status returns an account's link status; an account that never started
@@ -187,7 +215,9 @@ func (l *Linker) Status(ctx context.Context, accountID string) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return statusOf(lk), nil
+	st := statusOf(lk)
+	st.Table = l.tableStatus(accountID)
+	return st, nil
 }
 
 func statusOf(lk *Link) Status {

@@ -13,10 +13,10 @@ import (
 // not see this when the value travels as an interface (any, error,
 // oauth2.TokenSource).
 
-// Format prints the Linker's environment and platform only, for every verb
-// and for a Linker value as well as a pointer: the client secret lives
-// behind its fields.
-func (l Linker) Format(f fmt.State, verb rune) {
+// Format prints the Linker's environment and platform only, for every verb:
+// the client secret lives behind its fields. (A Linker holds atomics and is
+// never copied, so only *Linker is printed; go vet reports a copy.)
+func (l *Linker) Format(f fmt.State, verb rune) {
 	writeRedacted(f, verb, "linking.Linker{environment: "+string(l.environment)+", platform: "+l.platformName+"}")
 }
 

@@ -245,7 +245,6 @@ func TestSecurityCanariesThroughTheWholeFlow(t *testing.T) {
 			scan.addValue("events", evs)
 			scan.addValue("credentials input", creds(epsActive))
 			scan.addValue("linker", e.linker)
-			scan.addValue("linker value", *e.linker)
 			scan.addValue("token source", ts)
 			scan.addValue("usps client", e.usps)
 			scan.addValue("usps client value", *e.usps)
@@ -284,7 +283,7 @@ func TestSecurityPrintingThroughInterfaces(t *testing.T) {
 	require.NoError(t, err)
 	v, err := linking.CheckCredentials(t.Context(), e.usps, creds(epsActive), usps.CRID(platformCRID))
 	require.NoError(t, err)
-	values := map[string]any{"linker": e.linker, "linker value": *e.linker, "token source": ts, "verdict": v, "verdict value": *v,
+	values := map[string]any{"linker": e.linker, "token source": ts, "verdict": v, "verdict value": *v,
 		"credentials input": creds(epsActive), "client value": *e.usps}
 	checked := 0
 	for name, val := range values {

@@ -272,6 +272,16 @@ func errorClass(err error) string {
 // its 8 hours and renewed EarlyExpiry before it expires, under the per-link
 // lock so that a fleet asks USPS once. Only an active link has one.
 func (l *Linker) PaymentToken(ctx context.Context, accountID string) (uspsbiz.Secret, time.Time, error) {
+	if tok, exp, ok := l.cachedPayment(l.cache.get(accountID)); ok {
+		return tok, exp, nil // RunSync keeps the cache coherent (cache.go)
+	}
+	if l.cache.enabled.Load() {
+		if v, err := l.view(ctx, accountID, l.pricer); err == nil {
+			if tok, exp, ok := l.cachedPayment(v); ok {
+				return tok, exp, nil
+			}
+		}
+	}
 	lk, err := l.store.GetLink(ctx, accountID)
 	if err != nil {
 		return "", time.Time{}, err

@@ -178,6 +178,9 @@ func TestBrowserJourney(t *testing.T) {
 	require.NoError(t, waitActive(ctx, browser, d.URL+"/settings/usps"))
 	page("15-settings-active", linking.StateActive)
 
+	// The contract table now comes from USPS's prices API (RunSync); the
+	// dashboard says so until it is in.
+	require.NoError(t, waitFor(ctx, browser, d.URL+"/dashboard", "quote", "quote-nsa"))
 	load("dashboard when active", navigate(d.URL+"/dashboard"), visible("quote-nsa"))
 	assert.Equal(t, "$10.99", text("quote-nsa"))
 	assert.Equal(t, "$13.40", text("quote-commercial"))
@@ -251,6 +254,25 @@ func waitActive(ctx context.Context, browser context.Context, settingsURL string
 		select {
 		case <-ctx.Done():
 			return errors.New("the link did not become active")
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// waitFor reloads url until the element with id appears (after the one with
+// id ready, which every load has).
+func waitFor(ctx context.Context, browser context.Context, url, ready, id string) error {
+	for {
+		if err := chromedp.Do(browser, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.ID(ready))); err != nil {
+			return err
+		}
+		found, err := chromedp.Run(browser, chromedp.Evaluate[bool](`document.getElementById("`+id+`") !== null`))
+		if err != nil || found {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New(id + " did not appear")
 		case <-time.After(300 * time.Millisecond):
 		}
 	}

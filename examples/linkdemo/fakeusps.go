@@ -2,7 +2,11 @@ package main
 
 import (
 	"crypto/rand"
+	"fmt"
 	"sync"
+
+	"github.com/nsalink/nsalink/nsarates"
+	"github.com/nsalink/nsalink/nsarates/uspsload"
 
 	"github.com/nsalink/nsalink/uspsbiz"
 	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
@@ -72,17 +76,15 @@ func startFakeUSPS(callbackURL string, rates *rateBook) (*fakeUSPS, error) {
 }
 
 // makeContractEffective is USPS approving the NSA contract of an EPS account:
-// the fake answers contract prices for it from now on, and the platform
-// installs the same table (in production: imports the contract's rate file).
+// the fake answers contract prices for it from now on. The platform learns
+// them the way it would from USPS: once the link is active, its Linker
+// syncs the customer's table from the prices API (glue.go).
 func (f *fakeUSPS) makeContractEffective(eps string) error {
 	t, err := f.rates.contract(eps)
 	if err != nil {
 		return err
 	}
 	if err := f.SetContractPrices(eps, fakeRows(t)...); err != nil {
-		return err
-	}
-	if err := f.rates.pricer.SetContract(t); err != nil {
 		return err
 	}
 	f.mu.Lock()
@@ -95,6 +97,17 @@ func (f *fakeUSPS) hasContract(eps string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.contracts[eps]
+}
+
+// fakeZonePairs gives, for each zone 01–09, an origin and destination ZIP
+// that the fake's zone chart (uspsbiztest.Zone) puts in that zone. Against
+// USPS, pick pairs from USPS's real zone chart.
+func fakeZonePairs() map[nsarates.Zone]uspsload.ZIPPair {
+	m := map[nsarates.Zone]uspsload.ZIPPair{1: {Origin: "10001", Destination: "10099"}, 2: {Origin: "10001", Destination: "11001"}}
+	for z := nsarates.Zone(3); z <= 9; z++ {
+		m[z] = uspsload.ZIPPair{Origin: "10001", Destination: fmt.Sprintf("%d0001", z-1)}
+	}
+	return m
 }
 
 // microDebits returns the two ACH test debits of a pending EPA, in cents.

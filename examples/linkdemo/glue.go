@@ -8,12 +8,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/nsalink/nsalink/linking"
 	"github.com/nsalink/nsalink/linking/sqlstore"
 	"github.com/nsalink/nsalink/linking/sqlstore/sqlite"
 	"github.com/nsalink/nsalink/nsarates"
+	"github.com/nsalink/nsalink/nsarates/uspsload"
 	"github.com/nsalink/nsalink/uspsbiz"
 )
 
@@ -28,8 +30,15 @@ type nsa struct {
 // USPS; callbackURL is its registered redirect URI) and opens the SQLite link
 // store. sealKey (32 random bytes) encrypts customer tokens at rest: in
 // production it comes from your secret manager.
+//
+// The rate tables: commercial is the published table the platform has (a
+// file); it is stored once and every instance's pricer gets it. A link that
+// becomes active gets its customer's contract table from USPS's prices API
+// with the customer's token: every product and tier of the commercial table
+// in every zone, zones given as ZIP pairs of USPS's zone chart.
 func newNSA(ctx context.Context, app uspsbiz.Credentials, uspsURL, copURL, callbackURL string,
-	dbPath string, sealKey []byte, pricer *nsarates.Pricer, log *slog.Logger) (*nsa, error) {
+	dbPath string, sealKey []byte, pricer *nsarates.Pricer, commercial *nsarates.Table,
+	zones map[nsarates.Zone]uspsload.ZIPPair, log *slog.Logger) (*nsa, error) {
 	usps, err := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(uspsURL)), uspsbiz.WithCOPURL(copURL), uspsbiz.WithCredentials(app))
 	if err != nil {
 		return nil, err
@@ -42,10 +51,27 @@ func newNSA(ctx context.Context, app uspsbiz.Credentials, uspsURL, copURL, callb
 	if err != nil {
 		return nil, err
 	}
+	plan := uspsload.Plan{Info: nsarates.TableInfo{ID: "Priority Mail Contract", Version: "2026-01"}}
+	for _, p := range commercial.Products() {
+		plan.Products = append(plan.Products, p)
+		plan.Tiers = commercial.Tiers(p) // the demo's table has one product
+	}
+	for z := range zones {
+		plan.Zones = append(plan.Zones, z)
+	}
+	slices.Sort(plan.Zones)
+	contracts, err := linking.ContractFromUSPS(linking.USPSTables{Plan: plan, Zones: zones, MaxCallsPerRun: 60})
+	if err != nil {
+		return nil, errors.Join(err, store.Close())
+	}
 	linker, err := linking.New(usps, store, sealer, linking.WithRedirectURI(callbackURL),
 		linking.WithPlatform(platformName, platformCRID), linking.WithLogger(log),
+		linking.WithTables(pricer, contracts),
 		linking.WithBackoff(time.Second, 10*time.Second)) // demo: recheck pending links fast
 	if err != nil {
+		return nil, errors.Join(err, store.Close())
+	}
+	if err := linker.SetCommercialTable(ctx, commercial); err != nil {
 		return nil, errors.Join(err, store.Close())
 	}
 	return &nsa{linker: linker, store: store, pricer: pricer}, nil
@@ -92,4 +118,19 @@ func (n *nsa) view(ctx context.Context, account string) (linking.StatusView, err
 // reconcile moves pending links forward until ctx ends; run it on every instance.
 func (n *nsa) reconcile(ctx context.Context) {
 	n.linker.RunReconciler(ctx, time.Second, linking.ReconcileOptions{})
+}
+
+// sync keeps this instance's tables and link cache current and fetches the
+// tables of newly active links, until ctx ends; run it on every instance.
+func (n *nsa) sync(ctx context.Context, log *slog.Logger) {
+	if err := n.linker.RunSync(ctx); err != nil {
+		log.Error("linkdemo: RunSync", slog.String("error", err.Error()))
+	}
+}
+
+// quote prices s for the account: at its NSA rate while its link is active
+// and its table has the price, otherwise at commercial rates with the
+// reason (q.NotNSA).
+func (n *nsa) quote(ctx context.Context, account string, s nsarates.Shipment) (linking.Quote, error) {
+	return n.linker.Quote(ctx, n.pricer, account, s)
 }

@@ -128,7 +128,7 @@ func startDemo(ctx context.Context, addr, dbPath string, logger *slog.Logger) (_
 	if d.usps, err = startFakeUSPS(callback, rates); err != nil {
 		return nil, err
 	}
-	if d.nsa, err = newNSA(ctx, d.usps.app, d.usps.URL, d.usps.COPURL(), callback, dbPath, key, rates.pricer, logger); err != nil {
+	if d.nsa, err = newNSA(ctx, d.usps.app, d.usps.URL, d.usps.COPURL(), callback, dbPath, key, rates.pricer, rates.commercial, fakeZonePairs(), logger); err != nil {
 		return nil, err
 	}
 	a, err := newApp(d.nsa, d.usps, rates, logger)
@@ -145,8 +145,9 @@ func startDemo(ctx context.Context, addr, dbPath string, logger *slog.Logger) (_
 	d.stopReconciler = cancel
 	d.server = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	d.wg.Add(2)
+	d.wg.Add(3)
 	go func() { defer d.wg.Done(); d.nsa.reconcile(rctx) }()
+	go func() { defer d.wg.Done(); d.nsa.sync(rctx, logger) }()
 	go func() {
 		defer d.wg.Done()
 		if err := d.server.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -33,11 +33,10 @@ func newRateBook() (*rateBook, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The tables reach the pricer through the Linker (glue.go): the
+	// commercial one from this file, contract ones from USPS.
 	pricer, err := nsarates.NewPricer()
 	if err != nil {
-		return nil, err
-	}
-	if err := pricer.SetPublished(nsarates.SourceCommercial, commercial); err != nil {
 		return nil, err
 	}
 	product, err := pricer.Product(sampleProduct)

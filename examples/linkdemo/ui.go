@@ -395,12 +395,15 @@ func (a *app) settingsPage(ctx context.Context, s *session) (*pageData, error) {
 // while its link is active) and at commercial prices.
 type quote struct {
 	Label, NSA, Commercial, Saving string
+	// Loading: the link is active but its NSA table is still coming from
+	// USPS (the page reloads itself).
+	Loading bool
 }
 
 func (a *app) quote(ctx context.Context, account string) (*quote, error) {
 	s := a.rates.sample
 	s.Date = time.Now()
-	q, err := a.nsa.linker.Quote(ctx, a.nsa.pricer, account, s)
+	q, err := a.nsa.quote(ctx, account, s)
 	if err != nil {
 		return nil, err
 	}
@@ -412,6 +415,7 @@ func (a *app) quote(ctx context.Context, account string) (*quote, error) {
 	if q.Source == nsarates.SourceContract {
 		out.NSA, out.Saving = "$"+q.Price.String(), "$"+(c.Price-q.Price).String()
 	}
+	out.Loading = q.NotNSA == linking.NotNSATableNotLoaded || q.NotNSA == linking.NotNSATablePartial
 	return out, nil
 }
 

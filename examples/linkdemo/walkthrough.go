@@ -252,10 +252,30 @@ func (w *walker) active() error {
 		case <-tick.C:
 		}
 	}
-	p, err := w.get(w.d.URL + "/dashboard")
-	if err != nil {
-		return err
+	// The link is active; its contract table now comes from USPS's prices
+	// API (RunSync, glue.go): the dashboard says so until it is loaded.
+	start = time.Now()
+	var p *page
+	for {
+		var err error
+		if p, err = w.get(w.d.URL + "/dashboard"); err != nil {
+			return err
+		}
+		if p.text("quote-nsa") != "" {
+			break
+		}
+		if p.text("quote-loading") == "" {
+			return p.unexpected("an NSA quote, or the note that the NSA table is loading")
+		}
+		select {
+		case <-w.ctx.Done():
+			return w.ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("NSA table not loaded after 30s")
+		case <-tick.C:
+		}
 	}
+	w.say("The customer's NSA table came from USPS's prices API %.1fs after activation.", time.Since(start).Seconds())
 	if p.text("banner-text") != "" {
 		return p.unexpected("no banner once active")
 	}

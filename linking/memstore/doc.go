@@ -6,4 +6,8 @@
 // state through a pointer they hold. LockLink is a per-link lock that waits
 // with the caller's ctx; UpdateLink and DeleteLink wait for it too, and
 // ClaimDue skips locked links, as PostgreSQL does.
+//
+// It is also a linking.TableStore: rate tables, and a change feed of every
+// link and table write (the newest 100,000 entries), which the Linkers
+// sharing one memstore in a process read in RunSync.
 package memstore

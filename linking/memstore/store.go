@@ -25,6 +25,7 @@ type store struct {
 	locks keylock.Set
 
 	labels labelRecords // labels.go
+	feed   feed         // rate tables and the change feed (tables.go)
 }
 
 // New returns an empty in-memory linking.Store: for tests and single-process
@@ -54,6 +55,7 @@ func (s *store) CreateLink(ctx context.Context, l *linking.Link) (*linking.Link,
 		return nil, fmt.Errorf("memstore: link %q: %w", c.AccountID, linking.ErrAlreadyExists)
 	}
 	s.links[c.AccountID] = c
+	s.changed(linking.ChangeLink, c.AccountID)
 	return storekit.CloneLink(c), nil
 }
 
@@ -90,6 +92,7 @@ func (s *store) UpdateLink(ctx context.Context, l *linking.Link, ev *linking.Eve
 		return nil, err
 	}
 	s.links[l.AccountID] = stored
+	s.changed(linking.ChangeLink, l.AccountID)
 	if e != nil {
 		s.events[l.AccountID] = append(s.events[l.AccountID], *e)
 	}
@@ -106,6 +109,9 @@ func (s *store) DeleteLink(ctx context.Context, accountID string) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.links[accountID]; ok {
+		s.changed(linking.ChangeLink, accountID)
+	}
 	delete(s.links, accountID)
 	delete(s.events, accountID)
 	for k, a := range s.auth {
@@ -243,6 +249,7 @@ func (s *store) LockLink(ctx context.Context, accountID string, fn func(context.
 	// Holding the link lock, nobody else changed the link or its events.
 	s.links[accountID] = tx.cur
 	s.events[accountID] = append(s.events[accountID], tx.events...)
+	s.changed(linking.ChangeLink, accountID)
 	return nil
 }
 
@@ -286,6 +293,7 @@ func (s *store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 		l.NextCheckAt, l.UpdatedAt = next, now
 		l.Version++
 		unlock()
+		s.changed(linking.ChangeLink, l.AccountID)
 		out = append(out, storekit.CloneLink(l))
 	}
 	return out, nil

@@ -25,6 +25,22 @@
 // Times are stored as BIGINT Unix microseconds in UTC, so both dialects
 // round-trip them exactly; byte fields are BLOB/BYTEA.
 //
+// # Rate tables and the change feed
+//
+// A Store is also a linking.TableStore: rate tables live in nsalink_tables
+// (compare and swap on rev), and nsalink_changes is the change feed,
+// filled by triggers on nsalink_links and nsalink_tables, so every write,
+// including one made by an older nsalink or by hand, reaches the feed. A
+// Linker's RunSync reads it to keep its cache and tables current. The feed
+// keeps the newest 100,000 entries; a reader further behind gets
+// linking.ErrChangesPruned and starts over. On PostgreSQL the triggers also
+// NOTIFY nsalink_changes, and the Store of postgres.Open and postgres.New
+// implements linking.ChangeNotifier with a LISTEN on one connection of its
+// pool (taken on the first wait, held until Close), so other instances see a
+// change milliseconds after it commits. Sequence numbers can become
+// visible out of order there (a transaction that took a lower one commits
+// later); readers wait for the hole (see linking.TableStore.Changes).
+//
 // # SQLite
 //
 // sqlite.Open opens two pools on the file, with the DSN of sqlite.DSN

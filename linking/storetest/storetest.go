@@ -34,6 +34,8 @@ func Run(t *testing.T, newStore func(t *testing.T) linking.Store) {
 		{"LockLink", lockTests},
 		{"ClaimDue", claimTests},
 		{"ListAccountIDs", listTests},
+		{"Tables", tableTests},   // tables.go
+		{"Changes", changeTests}, // tables.go
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

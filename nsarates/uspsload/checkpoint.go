@@ -14,10 +14,14 @@ import (
 // Status is the outcome of one cell, spelled as in a checkpoint's JSON.
 type Status string
 
-// Cell outcomes. Only StatusContract puts a price in the table.
+// Cell outcomes. Only StatusContract (StatusCommercial for a load of
+// published prices) puts a price in the table.
 const (
 	// StatusContract: USPS returned the account's contract price.
 	StatusContract Status = "contract"
+	// StatusCommercial: USPS returned its published commercial price, as a
+	// load of published prices (Config.Published) asked.
+	StatusCommercial Status = "commercial"
 	// StatusPublished: USPS returned a published price with warning 001
 	// (contract rate not found); the price is kept for the report only.
 	StatusPublished Status = "published"
@@ -42,8 +46,9 @@ type CellResult struct {
 // only the rest. It encodes to JSON (json.Marshal) for the caller to store,
 // and decodes strictly: a stored checkpoint is data from outside.
 type Checkpoint struct {
-	// Account is the last four digits of the EPS account: enough to catch a
-	// mix-up, useless to anyone who reads the store.
+	// Account is the last four digits of the EPS account (empty for a load
+	// of published prices): enough to catch a mix-up, useless to anyone who
+	// reads the store.
 	Account string
 	// Plan fingerprints the plan and the settings that decide each cell's
 	// price (ZIP pairs, box, mailing date); Load refuses a checkpoint of
@@ -81,7 +86,7 @@ func (cp *Checkpoint) MarshalJSON() ([]byte, error) {
 	w := checkpointJSON{Version: checkpointVersion, Account: cp.Account, Plan: cp.Plan, Calls: cp.Calls, Cells: make([]cellJSON, len(cp.Cells))}
 	for i, c := range cp.Cells {
 		w.Cells[i] = cellJSON{Product: c.Cell.Product.String(), Zone: c.Cell.Zone.String(), Tier: c.Cell.Tier.String(), Status: string(c.Status)}
-		if c.Status == StatusContract || c.Status == StatusPublished {
+		if c.Status == StatusContract || c.Status == StatusPublished || c.Status == StatusCommercial {
 			w.Cells[i].Price = c.Price.String()
 		}
 	}
@@ -104,8 +109,8 @@ func (cp *Checkpoint) UnmarshalJSON(b []byte) error {
 	if w.Version != checkpointVersion {
 		return &checkpointError{Field: "version", Err: fmt.Errorf("want %d, got %d", checkpointVersion, w.Version)}
 	}
-	if len(w.Account) != 4 || strings.Trim(w.Account, "0123456789") != "" {
-		return &checkpointError{Field: "account", Err: errors.New("want the last four digits of the EPS account")}
+	if w.Account != "" && (len(w.Account) != 4 || strings.Trim(w.Account, "0123456789") != "") {
+		return &checkpointError{Field: "account", Err: errors.New("want the last four digits of the EPS account (empty for published prices)")}
 	}
 	if len(w.Plan) != 64 || strings.Trim(w.Plan, "0123456789abcdef") != "" {
 		return &checkpointError{Field: "plan", Err: errors.New("want a SHA-256 fingerprint in lower-case hex")}
@@ -153,7 +158,7 @@ func (c cellJSON) decode(seen *nsarates.Builder) (r CellResult, field string, er
 	}
 	r.Status = Status(c.Status)
 	switch r.Status {
-	case StatusContract, StatusPublished:
+	case StatusContract, StatusPublished, StatusCommercial:
 		if r.Price, err = usps.ParseCents(c.Price); err != nil {
 			return r, "price", err
 		}

@@ -29,6 +29,28 @@
 // contract for, are reported in [Result.Missing] and left out of the table,
 // so the pricer falls back for them and says so.
 //
+// With Config.Published (and no account) a load fetches USPS's published
+// commercial prices instead, cell by cell and resumable the same way: a
+// real fallback table for the Pricer.
+//
+// # What a cell stores
+//
+// A base-rates answer has totalBasePrice ("the total price, including the
+// rate, fees and pound postage") and rates[], each with its price ("the
+// postage price"), fees[], and the weight and dimWeight USPS priced (the
+// greater is used). A cell stores the postage USPS charges for the tier:
+// the sum of rates[].price, without fees (a table keeps fees as
+// nsarates.Fee records; the small Config.Box never incurs them). The load
+// refuses an answer whose totalBasePrice is not that sum plus the fees
+// (uspsbiz.ErrMalformedResponse), and one whose priced weight is above the
+// tier (rounded up to the pound, as USPS reports pounds): an error naming
+// the cell and its weight, since that price belongs to a heavier tier. Either
+// way nothing is stored for the cell.
+//
+// Not loaded: cubic tiers (USPS prices them by box size, so each tier
+// needs a box of that volume) and zone 00 (destination entry needs an
+// entry facility, not a ZIP pair). Tables with them come from a CSV file.
+//
 // # Checking a table
 //
 // [Loader.SpotCheck] samples N cells of an existing table, fetches them from

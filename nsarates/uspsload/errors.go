@@ -50,7 +50,7 @@ func (e *stoppedError) Unwrap() error { return e.Err }
 // another product. Nothing is recorded for the cell.
 type mismatchError struct {
 	Cell  nsarates.CellKey
-	Field string // "zone", "mail class", "rate indicator" or "processing category"
+	Field string // "zone", "mail class", "rate indicator", "processing category" or "weight"
 	Got   string // what USPS answered
 }
 

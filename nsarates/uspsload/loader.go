@@ -62,6 +62,11 @@ type Config struct {
 	// Logger gets a debug line per call and an info line per run; nil is
 	// silent. The EPS account appears only as its last four digits.
 	Logger *slog.Logger
+	// Published loads USPS's published commercial prices instead of an
+	// account's contract prices (Account must be empty): the fallback table
+	// of a Pricer, with real USPS prices. Cells come back as
+	// StatusCommercial; an answer of another price type is an error.
+	Published bool
 }
 
 // Loader fetches contract prices for one EPS account. It is safe for
@@ -80,7 +85,10 @@ func New(client *uspsbiz.Client, cfg Config) (*Loader, error) {
 	if client == nil {
 		return nil, &configError{Field: "client", Reason: "is nil"}
 	}
-	if a, err := usps.ParseEPSAccount(cfg.Account.Reveal()); err != nil || a != cfg.Account {
+	switch a, err := usps.ParseEPSAccount(cfg.Account.Reveal()); {
+	case cfg.Published && cfg.Account != "":
+		return nil, &configError{Field: "Account", Reason: "must be empty for published prices"}
+	case !cfg.Published && (err != nil || a != cfg.Account):
 		return nil, &configError{Field: "Account", Reason: fmt.Sprintf("%s is not a 10-digit EPS account", cfg.Account)}
 	}
 	if len(cfg.Zones) == 0 {
@@ -314,7 +322,7 @@ func (l *Loader) Load(ctx context.Context, p Plan, cp *Checkpoint) (*Result, err
 }
 
 func (r *Result) add(b *nsarates.Builder, c CellResult) error {
-	if c.Status != StatusContract {
+	if c.Status != StatusContract && c.Status != StatusCommercial {
 		r.Missing = append(r.Missing, c)
 		return nil
 	}
@@ -387,13 +395,19 @@ func (l *Loader) fetch(ctx context.Context, k nsarates.CellKey, runCalls, totalC
 	return c, nil
 }
 
+// roundUpPound rounds w up to a whole pound.
+func roundUpPound(w usps.Weight) usps.Weight {
+	return (w + usps.Pound - 1) / usps.Pound * usps.Pound
+}
+
 // cell reads one base-rates answer.
 func (l *Loader) cell(k nsarates.CellKey, res *uspsbiz.RateResult) (CellResult, error) {
 	c := CellResult{Cell: k}
 	if len(res.Options) == 0 || len(res.Options[0].Rates) == 0 {
 		return c, fmt.Errorf("uspsload: cell %s: %w: no rates", cellString(k), uspsbiz.ErrMalformedResponse)
 	}
-	rate := res.Options[0].Rates[0]
+	opt := res.Options[0]
+	rate := opt.Rates[0]
 	if rate.Zone != "" {
 		if z, err := nsarates.ParseZone(rate.Zone); err != nil || z != k.Zone {
 			return c, &mismatchError{Cell: k, Field: "zone", Got: rate.Zone}
@@ -408,10 +422,41 @@ func (l *Loader) cell(k nsarates.CellKey, res *uspsbiz.RateResult) (CellResult, 
 			return c, &mismatchError{Cell: k, Field: f.name, Got: f.got}
 		}
 	}
-	if rate.Price < 0 || rate.Price > usps.Cents(usps.MaxCents) {
-		return c, fmt.Errorf("uspsload: cell %s: price %s out of range", cellString(k), rate.Price)
+	// The weight USPS priced (the greater of weight and dimWeight) must be
+	// in this tier: a box that triggers dimensional weight would price a
+	// higher tier under this cell's name. USPS reports pounds, which may be
+	// rounded up to the pound, so the check allows that rounding.
+	if priced := max(rate.Weight, rate.DimWeight); priced > 0 && priced > roundUpPound(usps.Weight(k.Tier.Max)) {
+		return c, &mismatchError{Cell: k, Field: "weight", Got: priced.String()}
 	}
-	c.Price = usps.Cents(rate.Price)
+	// The cell's price is the postage USPS charges for the tier: the sum
+	// of rates[].price (a tier may come as a rate plus pound postage),
+	// without fees, which the table keeps as Fee records and the small box
+	// never incurs. totalBasePrice is "the rate, fees and pound postage":
+	// it must equal that sum plus the fees, or the answer is inconsistent
+	// and nothing is stored.
+	var postage, fees usps.Cents
+	for _, r := range opt.Rates {
+		postage += r.Price
+		for _, f := range r.Fees {
+			fees += f.Price
+		}
+	}
+	if opt.TotalBasePrice != 0 && opt.TotalBasePrice != postage+fees {
+		return c, fmt.Errorf("uspsload: cell %s: %w: totalBasePrice %s is not rates %s + fees %s",
+			cellString(k), uspsbiz.ErrMalformedResponse, opt.TotalBasePrice, postage, fees)
+	}
+	if postage < 0 || postage > usps.Cents(usps.MaxCents) {
+		return c, fmt.Errorf("uspsload: cell %s: price %s out of range", cellString(k), postage)
+	}
+	c.Price = postage
+	if l.cfg.Published {
+		if rate.PriceType != uspsbiz.PriceCommercial {
+			return c, &mismatchError{Cell: k, Field: "price type", Got: string(rate.PriceType)}
+		}
+		c.Status = StatusCommercial
+		return c, nil
+	}
 	// Warning 001 or any non-contract price type: a published price, which
 	// must never pass for the customer's contract price.
 	if res.RequireContract() != nil {

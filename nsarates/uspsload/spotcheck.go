@@ -75,7 +75,7 @@ func (l *Loader) SpotCheck(ctx context.Context, t *nsarates.Table, n int, r *ran
 		}
 		d.Checked++
 		switch {
-		case got.Status != StatusContract:
+		case got.Status != StatusContract && got.Status != StatusCommercial:
 			d.Missing = append(d.Missing, got)
 		case got.Price != c.Price:
 			d.Changed = append(d.Changed, got)

@@ -24,12 +24,20 @@ import (
 // instance may run at once; across a fleet the sum must stay under the
 // server's max_connections.
 func Open(ctx context.Context, dsn string, opts ...sqlstore.Option) (sqlstore.Store, error) {
-	return sqlimpl.Result[sqlstore.Store](sqlimpl.OpenPostgres(ctx, dsn, opts...))
+	s, err := sqlimpl.OpenPostgres(ctx, dsn, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return wrap(s), nil
 }
 
 // New migrates db, a PostgreSQL database typically opened with the "pgx"
 // driver, and returns a Store on it. The caller keeps owning db:
 // Store.Close does not close it, and its pool is the caller's to size.
 func New(ctx context.Context, db *sql.DB, opts ...sqlstore.Option) (sqlstore.Store, error) {
-	return sqlimpl.Result[sqlstore.Store](sqlimpl.New(ctx, db, sqlimpl.DialectPostgres, opts...))
+	s, err := sqlimpl.New(ctx, db, sqlimpl.DialectPostgres, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return wrap(s), nil
 }
