@@ -12,8 +12,11 @@ import (
 // sqlite.New, postgres.Open and postgres.New. It is safe for concurrent use.
 type Store interface {
 	linking.Store
-	// TableStore: rate tables and the change feed (migration 0002).
+	// TableStore: rate tables and the change feed (migration 0004).
 	linking.TableStore
+	// LabelStore: label purchases recorded before USPS is called
+	// (migration 0003).
+	linking.LabelStore
 
 	// DB returns the database the Store writes to, e.g. to tune its pool.
 	// On a Store from sqlite.Open it is the single-connection writer pool.
