@@ -909,7 +909,7 @@ var claimTests = []test{
 		create(t, s, pending("p2", now.Add(-time.Minute)))
 		create(t, s, pending("p3", time.Time{})) // never scheduled: due at once
 		create(t, s, pending("p4", now.Add(time.Minute)))
-		create(t, s, pending("p5", now)) // due exactly now
+		create(t, s, pending("p5", now))     // due exactly now
 		active := pending("x1", time.Time{}) // active, nothing scheduled
 		active.State = linking.StateActive
 		create(t, s, active)
