@@ -149,7 +149,10 @@ func (l *Linker) visit(ctx context.Context, lk *Link, lease time.Duration, res *
 		}
 		// Refresh first, so that the check below runs on a token valid for
 		// longer than the lease and writes on the version it read.
-		if l.needsRefresh(tok) || l.unsaved.has(lk.AccountID) {
+		// An idle link's access token lapses every 8 hours and costs nothing
+		// until used; only the refresh token needs keeping alive, and a
+		// check that uses the token needs a valid one.
+		if l.refreshDue(tok) || l.unsaved.has(lk.AccountID) || checkable(lk) && !tok.Valid(l.now(), lease+uspsbiz.EarlyExpiry) {
 			_, err := l.freshToken(ctx, lk.AccountID)
 			switch {
 			case errors.Is(err, uspsbiz.ErrReauthorizationRequired):

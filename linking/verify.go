@@ -328,7 +328,7 @@ func (l *Linker) asCustomer(ctx context.Context, accountID string, fn func(*usps
 	for attempt := 0; ; attempt++ {
 		ts := &linkTokenSource{l: l, ctx: context.WithoutCancel(ctx), accountID: accountID}
 		err := fn(l.usps.ForMerchant(ts))
-		if attempt > 0 || !errors.Is(err, uspsbiz.ErrUnauthorized) || errors.Is(err, uspsbiz.ErrReauthorizationRequired) {
+		if attempt > 2 || !errors.Is(err, uspsbiz.ErrUnauthorized) || errors.Is(err, uspsbiz.ErrReauthorizationRequired) {
 			return err
 		}
 		ts.mu.Lock()
