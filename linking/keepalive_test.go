@@ -333,6 +333,9 @@ func TestCheckIsBoundedByItsLease(t *testing.T) {
 	require.NoError(t, err)
 	assert.Less(t, time.Since(start), 2*time.Second, "stopped at the lease, before another instance could claim it")
 	assert.Equal(t, 1, res.StillPending)
+	lk, err := e.store.GetLink(t.Context(), account)
+	require.NoError(t, err)
+	assert.Contains(t, lk.LastError, "timed out")
 	st, _ := e.state(account)
 	assert.Equal(t, linking.StateApprovalPending, st)
 }

@@ -176,9 +176,13 @@ func (l *Linker) verifyClaimed(ctx context.Context, lk *Link) (*Link, error) {
 		ev = &Event{From: from, To: to, Reason: reason, Cause: out.cause, Actor: "reconciler"}
 	}
 	cp.State, cp.Reason, cp.UpdatedAt = to, reason, now
-	stored, err := l.store.UpdateLink(ctx, &cp, ev)
+	// The lease bounds the USPS calls, not this write: it is a compare and
+	// swap on the claimed version, safe even after the lease ended.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	stored, err := l.store.UpdateLink(wctx, &cp, ev)
 	if errors.Is(err, ErrConflict) {
-		cur, gerr := l.store.GetLink(ctx, lk.AccountID)
+		cur, gerr := l.store.GetLink(wctx, lk.AccountID)
 		if gerr != nil {
 			return nil, gerr
 		}
