@@ -107,6 +107,7 @@ func (l *Linker) Reconcile(ctx context.Context, opts ReconcileOptions) (Reconcil
 		opts.Lease = 2 * time.Minute
 	}
 	var res ReconcileResult
+	l.saveUnsaved(ctx)
 	now := l.now().UTC()
 	n, err := l.store.DeleteExpiredAuthRequests(ctx, now)
 	if err != nil {

@@ -121,8 +121,36 @@ func (l *Linker) needsRefresh(tok *uspsbiz.Token) bool {
 
 // freshToken returns a valid customer token, refreshing it under the
 // per-link lock when needed, and saving first any token this process
-// refreshed earlier but failed to save.
+// refreshed earlier but failed to save. A refreshed token whose save
+// failed is saved again at once (a lost commit answer, a momentary
+// outage): until it is saved, only this process knows the live refresh
+// token, and a peer refreshing with the stored one would present a dead
+// (rotated) token.
 func (l *Linker) freshToken(ctx context.Context, accountID string) (*uspsbiz.Token, error) {
+	tok, err := l.freshTokenOnce(ctx, accountID)
+	if err != nil && l.unsaved.has(accountID) && !errors.Is(err, ErrNotLinked) {
+		if tok, err2 := l.freshTokenOnce(ctx, accountID); err2 == nil {
+			return tok, nil
+		}
+	}
+	return tok, err
+}
+
+// saveUnsaved saves the tokens this process refreshed but could not save
+// yet; Reconcile calls it first on every pass.
+func (l *Linker) saveUnsaved(ctx context.Context) {
+	l.unsaved.mu.Lock()
+	ids := make([]string, 0, len(l.unsaved.m))
+	for id := range l.unsaved.m {
+		ids = append(ids, id)
+	}
+	l.unsaved.mu.Unlock()
+	for _, id := range ids {
+		_, _ = l.freshTokenOnce(ctx, id)
+	}
+}
+
+func (l *Linker) freshTokenOnce(ctx context.Context, accountID string) (*uspsbiz.Token, error) {
 	// A plain read first: most calls find a token a peer already refreshed
 	// and need no lock.
 	lk, err := l.store.GetLink(ctx, accountID)
