@@ -109,11 +109,12 @@ func (l *Linker) Reconcile(ctx context.Context, opts ReconcileOptions) (Reconcil
 	var res ReconcileResult
 	l.saveUnsaved(ctx)
 	now := l.now().UTC()
-	n, err := l.store.DeleteExpiredAuthRequests(ctx, now)
-	if err != nil {
-		return res, err
+	// Housekeeping: a failure here must not stop the checks.
+	if n, err := l.store.DeleteExpiredAuthRequests(ctx, now); err != nil {
+		l.logger.LogAttrs(ctx, slog.LevelWarn, "deleting expired authorization requests", slog.String("error", err.Error()))
+	} else {
+		res.AuthRequestsDeleted = n
 	}
-	res.AuthRequestsDeleted = n
 	links, err := l.store.ClaimDue(ctx, now, opts.Limit, opts.Lease)
 	if err != nil {
 		return res, err
