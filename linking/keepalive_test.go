@@ -201,10 +201,18 @@ func TestUnauthorizedRightAfterRefreshRequiresRelink(t *testing.T) {
 func TestRotatedTokenSavedBeforeAnyOtherRefresh(t *testing.T) {
 	e := newEnv(t, nil)
 	e.linkAccount(account)
-	flaky := &failingStore{Store: e.store, fails: 1}
+	// One failed save is retried at once, without a second refresh.
+	once := &failingStore{Store: e.store, fails: 1}
+	e.srv.Advance(8 * time.Hour)
+	before := e.srv.Count("POST /oauth2/v3/token")
+	_, err := e.newLinker(once).TokenSource(t.Context(), account).Token()
+	require.NoError(t, err)
+	assert.Equal(t, before+1, e.srv.Count("POST /oauth2/v3/token"))
+
+	flaky := &failingStore{Store: e.store, fails: 2}
 	l := e.newLinker(flaky)
 	e.srv.Advance(8 * time.Hour)
-	_, err := l.TokenSource(t.Context(), account).Token()
+	_, err = l.TokenSource(t.Context(), account).Token()
 	require.ErrorContains(t, err, "database down")
 	refreshes := e.srv.Count("POST /oauth2/v3/token")
 
