@@ -2,7 +2,6 @@ package linking_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsalink/nsalink/linking"
+	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
 )
@@ -348,4 +348,26 @@ func TestCheckIsBoundedByItsLease(t *testing.T) {
 	assert.Equal(t, linking.StateApprovalPending, st)
 }
 
-var _ = errors.New
+func TestHostCustomerCallsRecogniseRevokedGrant(t *testing.T) {
+	e := newEnv(t, nil)
+	e.activate(account, epsActive)
+	e.srv.Advance(2 * time.Hour)
+	merchant := e.usps.ForMerchant(e.linker.TokenSource(t.Context(), account))
+	q := uspsbiz.BaseRatesQuery{Package: uspsbiz.Package{OriginZIP: "10001", DestinationZIP: "94105", Weight: usps.Pound, Length: 10 * usps.Inch, Width: 8 * usps.Inch, Height: 4 * usps.Inch}, MailClass: "PRIORITY_MAIL"}
+
+	// One 401 on a two-hour-old token: refreshed and retried.
+	e.srv.InjectFault(uspsbiztest.Fault{Match: "POST /prices/v3/base-rates/search", Status: 401})
+	_, err := merchant.BaseRates(t.Context(), q)
+	require.NoError(t, err)
+	st, _ := e.state(account)
+	require.Equal(t, linking.StateActive, st)
+
+	// USPS keeps refusing even the fresh token: the grant is gone.
+	e.srv.Advance(time.Hour)
+	e.srv.InjectFault(uspsbiztest.Fault{Match: "POST /prices/v3/base-rates/search", Status: 401, Times: 2})
+	_, err = merchant.BaseRates(t.Context(), q)
+	require.ErrorIs(t, err, uspsbiz.ErrReauthorizationRequired)
+	st, reason := e.state(account)
+	assert.Equal(t, linking.StateActionRequired, st)
+	assert.Equal(t, linking.ReasonTokenRevoked, reason)
+}

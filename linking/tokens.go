@@ -66,6 +66,18 @@ func (s *linkTokenSource) Token() (*oauth2.Token, error) {
 	return tok.OAuth2(), nil
 }
 
+// TokenRejected is called by a uspsbiz client made with ForMerchant when
+// USPS answers 401 to a call made with accessToken: the token is refreshed
+// and the call retried, unless the token had just been issued, in which
+// case the grant is gone and the link moves to action required
+// (ReasonTokenRevoked) at once (see uspsbiz.Client.ForMerchant).
+func (s *linkTokenSource) TokenRejected(ctx context.Context, accessToken string) (retry bool, err error) {
+	s.mu.Lock()
+	s.cached = nil
+	s.mu.Unlock()
+	return s.l.customerUnauthorized(ctx, s.accountID, accessToken)
+}
+
 // unsavedTokens keeps, per link, a refreshed token whose save failed (the
 // database was down, or the commit's answer was lost). USPS may have
 // rotated the refresh token, making the stored one dead, so the kept token

@@ -323,32 +323,10 @@ func (l *Linker) check(ctx context.Context, lk *Link) outcome {
 	return outcome{state: StateActive, cause: "contract prices confirmed", paymentToken: sealed, paymentExpiry: pa.Expiry}
 }
 
-// asCustomer runs fn with a client acting for the customer. A 401 on it is
-// handed to customerUnauthorized: the call is made once more with a fresh
-// token, and a 401 right after a successful refresh means the grant is
-// gone (the link is then already in action required, and the error
-// matches uspsbiz.ErrReauthorizationRequired).
+// asCustomer runs fn with a client acting for the customer; a 401 is
+// handled by the token source (see linkTokenSource.TokenRejected).
 func (l *Linker) asCustomer(ctx context.Context, accountID string, fn func(*uspsbiz.Client) error) error {
-	for attempt := 0; ; attempt++ {
-		ts := &linkTokenSource{l: l, ctx: context.WithoutCancel(ctx), accountID: accountID}
-		err := fn(l.usps.ForMerchant(ts))
-		if attempt > 2 || !errors.Is(err, uspsbiz.ErrUnauthorized) || errors.Is(err, uspsbiz.ErrReauthorizationRequired) {
-			return err
-		}
-		ts.mu.Lock()
-		sent := ts.cached
-		ts.mu.Unlock()
-		if sent == nil {
-			return err
-		}
-		retry, uerr := l.customerUnauthorized(ctx, accountID, sent.AccessToken.Reveal())
-		if uerr != nil {
-			return uerr
-		}
-		if !retry {
-			return err
-		}
-	}
+	return fn(l.usps.ForMerchant(l.TokenSource(ctx, accountID)))
 }
 
 // errorClass names an error's kind for the audit trail without its text.

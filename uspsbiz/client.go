@@ -267,6 +267,16 @@ func (c *Client) Environment() Environment { return Environment(c.baseURL.String
 // fresh across processes) instead of the platform's own token. Token calls
 // still use the platform credentials. The two clients share connections,
 // retry policy and call budgets.
+//
+// If ts also has a method
+//
+//	TokenRejected(ctx context.Context, accessToken string) (retry bool, err error)
+//
+// a 401 on a call is reported to it with the access token sent; when it
+// answers retry, the call is sent again with ts's next token (at most twice),
+// and its error, if any, is returned instead of the 401. linking's token
+// source uses this to refresh a token USPS stopped accepting, and to
+// recognise a revoked grant (a 401 right after a successful refresh).
 func (c *Client) ForMerchant(ts oauth2.TokenSource) *Client {
 	m := *c
 	m.auth = staticSource{ts}
@@ -274,6 +284,11 @@ func (c *Client) ForMerchant(ts oauth2.TokenSource) *Client {
 }
 
 type staticSource struct{ ts oauth2.TokenSource }
+
+// tokenRejecter is the optional interface of a ForMerchant token source.
+type tokenRejecter interface {
+	TokenRejected(ctx context.Context, accessToken string) (retry bool, err error)
+}
 
 func (s staticSource) authorization(context.Context) (string, error) {
 	t, err := s.ts.Token()
@@ -320,12 +335,29 @@ func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) 
 		u.RawQuery = cl.query.Encode()
 	}
 	platform, _ := c.auth.(*platformTokens)
+	var rejecter tokenRejecter
+	if s, ok := c.auth.(staticSource); ok {
+		rejecter, _ = s.ts.(tokenRejecter)
+	}
 	for attempt := 0; ; attempt++ {
 		hdr, authz, err := c.send(ctx, cl, u.String(), payload, out)
 		var ae *APIError
-		if attempt == 0 && platform != nil && authz != "" && errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized {
+		if authz == "" || !errors.As(err, &ae) || ae.StatusCode != http.StatusUnauthorized {
+			return hdr, err
+		}
+		switch {
+		case platform != nil && attempt == 0:
 			platform.drop(authz)
 			continue
+		case rejecter != nil && attempt < 2:
+			_, access, _ := strings.Cut(authz, " ")
+			retry, rerr := rejecter.TokenRejected(ctx, access)
+			if rerr != nil {
+				return hdr, rerr
+			}
+			if retry {
+				continue
+			}
 		}
 		return hdr, err
 	}
