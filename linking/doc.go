@@ -26,9 +26,13 @@
 //     become action required with a Reason), then a contract-price probe
 //     with the customer's token (CONTRACT: active; warning 001 or 160212:
 //     still pending).
-//   - Reconcile, run on every instance, re-checks pending links with backoff
-//     inside the USPS call budget; a Store claim keeps two instances off the
-//     same link.
+//   - Reconcile, run hourly on every instance, re-checks pending links with
+//     backoff, keeps every linked customer's token alive (a refresh once
+//     fewer than 2 of its 7 days are left), re-checks idle active links'
+//     payment accounts daily, retries unfinished revocations and deletes
+//     expired authorization requests, inside the USPS quota the fleet shares
+//     (uspsbiz.WithQuota); a leased Store claim keeps two instances off the
+//     same link, and verdicts are written with compare-and-swap.
 //
 // Callback, Verify and SubmitCredentials return a Status: what a host
 // shows, never the stored record with its sealed tokens.
@@ -44,11 +48,16 @@
 // BEGIN IMMEDIATE, a mutex in memory): it re-reads the link, adopts a token
 // another process already refreshed, and otherwise refreshes once and saves
 // the rotated token before anyone uses it (a refreshed token whose save
-// failed is saved on the next call, not refreshed again). A final
-// invalid_grant (say, after a USPS password reset) moves the link to action
-// required with ReasonTokenRevoked, and the error matches
+// failed is kept by the Linker and saved before any other refresh of that
+// link, not refreshed again). A final invalid_grant or
+// invalid_refresh_token (say, after a USPS password reset), or a 401 right
+// after a successful refresh, moves the link to action required with
+// ReasonTokenRevoked, and the error matches
 // uspsbiz.ErrReauthorizationRequired. PaymentToken caches the payment
-// authorization token for its 8 hours the same way.
+// authorization token for its 8 hours the same way; when USPS refuses the
+// customer's payment account (EPA codes 100001–100007, CRID or MID no
+// longer enrolled) the link leaves active with the reason
+// (*ActionRequiredError) and the reconciler brings it back once fixed.
 //
 // Tokens are sealed at rest by a Sealer (NewAESGCMSealer: AES-256-GCM with
 // key ids for rotation, and the account id as associated data, so that a

@@ -1,6 +1,7 @@
 package linking
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -46,13 +47,16 @@ type Linker struct {
 	refreshLimit time.Duration
 
 	// Link cache, tables and RunSync (cache.go, tables.go, sync.go).
-	rawStore  Store // the Store as given; store wraps it to keep cache coherent
-	cache     linkCache
-	staleness time.Duration
-	pricer    *nsarates.Pricer
-	tableSrc  TableSource
-	tables    tableState
-	instance  string // random id of this Linker in table-sync leases
+	rawStore    Store // the Store as given; store wraps it to keep cache coherent
+	cache       linkCache
+	staleness   time.Duration
+	pricer      *nsarates.Pricer
+	tableSrc    TableSource
+	tables      tableState
+	instance    string        // random id of this Linker in table-sync leases
+	keepAhead   time.Duration // refresh when less than this is left of the refresh token
+	healthEvery time.Duration // re-check an active link's payment account this often
+	unsaved     unsavedTokens
 }
 
 // Option configures a Linker.
@@ -153,6 +157,8 @@ func New(usps *uspsbiz.Client, store Store, sealer Sealer, opts ...Option) (l *L
 		backoff:      defaultBackoff(),
 		refreshLimit: 30 * time.Second,
 		staleness:    time.Second,
+		keepAhead:    defaultKeepAhead,
+		healthEvery:  defaultHealthEvery,
 	}
 	for _, o := range opts {
 		if err := o(l); err != nil {
@@ -203,6 +209,10 @@ type Status struct {
 	// Table is the account's contract table as this instance has it
 	// installed (WithTables); nil when none is stored.
 	Table *TableStatus
+	// RevocationPending: the account was unlinked but USPS has not yet
+	// confirmed revoking the customer's grant; the reconciler retries until
+	// it does (LastError says why the last attempt failed).
+	RevocationPending bool
 }
 
 // Status returns an account's link status; an account that never started
@@ -226,7 +236,8 @@ func statusOf(lk *Link) Status {
 		CRID: string(lk.CRID), MID: string(lk.MID), ManifestMID: string(lk.ManifestMID),
 		EPSLast4:  lk.EPSAccount.Last4(),
 		UpdatedAt: lk.UpdatedAt, NextCheckAt: lk.NextCheckAt, LastError: lk.LastError,
-		NSARatesApply: lk.State == StateActive,
+		NSARatesApply:     lk.State == StateActive,
+		RevocationPending: revocationPending(lk),
 	}
 }
 
@@ -272,9 +283,9 @@ func (l *Linker) Start(ctx context.Context, accountID, sessionID string) (string
 	if err := l.store.PutAuthRequest(ctx, ar); err != nil {
 		return "", err
 	}
-	if len(lk.Token) == 0 {
+	if len(lk.Token) == 0 || lk.State == StateUnlinked {
 		err = l.transition(ctx, accountID, "user", "start", func(lk *Link) (State, Reason, error) {
-			if len(lk.Token) == 0 && canTransition(lk.State, StateAuthorizing) {
+			if (len(lk.Token) == 0 || lk.State == StateUnlinked) && canTransition(lk.State, StateAuthorizing) {
 				return StateAuthorizing, ReasonNone, nil
 			}
 			return lk.State, lk.Reason, nil
@@ -491,7 +502,9 @@ func (l *Linker) callback(ctx context.Context, accountID, sessionID, state, code
 	if err != nil {
 		return nil, err
 	}
-	return l.update(ctx, accountID, "user", "callback", func(lk *Link) (State, Reason, error) {
+	var superseded []byte
+	stored, err := l.update(ctx, accountID, "user", "callback", func(lk *Link) (State, Reason, error) {
+		superseded = lk.Token
 		lk.Token, lk.TokenExpiry, lk.RefreshExpiry = sealed, tok.Expiry.UTC(), tok.RefreshExpiry.UTC()
 		lk.PaymentToken, lk.PaymentTokenExpiry = nil, time.Time{}
 		lk.Environment = l.environment
@@ -499,8 +512,24 @@ func (l *Linker) callback(ctx context.Context, accountID, sessionID, state, code
 			lk.NextCheckAt, lk.CheckAttempts, lk.LastError = l.now().UTC(), 0, ""
 			return StateApprovalPending, ReasonNone, nil
 		}
+		lk.State = StateAwaitingCredentials
+		lk.NextCheckAt, lk.CheckAttempts, lk.LastError = l.schedule(lk, l.now().UTC()), 0, ""
 		return StateAwaitingCredentials, ReasonNone, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	// A relink supersedes the previous grant: revoke it, so that one
+	// customer never leaves two live grants behind (best effort; logged).
+	if len(superseded) > 0 {
+		old := &Link{AccountID: accountID, Token: superseded}
+		if prev, err := l.openToken(old); err == nil && prev.RefreshToken != "" && prev.RefreshToken != tok.RefreshToken {
+			if err := l.revoke(ctx, old); err != nil {
+				l.logger.LogAttrs(ctx, slog.LevelWarn, "revoking superseded grant failed", slog.String("account_id", accountID), slog.String("error", err.Error()))
+			}
+		}
+	}
+	return stored, nil
 }
 
 func (l *Linker) sealToken(accountID string, tok *uspsbiz.Token) ([]byte, error) {
@@ -537,9 +566,12 @@ func (l *Linker) openToken(lk *Link) (*uspsbiz.Token, error) {
 // or its grant was revoked).
 var ErrNotLinked = errors.New("linking: account is not linked")
 
-// Unlink revokes the customer's grant at USPS (best effort: a failure is
-// logged, not returned), forgets the tokens and moves the link to
-// StateUnlinked. Credentials on file are kept for a later relink.
+// Unlink revokes the customer's grant at USPS, forgets the tokens and
+// moves the link to StateUnlinked. Credentials on file are kept for a later
+// relink. If USPS does not confirm the revocation (unreachable, 5xx, over
+// quota), the link is unlinked all the same, keeps the sealed token only to
+// revoke it, and the reconciler retries until USPS confirms; meanwhile
+// Status.RevocationPending is true. Unlink returns nil in both cases.
 func (l *Linker) Unlink(ctx context.Context, accountID, actor string) error {
 	lk, err := l.store.GetLink(ctx, accountID)
 	if errors.Is(err, ErrNotFound) {
@@ -548,15 +580,25 @@ func (l *Linker) Unlink(ctx context.Context, accountID, actor string) error {
 	if err != nil {
 		return err
 	}
-	if tok, err := l.openToken(lk); err == nil && tok.RefreshToken != "" {
-		if err := l.usps.Revoke(ctx, tok.RefreshToken); err != nil {
-			l.logger.LogAttrs(ctx, slog.LevelWarn, "revoke failed", slog.String("account_id", accountID), slog.String("error", err.Error()))
-		}
+	revokeErr := l.revoke(ctx, lk)
+	if revokeErr != nil {
+		l.logger.LogAttrs(ctx, slog.LevelWarn, "revoke failed; retried by the reconciler", slog.String("account_id", accountID), slog.String("error", revokeErr.Error()))
 	}
-	return l.transition(ctx, accountID, actor, "unlink", func(lk *Link) (State, Reason, error) {
-		lk.Token, lk.TokenExpiry, lk.RefreshExpiry = nil, time.Time{}, time.Time{}
-		lk.PaymentToken, lk.PaymentTokenExpiry = nil, time.Time{}
-		lk.NextCheckAt = time.Time{}
+	return l.transition(ctx, accountID, actor, "unlink", func(cur *Link) (State, Reason, error) {
+		cur.PaymentToken, cur.PaymentTokenExpiry = nil, time.Time{}
+		cur.TokenExpiry, cur.RefreshExpiry = time.Time{}, time.Time{}
+		cur.NextCheckAt, cur.CheckAttempts, cur.LastError = time.Time{}, 0, ""
+		switch {
+		case revokeErr != nil && len(cur.Token) > 0:
+			// Kept sealed only to revoke it; no token source hands it out.
+			cur.NextCheckAt, cur.CheckAttempts = l.now().UTC().Add(l.backoff.delay(1)), 1
+			cur.LastError = "revoke: " + errorClass(revokeErr)
+		case !bytes.Equal(cur.Token, lk.Token) && len(cur.Token) > 0:
+			// Refreshed since it was read: revoke what is stored now.
+			cur.NextCheckAt, cur.CheckAttempts = l.now().UTC(), 1
+		default:
+			cur.Token = nil
+		}
 		return StateUnlinked, ReasonNone, nil
 	})
 }

@@ -134,13 +134,15 @@ type Store interface {
 	// ClaimDue is for reconcilers running on every instance. It returns up
 	// to limit due links, earliest first: links in StateApprovalPending
 	// whose NextCheckAt <= now (a zero NextCheckAt is due at once), and
-	// links in StateActionRequired whose NextCheckAt is set and <= now (a
+	// links in any other state whose NextCheckAt is set and <= now (a
 	// problem the customer fixes at USPS, such as ACH verification, is
-	// re-checked; a zero NextCheckAt means no re-check). It and in the same transaction moves their NextCheckAt
-	// to now+lease, sets UpdatedAt to now and bumps Version, so concurrent
-	// claimers never get the same link until the lease ends. The returned
-	// links carry the new Version. limit <= 0 returns nothing; lease must
-	// be positive.
+	// re-checked; an active link's token is kept alive and its health
+	// re-checked; an unlink's revocation is retried; a zero NextCheckAt
+	// means nothing to do). In the same transaction it moves their
+	// NextCheckAt to now+lease, sets UpdatedAt to now and bumps Version, so
+	// concurrent claimers never get the same link until the lease ends. The
+	// returned links carry the new Version. limit <= 0 returns nothing;
+	// lease must be positive.
 	ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]*Link, error)
 
 	// ListAccountIDs pages through every link's account id in ascending

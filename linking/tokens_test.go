@@ -289,7 +289,7 @@ func (t *failingTx) Update(l *linking.Link, ev *linking.Event) (*linking.Link, e
 func TestTokenSourcePersistsRotationFirst(t *testing.T) {
 	e := newEnv(t, nil)
 	e.linkAccount(account)
-	flaky := &failingStore{Store: e.store, fails: 1}
+	flaky := &failingStore{Store: e.store, fails: 2} // the save and its immediate retry
 	l := e.newLinker(flaky)
 	ts := l.TokenSource(t.Context(), account)
 	first, err := ts.Token()

@@ -139,24 +139,10 @@ func (l *Linker) verify(ctx context.Context, accountID string) (*Link, error) {
 	out := l.check(ctx, lk)
 	now := l.now().UTC()
 	lk, uerr := l.update(ctx, accountID, "verifier", out.cause, func(cur *Link) (State, Reason, error) {
-		if cur.State != lk.State || cur.Reason != lk.Reason || cur.EPSAccount != lk.EPSAccount || cur.CRID != lk.CRID {
+		if !sameSubject(cur, lk) {
 			return cur.State, cur.Reason, errStale // credentials or state changed meanwhile
 		}
-		cur.LastError = out.cause
-		switch {
-		case out.state == StateActive:
-			cur.PaymentToken, cur.PaymentTokenExpiry = out.paymentToken, out.paymentExpiry.UTC()
-			cur.NextCheckAt, cur.CheckAttempts, cur.LastError = time.Time{}, 0, ""
-		case out.state == StateActionRequired && !fixedAtUSPS[out.reason]:
-			cur.NextCheckAt, cur.CheckAttempts = time.Time{}, 0 // waits for the customer
-		default: // still pending, or a problem the customer fixes at USPS: look again later
-			if out.state != cur.State || out.reason != cur.Reason {
-				cur.CheckAttempts = 0
-			}
-			cur.CheckAttempts++
-			cur.NextCheckAt = now.Add(l.backoff.delay(cur.CheckAttempts))
-		}
-		return out.state, out.reason, nil
+		return l.applyOutcome(cur, out, now)
 	})
 	if errors.Is(uerr, errStale) {
 		return l.store.GetLink(ctx, accountID)
@@ -165,6 +151,81 @@ func (l *Linker) verify(ctx context.Context, accountID string) (*Link, error) {
 		return nil, uerr
 	}
 	return lk, out.err
+}
+
+// sameSubject reports whether a verdict computed for link a still applies
+// to link b: same state and reason, same credentials, same USPS
+// environment.
+func sameSubject(b, a *Link) bool {
+	return b.State == a.State && b.Reason == a.Reason && b.EPSAccount == a.EPSAccount &&
+		b.CRID == a.CRID && b.MID == a.MID && b.ManifestMID == a.ManifestMID && b.Environment == a.Environment
+}
+
+// verifyClaimed is verify for the reconciler: the check is made for the
+// claimed version of the link and written with compare-and-swap on it, so a
+// verdict never lands on a link changed meanwhile (new credentials, a
+// relink, an unlink); it is then dropped and the link's own schedule
+// decides what happens next.
+func (l *Linker) verifyClaimed(ctx context.Context, lk *Link) (*Link, error) {
+	out := l.check(ctx, lk)
+	now := l.now().UTC()
+	cp := *lk
+	from, fromReason := cp.State, cp.Reason
+	to, reason, _ := l.applyOutcome(&cp, out, now)
+	var ev *Event
+	if to != from || reason != fromReason {
+		if err := checkTransition(from, to); err != nil && to != from {
+			return nil, err
+		}
+		ev = &Event{From: from, To: to, Reason: reason, Cause: out.cause, Actor: "reconciler"}
+	}
+	cp.State, cp.Reason, cp.UpdatedAt = to, reason, now
+	// The lease bounds the USPS calls, not this write: it is a compare and
+	// swap on the claimed version, safe even after the lease ended.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	stored, err := l.store.UpdateLink(wctx, &cp, ev)
+	if errors.Is(err, ErrConflict) {
+		cur, gerr := l.store.GetLink(wctx, lk.AccountID)
+		if gerr != nil {
+			return nil, gerr
+		}
+		return cur, out.err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ev != nil {
+		l.notify(ctx, Event{AccountID: lk.AccountID, At: now, From: from, To: to, Reason: reason, Cause: out.cause, Actor: "reconciler"})
+	}
+	return stored, out.err
+}
+
+// applyOutcome writes a check's verdict into cur (payment token, schedule,
+// last error) and returns the state and reason to move to.
+func (l *Linker) applyOutcome(cur *Link, out outcome, now time.Time) (State, Reason, error) {
+	cur.LastError = out.cause
+	switch {
+	case out.state == StateActive:
+		cur.PaymentToken, cur.PaymentTokenExpiry = out.paymentToken, out.paymentExpiry.UTC()
+		cur.CheckAttempts, cur.LastError = 0, ""
+		cur.State = StateActive
+		cur.NextCheckAt = l.schedule(cur, now) // keep-alive and health from now on
+	case out.state == StateActionRequired && !fixedAtUSPS[out.reason]:
+		cur.CheckAttempts = 0 // waits for the customer; the token is kept alive
+		cur.NextCheckAt = l.schedule(cur, now)
+	default: // still pending, or a problem the customer fixes at USPS: look again later
+		if out.state != cur.State || out.reason != cur.Reason {
+			cur.CheckAttempts = 0
+		}
+		cur.CheckAttempts++
+		next := now.Add(l.backoff.delay(cur.CheckAttempts))
+		if keep := l.schedule(cur, now); !keep.IsZero() {
+			next = minTime(next, keep)
+		}
+		cur.NextCheckAt = next
+	}
+	return out.state, out.reason, nil
 }
 
 var errStale = errors.New("linking: link changed during verification")
@@ -195,43 +256,62 @@ type outcome struct {
 	paymentExpiry time.Time
 }
 
-// check asks USPS; it never writes.
-func (l *Linker) check(ctx context.Context, lk *Link) outcome {
-	pending := func(reason Reason, cause string, err error) outcome {
-		return outcome{state: StateApprovalPending, reason: reason, cause: cause, err: err}
-	}
+// paymentCheck asks USPS for a payment authorization with the link's
+// credentials (EPS account as PAYER and RATE_HOLDER). It returns the
+// authorization, or the verdict on the customer's account (out.state
+// action required), or out.err for a failure that is not the customer's.
+func (l *Linker) paymentCheck(ctx context.Context, lk *Link) (outcome, *uspsbiz.PaymentAuthorization) {
 	v, err := checkCredentials(ctx, l.usps, CredentialsInput{
 		CRID: string(lk.CRID), MID: string(lk.MID), ManifestMID: string(lk.ManifestMID), EPS: lk.EPSAccount.Reveal(),
 	}, l.platformCRID)
 	if err != nil {
 		var ae *uspsbiz.APIError
 		if errors.As(err, &ae) && ae.StatusCode == 400 {
-			return outcome{state: StateActionRequired, reason: ReasonCredentialsRejected, cause: "credentials check: rejected"}
+			return outcome{state: StateActionRequired, reason: ReasonCredentialsRejected, cause: "credentials check: rejected"}, nil
 		}
-		return pending(ReasonNone, "credentials check: "+errorClass(err), err)
+		return outcome{state: lk.State, reason: lk.Reason, cause: "credentials check: " + errorClass(err), err: err}, nil
 	}
-	if !v.ok() {
-		if r, ok := reasonForEPA[v.EPACode]; ok {
-			return outcome{state: StateActionRequired, reason: r, cause: "credentials check: EPA code " + v.EPACode}
-		}
-		for _, fv := range []fieldVerdict{v.CRID, v.MID, v.ManifestMID} {
-			if fv.Verdict == verdictRejected {
-				return outcome{state: StateActionRequired, reason: ReasonCRIDNotEnrolled, cause: "credentials check: CRID/MID rejected " + fv.Code}
-			}
-		}
-		return outcome{state: StateActionRequired, reason: ReasonCredentialsRejected, cause: "credentials check: rejected"}
+	if v.ok() {
+		return outcome{}, v.Payment
 	}
-	pa := v.Payment
+	if r, ok := reasonForEPA[v.EPACode]; ok {
+		return outcome{state: StateActionRequired, reason: r, cause: "credentials check: EPA code " + v.EPACode}, nil
+	}
+	for _, fv := range []fieldVerdict{v.CRID, v.MID, v.ManifestMID} {
+		if fv.Verdict == verdictRejected {
+			return outcome{state: StateActionRequired, reason: ReasonCRIDNotEnrolled, cause: "credentials check: CRID/MID rejected " + fv.Code}, nil
+		}
+	}
+	return outcome{state: StateActionRequired, reason: ReasonCredentialsRejected, cause: "credentials check: rejected"}, nil
+}
+
+// check asks USPS; it never writes (except that a revoked grant found on
+// the way is recorded at once).
+func (l *Linker) check(ctx context.Context, lk *Link) outcome {
+	pending := func(reason Reason, cause string, err error) outcome {
+		return outcome{state: StateApprovalPending, reason: reason, cause: cause, err: err}
+	}
+	out, pa := l.paymentCheck(ctx, lk)
+	if pa == nil {
+		if out.err != nil {
+			return pending(ReasonNone, out.cause, out.err)
+		}
+		return out
+	}
 	sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), sealAAD(lk.AccountID, sealedFieldPaymentToken))
 	if err != nil {
 		return pending(ReasonNone, "sealing payment token", err)
 	}
-	merchant := l.usps.ForMerchant(l.TokenSource(ctx, lk.AccountID))
-	res, err := merchant.BaseRates(ctx, uspsbiz.BaseRatesQuery{
-		Package: uspsbiz.Package{OriginZIP: l.probe.OriginZIP, DestinationZIP: l.probe.DestinationZIP,
-			Weight: l.probe.Weight, Length: l.probe.Length, Width: l.probe.Width, Height: l.probe.Height},
-		MailClass: l.probe.MailClass,
-		EPS:       lk.EPSAccount,
+	var res *uspsbiz.RateResult
+	err = l.asCustomer(ctx, lk.AccountID, func(merchant *uspsbiz.Client) error {
+		var err error
+		res, err = merchant.BaseRates(ctx, uspsbiz.BaseRatesQuery{
+			Package: uspsbiz.Package{OriginZIP: l.probe.OriginZIP, DestinationZIP: l.probe.DestinationZIP,
+				Weight: l.probe.Weight, Length: l.probe.Length, Width: l.probe.Width, Height: l.probe.Height},
+			MailClass: l.probe.MailClass,
+			EPS:       lk.EPSAccount,
+		})
+		return err
 	})
 	switch {
 	case errors.Is(err, uspsbiz.ErrReauthorizationRequired):
@@ -251,6 +331,12 @@ func (l *Linker) check(ctx context.Context, lk *Link) outcome {
 		return pending(ReasonContractNotEffective, "contract probe: 001 contract rate not found", nil)
 	}
 	return outcome{state: StateActive, cause: "contract prices confirmed", paymentToken: sealed, paymentExpiry: pa.Expiry}
+}
+
+// asCustomer runs fn with a client acting for the customer; a 401 is
+// handled by the token source (see linkTokenSource.TokenRejected).
+func (l *Linker) asCustomer(ctx context.Context, accountID string, fn func(*uspsbiz.Client) error) error {
+	return fn(l.usps.ForMerchant(l.TokenSource(ctx, accountID)))
 }
 
 // errorClass names an error's kind for the audit trail without its text.
@@ -291,6 +377,7 @@ func (l *Linker) PaymentToken(ctx context.Context, accountID string) (uspsbiz.Se
 	}
 	var tok uspsbiz.Secret
 	var exp time.Time
+	var left *Event
 	err = l.store.LockLink(ctx, accountID, func(ctx context.Context, tx LinkTx) error {
 		lk, err := tx.Get()
 		if err != nil {
@@ -303,11 +390,19 @@ func (l *Linker) PaymentToken(ctx context.Context, accountID string) (uspsbiz.Se
 		if tok, exp, ok = l.cachedPaymentToken(lk); ok {
 			return nil // a peer renewed it while we waited
 		}
-		pa, err := l.usps.AuthorizePayment(ctx, paymentRequest(parsedCredentials{
-			CRID: lk.CRID, MID: lk.MID, ManifestMID: lk.ManifestMID, EPS: lk.EPSAccount,
-		}, l.platformCRID))
-		if err != nil {
-			return err
+		out, pa := l.paymentCheck(ctx, lk)
+		if out.err != nil {
+			return out.err // not the customer's: the link stays active
+		}
+		if pa == nil {
+			// The customer's account is refused: stop NSA pricing now, with
+			// the reason, and let the reconciler re-check it.
+			ev := l.leaveActive(lk, out, l.now().UTC(), "system")
+			if _, err := tx.Update(lk, ev); err != nil {
+				return err
+			}
+			left = &Event{AccountID: accountID, At: lk.UpdatedAt, From: ev.From, To: ev.To, Reason: ev.Reason, Cause: ev.Cause, Actor: ev.Actor}
+			return nil
 		}
 		sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), sealAAD(accountID, sealedFieldPaymentToken))
 		if err != nil {
@@ -321,8 +416,31 @@ func (l *Linker) PaymentToken(ctx context.Context, accountID string) (uspsbiz.Se
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("linking: payment token of %q: %w", accountID, err)
 	}
+	if left != nil {
+		l.notify(ctx, *left)
+		return "", time.Time{}, &ActionRequiredError{AccountID: accountID, Reason: left.Reason, Cause: left.Cause}
+	}
 	return tok, exp, nil
 }
+
+// ActionRequiredError is USPS refusing a link's customer account after it
+// was active (an EPA code 100001–100007, a CRID or MID no longer enrolled,
+// a revoked grant): the link has moved to StateActionRequired with Reason,
+// NSA pricing has stopped, and the host should show Guidance for Reason.
+// Reasons the customer fixes at USPS are re-checked by the reconciler,
+// which returns the link to active by itself. It matches ErrNotActive.
+type ActionRequiredError struct {
+	AccountID string
+	Reason    Reason
+	Cause     string // short and secret-free, as in the audit trail
+}
+
+func (e *ActionRequiredError) Error() string {
+	return fmt.Sprintf("linking: link %q needs action (%s): %s", e.AccountID, e.Reason, e.Cause)
+}
+
+// Is makes errors.Is(err, ErrNotActive) true.
+func (e *ActionRequiredError) Is(target error) bool { return target == ErrNotActive }
 
 func (l *Linker) cachedPaymentToken(lk *Link) (uspsbiz.Secret, time.Time, bool) {
 	if lk.State != StateActive || len(lk.PaymentToken) == 0 || !l.now().Add(uspsbiz.EarlyExpiry).Before(lk.PaymentTokenExpiry) {

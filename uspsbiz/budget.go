@@ -1,7 +1,9 @@
 package uspsbiz
 
 import (
+	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -60,13 +62,66 @@ func (e *BudgetError) Error() string {
 // Is makes errors.Is(err, ErrRateLimited) true.
 func (e *BudgetError) Is(target error) bool { return target == ErrRateLimited }
 
-type quotaSet struct {
-	now      func() time.Time
-	limiters map[API]*rate.Limiter // read-only after construction
+// Quota is an allowance of USPS calls that several clients, processes or
+// machines draw on. USPS counts its quota per app and API (60 calls an hour
+// by default), so every instance of a platform must draw on one Quota:
+// NewLocalQuota for a single process, linking/sqlstore/postgres.NewQuota for
+// a fleet sharing a PostgreSQL database.
+//
+// Take spends one call of api or, when none is left, returns an error
+// matching ErrRateLimited (a *BudgetError says when one fits again) and
+// spends nothing. The client calls it before every USPS request it sends,
+// retries included. An API the quota does not limit always succeeds.
+type Quota interface {
+	Take(ctx context.Context, api API) error
 }
 
-func newQuotaSet(budgets map[API]Budget, now func() time.Time) *quotaSet {
-	q := &quotaSet{now: now, limiters: map[API]*rate.Limiter{}}
+// WithQuota makes the client draw every call on q, in addition to its own
+// WithBudget budgets. Clients derived with ForMerchant share it.
+func WithQuota(q Quota) Option {
+	return func(c *config) error {
+		if q == nil {
+			return fmt.Errorf("uspsbiz: WithQuota: nil quota")
+		}
+		c.quota = q
+		return nil
+	}
+}
+
+// NewLocalQuota returns an in-process Quota: per API, budgets[api].PerHour
+// calls an hour refilled evenly, bursts up to Burst (default PerHour). now is
+// its clock (nil: time.Now). It is safe for concurrent use; share one value
+// between all clients of a process.
+func NewLocalQuota(budgets map[API]Budget, now func() time.Time) (Quota, error) {
+	for api, b := range budgets {
+		if api == "" || b.PerHour <= 0 || b.Burst < 0 {
+			return nil, fmt.Errorf("uspsbiz: NewLocalQuota(%s): need an API name, PerHour > 0 and Burst >= 0", api)
+		}
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &localQuota{q: newQuotaSet(budgets, now, nil)}, nil
+}
+
+type localQuota struct{ q *quotaSet }
+
+func (l *localQuota) Take(ctx context.Context, api API) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return l.q.takeLocal(api)
+}
+
+type quotaSet struct {
+	now      func() time.Time
+	mu       sync.Mutex            // makes a refused take spend nothing, atomically
+	limiters map[API]*rate.Limiter // read-only after construction
+	shared   Quota                 // WithQuota; nil when unset
+}
+
+func newQuotaSet(budgets map[API]Budget, now func() time.Time, shared Quota) *quotaSet {
+	q := &quotaSet{now: now, limiters: map[API]*rate.Limiter{}, shared: shared}
 	for api, b := range budgets {
 		burst := b.Burst
 		if burst == 0 {
@@ -80,12 +135,25 @@ func newQuotaSet(budgets map[API]Budget, now func() time.Time) *quotaSet {
 	return q
 }
 
-// take spends one call of api's budget, if it has one.
-func (q *quotaSet) take(api API) error {
+// take spends one call of api's budget, if it has one, and one of the
+// shared quota's.
+func (q *quotaSet) take(ctx context.Context, api API) error {
+	if err := q.takeLocal(api); err != nil {
+		return err
+	}
+	if q.shared != nil {
+		return q.shared.Take(ctx, api)
+	}
+	return nil
+}
+
+func (q *quotaSet) takeLocal(api API) error {
 	l, ok := q.limiters[api]
 	if !ok {
 		return nil
 	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	now := q.now()
 	r := l.ReserveN(now, 1)
 	if !r.OK() {

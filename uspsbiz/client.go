@@ -104,6 +104,7 @@ type config struct {
 	now        func() time.Time
 	budgets    map[API]Budget
 	observe    func(context.Context, Call)
+	quota      Quota
 }
 
 // Option configures a Client. Options validate their arguments; New returns
@@ -239,13 +240,13 @@ func New(opts ...Option) (*Client, error) {
 			UserAgent:  ua,
 			Observe:    attemptObserver(cfg.observe),
 		}),
-		quotas:  newQuotaSet(cfg.budgets, cfg.now),
+		quotas:  newQuotaSet(cfg.budgets, cfg.now, cfg.quota),
 		observe: cfg.observe,
 	}
 	if cfg.creds != nil {
 		c.creds = *cfg.creds
 	}
-	c.platform = &platformTokens{c: c}
+	c.platform = &platformTokens{c: c, sem: make(chan struct{}, 1)}
 	c.auth = c.platform
 	return c, nil
 }
@@ -281,6 +282,16 @@ func (c *Client) Environment() Environment { return Environment(c.baseURL.String
 // fresh across processes) instead of the platform's own token. Token calls
 // still use the platform credentials. The two clients share connections,
 // retry policy and call budgets.
+//
+// If ts also has a method
+//
+//	TokenRejected(ctx context.Context, accessToken string) (retry bool, err error)
+//
+// a 401 on a call is reported to it with the access token sent; when it
+// answers retry, the call is sent again with ts's next token (at most twice),
+// and its error, if any, is returned instead of the 401. linking's token
+// source uses this to refresh a token USPS stopped accepting, and to
+// recognise a revoked grant (a 401 right after a successful refresh).
 func (c *Client) ForMerchant(ts oauth2.TokenSource) *Client {
 	m := *c
 	m.auth = staticSource{ts}
@@ -288,6 +299,11 @@ func (c *Client) ForMerchant(ts oauth2.TokenSource) *Client {
 }
 
 type staticSource struct{ ts oauth2.TokenSource }
+
+// tokenRejecter is the optional interface of a ForMerchant token source.
+type tokenRejecter interface {
+	TokenRejected(ctx context.Context, accessToken string) (retry bool, err error)
+}
 
 func (s staticSource) authorization(context.Context) (string, error) {
 	t, err := s.ts.Token()
@@ -312,19 +328,21 @@ type call struct {
 
 // do sends cl and decodes a 2xx JSON body into out (unless out is nil).
 // Any other status becomes an *APIError.
+//
+// A 401 on a call made with the platform's own token means USPS stopped
+// accepting that token before its local expiry (revoked, or a new one
+// replaced it): the cached token is dropped, if it is still the one sent,
+// and the call is sent once more with a fresh token.
 func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) {
-	if err := c.quotas.take(cl.api); err != nil {
-		return nil, err
-	}
-	var body io.Reader
+	var payload []byte
 	if raw, ok := cl.body.(json.RawMessage); ok { // already encoded (labels, Raw): sent as is
-		body = bytes.NewReader(raw)
+		payload = raw
 	} else if cl.body != nil {
 		b, err := json.Marshal(cl.body)
 		if err != nil {
 			return nil, fmt.Errorf("uspsbiz: %s %s: encode request: %w", cl.method, cl.route, err)
 		}
-		body = bytes.NewReader(b)
+		payload = b
 	}
 	u, err := url.Parse(c.baseURL.String() + cl.path)
 	if err != nil {
@@ -333,9 +351,48 @@ func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) 
 	if len(cl.query) > 0 {
 		u.RawQuery = cl.query.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, cl.method, u.String(), body)
+	platform, _ := c.auth.(*platformTokens)
+	var rejecter tokenRejecter
+	if s, ok := c.auth.(staticSource); ok {
+		rejecter, _ = s.ts.(tokenRejecter)
+	}
+	for attempt := 0; ; attempt++ {
+		hdr, authz, err := c.send(ctx, cl, u.String(), payload, out)
+		var ae *APIError
+		if authz == "" || !errors.As(err, &ae) || ae.StatusCode != http.StatusUnauthorized {
+			return hdr, err
+		}
+		switch {
+		case platform != nil && attempt == 0:
+			platform.drop(authz)
+			continue
+		case rejecter != nil && attempt < 2:
+			_, access, _ := strings.Cut(authz, " ")
+			retry, rerr := rejecter.TokenRejected(ctx, access)
+			if rerr != nil {
+				return hdr, rerr
+			}
+			if retry {
+				continue
+			}
+		}
+		return hdr, err
+	}
+}
+
+// send makes one call (with the retry policy's retries) and returns the
+// Authorization header it sent.
+func (c *Client) send(ctx context.Context, cl call, rawURL string, payload []byte, out any) (http.Header, string, error) {
+	if err := c.quotas.take(ctx, cl.api); err != nil {
+		return nil, "", err
+	}
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, cl.method, rawURL, body)
 	if err != nil {
-		return nil, fmt.Errorf("uspsbiz: %s %s: %w", cl.method, cl.route, err)
+		return nil, "", fmt.Errorf("uspsbiz: %s %s: %w", cl.method, cl.route, err)
 	}
 	for k, vs := range cl.header {
 		req.Header[k] = vs
@@ -344,44 +401,47 @@ func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) 
 	if req.Header.Get("Accept") == "" {
 		req.Header.Set("Accept", "application/json")
 	}
-	if cl.body != nil {
+	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	var authz string
 	if !cl.noAuth {
-		authz, err := c.auth.authorization(ctx)
-		if err != nil {
-			return nil, err
+		if authz, err = c.auth.authorization(ctx); err != nil {
+			return nil, "", err
 		}
 		req.Header.Set("Authorization", authz)
 	}
 	// Every retry is a USPS call too: charge it to the budget.
 	quotas, api := c.quotas, cl.api // captured alone, so cl stays on the stack
-	res, err := c.doer.Do(c.observed(ctx, cl.api, ""), req, cl.class, cl.route, func() error { return quotas.take(api) })
+	res, err := c.doer.Do(c.observed(ctx, cl.api, ""), req, cl.class, cl.route, func() error { return quotas.take(ctx, api) })
 	if err != nil {
 		var be *BudgetError
 		if errors.As(err, &be) {
-			return nil, be
+			return nil, authz, be
 		}
-		return nil, fmt.Errorf("uspsbiz: %w", err)
+		if errors.Is(err, ErrRateLimited) { // a shared Quota's own error
+			return nil, authz, err
+		}
+		return nil, authz, fmt.Errorf("uspsbiz: %w", err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return res.Header, newAPIError(res.Response, cl.method, cl.route, res.Attempts, c.now())
+		return res.Header, authz, newAPIError(res.Response, cl.method, cl.route, res.Attempts, c.now())
 	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxErrorBody))
-		return res.Header, nil
+		return res.Header, authz, nil
 	}
 	if rr, ok := out.(responseReader); ok { // labels (multipart), Raw
 		if err := rr.readResponse(res.Response); err != nil {
-			return res.Header, &decodeError{Route: cl.route, Status: res.StatusCode, Err: err}
+			return res.Header, authz, &decodeError{Route: cl.route, Status: res.StatusCode, Err: err}
 		}
-		return res.Header, nil
+		return res.Header, authz, nil
 	}
 	if err := decodeJSON(res.Body, out); err != nil {
-		return res.Header, &decodeError{Route: cl.route, Status: res.StatusCode, Err: err}
+		return res.Header, authz, &decodeError{Route: cl.route, Status: res.StatusCode, Err: err}
 	}
-	return res.Header, nil
+	return res.Header, authz, nil
 }
 
 // maxResponseBody bounds what a decoder reads from USPS.

@@ -268,7 +268,8 @@ func TestRetriedGETReturnsLastUSPSError(t *testing.T) {
 func TestGatewayFaultAndMalformedBody(t *testing.T) {
 	srv := newPaymentsFake(t)
 	c := newClient(t, srv)
-	srv.InjectFault(uspsbiztest.Fault{Match: "GET /payments/", Kind: uspsbiztest.FaultGateway})
+	// Two: a platform-token call retries one 401 with a fresh token.
+	srv.InjectFault(uspsbiztest.Fault{Match: "GET /payments/", Kind: uspsbiztest.FaultGateway, Times: 2})
 	_, err := c.LookupEPA(t.Context(), eps(t, epsActive))
 	var ae *uspsbiz.APIError
 	require.ErrorAs(t, err, &ae)

@@ -45,8 +45,10 @@
 // RetryAfter and the raw body (at most 1 MiB). It matches ErrRateLimited,
 // ErrUnauthorized, ErrNotEntitled or ErrNotFound with errors.Is. Token
 // endpoint failures keep *oauth2.RetrieveError (errors.As), and
-// invalid_grant matches ErrReauthorizationRequired: the customer must
-// authorize again.
+// invalid_grant and invalid_refresh_token match ErrReauthorizationRequired:
+// the customer must authorize again. A 401 on a call made with the
+// platform's own token drops that cached token and sends the call once more
+// with a new one.
 //
 // # Retries and quotas
 //
@@ -54,8 +56,11 @@
 // (DefaultRetryPolicy()). Only idempotent calls retry; token calls and payment
 // authorizations are sent again only when the connection was never made.
 // Retry-After is honoured when it is at most RetryPolicy.MaxRetryAfter;
-// above that the 429 returns at once with RetryAfter set. WithBudget adds a
-// client-side budget per API that refuses a call before USPS would.
+// above that the 429 returns at once with RetryAfter set. USPS counts its
+// quota per app, so a fleet shares one allowance: WithQuota draws every call
+// and retry on a Quota shared by all instances (NewLocalQuota in one
+// process; linking/sqlstore/postgres.NewQuota across a fleet), refusing a
+// call before USPS would. WithBudget adds one client's own budget per API.
 //
 // # Logging
 //

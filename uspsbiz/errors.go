@@ -31,8 +31,8 @@ var (
 	// ErrNotFound: 404.
 	ErrNotFound = errors.New("uspsbiz: not found")
 	// ErrReauthorizationRequired: the customer's grant is gone (invalid_grant
-	// from the token endpoint: refresh token expired, revoked or reused, or
-	// the customer reset their USPS password). Only a new COP authorization
+	// or invalid_refresh_token from the token endpoint: refresh token
+	// expired, revoked or reused, or the customer reset their USPS password). Only a new COP authorization
 	// fixes it.
 	ErrReauthorizationRequired = errors.New("uspsbiz: customer must authorize again")
 	// ErrMalformedResponse: a 2xx body that does not decode.
@@ -341,7 +341,10 @@ func (e *tokenError) Unwrap() error { return e.err }
 func (e *tokenError) Is(target error) bool {
 	switch target {
 	case ErrReauthorizationRequired:
-		return e.err.ErrorCode == "invalid_grant"
+		// USPS also answers invalid_refresh_token, with
+		// refresh_token_status "Unknown", for a refresh token it dropped
+		// early (USPS/api-examples#84): the same remedy, a new authorization.
+		return e.err.ErrorCode == "invalid_grant" || e.err.ErrorCode == "invalid_refresh_token"
 	case ErrRateLimited:
 		return e.err.Response != nil && e.err.Response.StatusCode == http.StatusTooManyRequests
 	case ErrUnauthorized:

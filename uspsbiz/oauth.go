@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -46,18 +45,34 @@ func (c *Client) tokenCtx(ctx context.Context, grant Grant) context.Context {
 	return context.WithValue(ctx, oauth2.HTTPClient, c.doer.StandardClient(tokenPath))
 }
 
-// platformTokens caches the platform's client-credentials token. The mutex
-// is held across the fetch so that concurrent callers make one token call.
+// platformTokens caches the platform's client-credentials token. sem is a
+// one-slot semaphore held across the fetch, so that concurrent callers make
+// one token call, while a caller waiting for it still gives up when its
+// context ends.
 type platformTokens struct {
 	c      *Client
-	mu     sync.Mutex
+	sem    chan struct{}
 	tok    *Token
-	header string // "Bearer …" of tok, built once per token
+	header string        // "Bearer …" of tok, built once per token
+	margin time.Duration // renew this long before tok expires
 }
 
+func (p *platformTokens) lock(ctx context.Context) error {
+	select {
+	case p.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("uspsbiz: waiting for the platform token: %w", ctx.Err())
+	}
+}
+
+func (p *platformTokens) unlock() { <-p.sem }
+
 func (p *platformTokens) authorization(ctx context.Context) (string, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	if err := p.lock(ctx); err != nil {
+		return "", err
+	}
+	defer p.unlock()
 	if err := p.refreshLocked(ctx); err != nil {
 		return "", err
 	}
@@ -65,16 +80,28 @@ func (p *platformTokens) authorization(ctx context.Context) (string, error) {
 }
 
 func (p *platformTokens) get(ctx context.Context) (*Token, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	if err := p.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer p.unlock()
 	if err := p.refreshLocked(ctx); err != nil {
 		return nil, err
 	}
 	return p.tok, nil
 }
 
+// drop forgets the cached token after USPS refused it (401), but only if it
+// is still the one that was sent: a peer may already have fetched a new one.
+func (p *platformTokens) drop(sent string) {
+	p.sem <- struct{}{}
+	defer p.unlock()
+	if p.header == sent {
+		p.tok, p.header = nil, ""
+	}
+}
+
 func (p *platformTokens) refreshLocked(ctx context.Context) error {
-	if p.tok.Valid(p.c.now(), EarlyExpiry) {
+	if p.tok.Valid(p.c.now(), p.margin) {
 		return nil
 	}
 	tok, err := p.c.fetchPlatformToken(ctx)
@@ -82,7 +109,16 @@ func (p *platformTokens) refreshLocked(ctx context.Context) error {
 		return err
 	}
 	p.tok, p.header = tok, "Bearer "+tok.AccessToken.Reveal()
+	p.margin = renewalMargin(tok.Expiry.Sub(p.c.now()))
 	return nil
+}
+
+// renewalMargin is how long before expiry a token of the given lifetime is
+// renewed: EarlyExpiry for USPS's 8-hour tokens, a tenth of the lifetime for
+// short-lived ones, so that a 60-second token is still cached for 54 s
+// instead of being fetched for every call.
+func renewalMargin(lifetime time.Duration) time.Duration {
+	return min(EarlyExpiry, max(lifetime/10, 0))
 }
 
 // PlatformToken returns the platform's own client-credentials token, cached
@@ -95,7 +131,7 @@ func (c *Client) fetchPlatformToken(ctx context.Context) (*Token, error) {
 	if c.creds.ClientID == "" {
 		return nil, errNoCredentials
 	}
-	if err := c.quotas.take(APIOAuth); err != nil {
+	if err := c.quotas.take(ctx, APIOAuth); err != nil {
 		return nil, err
 	}
 	cc := clientcredentials.Config{
@@ -210,7 +246,7 @@ func (c *Client) Exchange(ctx context.Context, code, redirectURI, verifier strin
 	if code == "" {
 		return nil, errors.New("uspsbiz: Exchange: empty authorization code")
 	}
-	if err := c.quotas.take(APIOAuth); err != nil {
+	if err := c.quotas.take(ctx, APIOAuth); err != nil {
 		return nil, err
 	}
 	var opts []oauth2.AuthCodeOption
@@ -242,7 +278,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken Secret) (*Token, erro
 	if refreshToken == "" {
 		return nil, fmt.Errorf("uspsbiz: refresh: %w: no refresh token", ErrReauthorizationRequired)
 	}
-	if err := c.quotas.take(APIOAuth); err != nil {
+	if err := c.quotas.take(ctx, APIOAuth); err != nil {
 		return nil, err
 	}
 	// An already expired token forces x/oauth2 to refresh exactly once.
@@ -268,7 +304,7 @@ func (c *Client) Revoke(ctx context.Context, refreshToken Secret) error {
 	if refreshToken == "" {
 		return errors.New("uspsbiz: revoke: empty token")
 	}
-	if err := c.quotas.take(APIOAuth); err != nil {
+	if err := c.quotas.take(ctx, APIOAuth); err != nil {
 		return err
 	}
 	form := url.Values{"token": {refreshToken.Reveal()}, "token_type_hint": {"refresh_token"}}

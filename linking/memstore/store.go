@@ -272,8 +272,7 @@ func (s *store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 	defer s.mu.Unlock()
 	var due []*linking.Link
 	for _, l := range s.links {
-		scheduled := l.State == linking.StateApprovalPending ||
-			l.State == linking.StateActionRequired && !l.NextCheckAt.IsZero()
+		scheduled := l.State == linking.StateApprovalPending || !l.NextCheckAt.IsZero()
 		if scheduled && !l.NextCheckAt.After(now) {
 			due = append(due, l)
 		}

@@ -911,10 +911,16 @@ var claimTests = []test{
 		create(t, s, pending("p2", now.Add(-time.Minute)))
 		create(t, s, pending("p3", time.Time{})) // never scheduled: due at once
 		create(t, s, pending("p4", now.Add(time.Minute)))
-		create(t, s, pending("p5", now)) // due exactly now
-		active := pending("x1", now.Add(-10*time.Minute))
+		create(t, s, pending("p5", now))     // due exactly now
+		active := pending("x1", time.Time{}) // active, nothing scheduled
 		active.State = linking.StateActive
 		create(t, s, active)
+		keepAlive := pending("k1", now.Add(-30*time.Second)) // active, keep-alive due
+		keepAlive.State = linking.StateActive
+		create(t, s, keepAlive)
+		unlinked := pending("x4", time.Time{})
+		unlinked.State = linking.StateUnlinked
+		create(t, s, unlinked)
 		unscheduled := pending("x2", time.Time{}) // action required, no re-check
 		unscheduled.State = linking.StateActionRequired
 		create(t, s, unscheduled)
@@ -935,7 +941,7 @@ var claimTests = []test{
 		}
 		got, err = s.ClaimDue(ctx(t), now, 10, lease)
 		require.NoError(t, err)
-		require.Equal(t, []string{"p2", "p5"}, ids(got))
+		require.Equal(t, []string{"p2", "k1", "p5"}, ids(got), "any state with NextCheckAt set is due")
 		got, err = s.ClaimDue(ctx(t), now, 10, lease)
 		require.NoError(t, err)
 		require.Empty(t, got, "claimed links are leased")
@@ -948,7 +954,7 @@ var claimTests = []test{
 		// After the lease, they are due again.
 		got, err = s.ClaimDue(ctx(t), now.Add(lease), 10, lease)
 		require.NoError(t, err)
-		require.ElementsMatch(t, []string{"p1", "p2", "p3", "p4", "p5", "r1", "x3"}, ids(got))
+		require.ElementsMatch(t, []string{"k1", "p1", "p2", "p3", "p4", "p5", "r1", "x3"}, ids(got))
 
 		got, err = s.ClaimDue(ctx(t), now.Add(time.Hour), 0, lease)
 		require.NoError(t, err)

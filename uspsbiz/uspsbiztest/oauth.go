@@ -91,7 +91,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		if req := strings.Fields(form.Get("scope")); len(req) > 0 {
 			scopes = intersect(app.Scopes, req)
 		}
-		g := &grant{ClientID: clientID, Scopes: scopes, Expiry: now.Add(accessTokenLifetime)}
+		g := &grant{ClientID: clientID, Scopes: scopes, Expiry: now.Add(s.accessTTL)}
 		at := "platform-" + randomHex(24)
 		s.access[at] = g
 		s.writeToken(w, app, at, "", g, 0, now)
@@ -138,7 +138,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			s.issueMerchant(w, app, g.Username, g.family, g.count+1, now)
 			return
 		}
-		ag := &grant{ClientID: clientID, Username: g.Username, Scopes: g.Scopes, Expiry: now.Add(accessTokenLifetime), family: g.family}
+		ag := &grant{ClientID: clientID, Username: g.Username, Scopes: g.Scopes, Expiry: now.Add(s.accessTTL), family: g.family}
 		at := "merchant-" + randomHex(24)
 		s.access[at] = ag
 		g.count++
@@ -149,7 +149,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) issueMerchant(w http.ResponseWriter, app *App, username, family string, count int, now time.Time) {
-	g := &grant{ClientID: app.ClientID, Username: username, Scopes: app.Scopes, Expiry: now.Add(accessTokenLifetime), family: family}
+	g := &grant{ClientID: app.ClientID, Username: username, Scopes: app.Scopes, Expiry: now.Add(s.accessTTL), family: family}
 	at, rt := "merchant-"+randomHex(24), "refresh-"+randomHex(24)
 	s.access[at] = g
 	s.refresh[rt] = &refreshGrant{grant: grant{ClientID: app.ClientID, Username: username, Scopes: app.Scopes, Expiry: now.Add(refreshTokenLifetime), family: family}, count: count}
@@ -183,7 +183,7 @@ func (s *Server) writeToken(w http.ResponseWriter, app *App, at, rt string, g *g
 		"access_token":     at,
 		"token_type":       "Bearer",
 		"issued_at":        num(now.UnixMilli()),
-		"expires_in":       num(int64(accessTokenLifetime/time.Second) - 1),
+		"expires_in":       num(int64(s.accessTTL/time.Second) - 1),
 		"status":           "approved",
 		"scope":            strings.Join(g.Scopes, " "),
 		"issuer":           "https://keyc.usps.com/realms/USPS",

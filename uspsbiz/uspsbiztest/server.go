@@ -41,6 +41,9 @@ type Server struct {
 	flows    map[string]*copFlow      // COP browser sessions
 	rotate   bool
 	strNums  bool
+	// accessTTL is the lifetime of the access tokens it issues (default
+	// 8 hours, USPS's).
+	accessTTL time.Duration
 
 	faults   []*Fault
 	requests []Request
@@ -70,6 +73,17 @@ func WithRefreshRotation(on bool) Option { return func(s *Server) { s.rotate = o
 // friends as JSON strings, as USPS's README examples show.
 func WithStringNumbers() Option { return func(s *Server) { s.strNums = true } }
 
+// WithAccessTokenLifetime sets how long the access tokens it issues
+// (platform and customer) live; USPS's are 8 hours. For testing clients
+// against short-lived tokens.
+func WithAccessTokenLifetime(d time.Duration) Option {
+	return func(s *Server) {
+		if d >= 2*time.Second {
+			s.accessTTL = d
+		}
+	}
+}
+
 // WithTime starts the fake's clock at t (default: the wall clock, followed
 // until the first SetTime or Advance).
 func WithTime(t time.Time) Option { return func(s *Server) { s.now = t; s.clockReal = false } }
@@ -95,6 +109,7 @@ func Start(opts ...Option) *Server {
 		refresh:   map[string]*refreshGrant{},
 		flows:     map[string]*copFlow{},
 		rotate:    true,
+		accessTTL: accessTokenLifetime,
 	}
 	s.res.init()
 	for _, o := range opts {
@@ -214,6 +229,10 @@ const (
 	FaultLatency
 	// FaultDropConnection closes the connection without an answer.
 	FaultDropConnection
+	// FaultInvalidRefreshToken answers the token endpoint's
+	// invalid_refresh_token with refresh_token_status "Unknown", which USPS
+	// gives for refresh tokens it dropped early (USPS/api-examples#84).
+	FaultInvalidRefreshToken
 )
 
 // Fault is a response the server gives instead of (or before) the real one.
@@ -313,6 +332,8 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f *Fault) bo
 		}})
 	case FaultInvalidGrant:
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "The refresh token is invalid or expired."})
+	case FaultInvalidRefreshToken:
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_refresh_token", "error_description": "Invalid refresh token", "refresh_token_status": "Unknown"})
 	case FaultDropConnection:
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {

@@ -75,7 +75,7 @@ func newQueries(d Dialect) queries {
 	q.deleteExpiredAuth = q.rebind(`DELETE FROM nsalink_auth_requests WHERE expires_at_us < ?`)
 	q.listAccountIDs = q.rebind(`SELECT account_id FROM nsalink_links WHERE account_id > ? ORDER BY account_id LIMIT ?`)
 	q.selectDue = q.rebind(`SELECT account_id FROM nsalink_links
-		WHERE next_check_at_us <= ? AND (state = ? OR (state = ? AND next_check_at_us <> ?))
+		WHERE next_check_at_us <= ? AND (state = ? OR next_check_at_us <> ?)
 		ORDER BY next_check_at_us, account_id
 		LIMIT ?` + skipLocked)
 	return q

@@ -270,7 +270,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 	err := s.inTx(ctx, 0, func(tx *sql.Tx) error {
 		out = nil
 		rows, err := tx.QueryContext(ctx, s.q.selectDue, micros(now), string(linking.StateApprovalPending),
-			string(linking.StateActionRequired), zeroMicros, limit)
+			zeroMicros, limit)
 		if err != nil {
 			return err
 		}
