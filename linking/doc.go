@@ -4,7 +4,7 @@
 //
 // # The flow
 //
-// A Linker moves each account through the states of DESIGN.md:
+// A Linker moves each account through the states of docs/design.md:
 //
 //	unlinked → authorizing → awaiting credentials → approval pending → active
 //	(and action required, with a Reason, from any of the later ones)

@@ -17,7 +17,7 @@ import (
 // a valid state; a new link starts as StateUnlinked.
 type State string
 
-// The states of a link (see DESIGN.md, "The linking flow").
+// The states of a link (see docs/design.md#link-states).
 const (
 	StateUnlinked            State = "unlinked"             // nothing started, or unlinked
 	StateAuthorizing         State = "authorizing"          // COP URL issued, waiting for the callback

@@ -13,7 +13,7 @@ import (
 	"github.com/nsalink/nsalink/usps"
 )
 
-// The benchmark model follows reliability-and-performance.md §5.1: products
+// The benchmark model (BENCHMARKS.md, "nsarates"): products
 // × 10 zones (00–09) × 73 weight tiers (4, 8, 12 oz, then 1–70 lb), prices
 // in cents, random queries.
 

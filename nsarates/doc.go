@@ -2,8 +2,8 @@
 // Agreement (NSA, "contract") rate tables, and says where each price came
 // from.
 //
-// USPS allows about 60 price calls per hour (REFERENCE.md §10) and files NSA
-// price schedules under seal (§12), so a platform keeps each customer's
+// USPS allows about 60 price calls per hour (docs/usps.md#quotas) and files NSA
+// price schedules under seal (docs/usps.md#price-structure-and-nsas), so a platform keeps each customer's
 // contract prices as a table, keyed by the EPS account the contract is
 // configured in, and prices every label from it. The package is pure: no
 // network, no USPS client. Tables come from a CSV rate file ([ReadCSV]), from
@@ -19,7 +19,7 @@
 // the EPS account it belongs to and effective dates [from, to). A product is
 // a [ProductKey]: mail class, rate indicator (SP, DR, DN, C1–C5, soft-pack
 // P5…Q0, flat-rate codes …) and processing category, as in USPS's Domestic
-// Prices API (REFERENCE.md §5.2). Zones are 01–09 plus 00 for
+// Prices API (docs/usps.md#prices-request-fields). Zones are 01–09 plus 00 for
 // destination-entry prices. Tiers are weight tiers (ounce tiers under a pound
 // where the product has them, then pounds), cubic tiers (0.1–1.0 cubic
 // feet) or soft-pack tiers (cubic tiers chosen by length plus width).

@@ -18,7 +18,7 @@ func (e *ValidationError) Error() string {
 
 // LimitError reports a shipment outside a size or weight limit of its mail
 // class or of cubic pricing. USPS would refuse it (error 030008 "size
-// exceeds class max", REFERENCE.md §5.4); the pricer never falls back to
+// exceeds class max", docs/usps.md#prices-error-codes); the pricer never falls back to
 // another table for it.
 type LimitError struct {
 	Field string // "Weight", "LengthPlusGirth", "Length", "CubicWeight", "CubicLength", "CubicVolume", "SoftPackLengthPlusWidth"

@@ -8,7 +8,7 @@ import (
 	"github.com/nsalink/nsalink/usps"
 )
 
-// Mail classes used by the default rules (USPS spelling, REFERENCE.md §5.2).
+// Mail classes used by the default rules (USPS spelling, docs/usps.md#prices-request-fields).
 // Any other class in USPS spelling is accepted in tables.
 const (
 	MailClassPriority        = "PRIORITY_MAIL"
@@ -20,7 +20,7 @@ const (
 // ProductKey names a product as USPS prices it: mail class, two-character
 // rate indicator (SP, DR, DN, C1–C5, CP, P5…Q0, flat-rate codes …) and
 // processing category (MACHINABLE, NONSTANDARD, SOFT_PACK_MACHINABLE …).
-// See REFERENCE.md §5.2.
+// See docs/usps.md#prices-request-fields.
 type ProductKey struct {
 	MailClass          string
 	RateIndicator      string

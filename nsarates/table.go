@@ -14,7 +14,7 @@ import (
 
 // TableInfo identifies a rate table and when it applies.
 type TableInfo struct {
-	// Account is the EPS account (digits only, REFERENCE.md §11) whose
+	// Account is the EPS account (digits only, docs/usps.md#identifiers) whose
 	// contract this is; empty for published (commercial or retail) tables.
 	Account string
 	// ID names the table, e.g. the contract ("Priority Mail Contract 629").
@@ -28,7 +28,7 @@ type TableInfo struct {
 	// (Year, Month, Day in the value's own location), read as a day in
 	// USPS's time zone, America/Chicago. A zero EffectiveFrom means "always
 	// since"; a zero EffectiveTo means open-ended (USPS's blank endDate,
-	// REFERENCE.md §5.3).
+	// docs/usps.md#rate-details).
 	EffectiveFrom time.Time
 	EffectiveTo   time.Time
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // Zone is a USPS price zone: 1–9, or 0 for destination-entry prices, which
-// USPS reports as zone "00" (REFERENCE.md §5.3).
+// USPS reports as zone "00" (docs/usps.md#rate-details).
 type Zone uint8
 
 // ZoneDestinationEntry is the zone of destination-entry prices ("00").

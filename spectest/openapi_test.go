@@ -5,7 +5,7 @@ package spectest_test
 // USPS's own OpenAPI files, copied unchanged into testdata/ from USPS's
 // published specs.
 //
-// Workarounds for the known defects of those files (REFERENCE.md §16):
+// Workarounds for the known defects of those files (docs/spec-defects.md):
 //
 //   - oneOf with overlapping branches (the tracking GET response: a
 //     TrackingSummary object also matches TrackingDetails, whose properties

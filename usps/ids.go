@@ -49,7 +49,7 @@ type MID string
 // EPSAccount is an Enterprise Payment System (EPA) account number: exactly
 // 10 digits.
 //
-// The rule: REFERENCE.md §11 knows the prices spec's "^\d+$" and USPS's EPS
+// The rule: docs/usps.md#identifiers knows the prices spec's "^\d+$" and USPS's EPS
 // guide, which speaks of "your 10-digit EPA number"; the spec examples
 // 1000000000 and 1234567890 have 10 digits. The Payments examples "1234"
 // and "12345678" are placeholders. Ten digits catches the typos customers

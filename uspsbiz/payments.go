@@ -27,7 +27,7 @@ const (
 const paymentTokenLifetime = 8 * time.Hour
 
 // epaCodes are USPS's codes for a problem with an Enterprise Payment Account
-// (REFERENCE.md §4.3); EPA.Code lists their meanings.
+// (docs/usps.md#payment-error-codes); EPA.Code lists their meanings.
 var epaCodes = map[string]bool{
 	"100001": true, "100002": true, "100003": true, "100004": true,
 	"100005": true, "100006": true, "100007": true,
@@ -47,8 +47,7 @@ type EPA struct {
 	Account usps.EPSAccount
 	// Active reports that USPS knows the account and it can pay.
 	Active bool
-	// Code is USPS's reason when the account is not active (REFERENCE.md
-	// §4.3), as APIError.HasCode also finds it on AuthorizePayment's errors:
+	// Code is USPS's reason when the account is not active (docs/usps.md#payment-error-codes), as APIError.HasCode also finds it on AuthorizePayment's errors:
 	//   - 100001: no EPS account with that number (a 404 with a USPS error
 	//     body is reported as 100001 too; one without, such as a proxy's
 	//     HTML page, is an error);
@@ -259,8 +258,7 @@ func (e *RoleError) Error() string {
 func (e *RoleError) Is(target error) bool { return target == ErrInvalidRoles }
 
 // PaymentRequest is the set of parties of a payment authorization.
-// AuthorizePayment enforces the Payments spec's role rules (REFERENCE.md
-// §4.1) before anything is sent:
+// AuthorizePayment enforces the Payments spec's role rules (docs/usps.md#payment-role-rules) before anything is sent:
 //
 //   - each role at most once (USPS 160227);
 //   - LABEL_OWNER always (160229); PAYER unless PCPostage (160228);

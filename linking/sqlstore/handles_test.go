@@ -176,7 +176,7 @@ func TestSQLiteWriterWaitTimesOut(t *testing.T) {
 	require.NoError(t, errOf(peer.UpdateLink(ctx, other, nil)))
 }
 
-// Stored rows hold sealed tokens only (reference §6 item 17).
+// Stored rows hold sealed tokens only (docs/design.md: tokens sealed at rest).
 func TestRowsHoldNoPlaintextToken(t *testing.T) {
 	sealer, err := linking.NewAESGCMSealer("k1", map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)})
 	require.NoError(t, err)

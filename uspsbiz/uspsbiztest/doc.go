@@ -18,7 +18,7 @@
 //     state. Server.Authorize walks them over HTTP; a browser can too.
 //   - Payments: GET /payments/v3/payment-account/{n} and POST
 //     /payments/v3/payment-authorization with the role rules and codes of
-//     REFERENCE.md §4 (160218–160229, 160227 duplicates, 160289/160290
+//     docs/usps.md#payment-authorization (160218–160229, 160227 duplicates, 160289/160290
 //     METER, 160372, 160390; EPA codes 100001–100007; LABEL_OWNER CRID and
 //     MID enrollment against the seeded BusinessAccount; the PLATFORM CRID
 //     against App.CRID). EPAs live on business accounts (BusinessAccount.EPAs
@@ -43,7 +43,7 @@
 //     InjectLabelFault loses the answer after the charge (a hang or a
 //     dropped connection) or bills the published price.
 //   - Quotas: SetQuota per resource API answer USPS's 429 body
-//     (REFERENCE.md §10, with source.APIProduct) and Retry-After.
+//     (docs/usps.md#quotas, with source.APIProduct) and Retry-After.
 //   - Faults (InjectFault): statuses with USPS or gateway bodies, malformed
 //     JSON, latency, dropped connections, invalid_grant; a controllable
 //     clock (WithTime, SetTime, Advance); recorded requests (Requests,
@@ -51,7 +51,7 @@
 //
 // # Where it differs from USPS
 //
-// Where USPS's behaviour is unknown (REFERENCE.md §14) the fake picks one
+// Where USPS's behaviour is unknown (docs/usps.md#unconfirmed) the fake picks one
 // and says so here; do not read these choices as facts about USPS.
 //
 //   - COP: the pages, their wording and field ids are the fake's own (only

@@ -9,7 +9,7 @@ import (
 )
 
 // Codes the fake answers for LABEL_OWNER (and PLATFORM) checks. USPS's real
-// codes for these cases are not public (REFERENCE.md §14): these are the
+// codes for these cases are not public (docs/usps.md#unconfirmed): these are the
 // fake's own and say so in their title. linking attributes errors to fields
 // by source.parameter ("roles[i].CRID", "roles[i].MID", …), not by these codes.
 const (

@@ -60,8 +60,7 @@ func (s *Server) limited(api string, h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// writeQuotaExceeded writes the 429 USPS's gateway answers (REFERENCE.md
-// §10), with Retry-After in whole seconds.
+// writeQuotaExceeded writes the 429 USPS's gateway answers (docs/usps.md#quotas), with Retry-After in whole seconds.
 func writeQuotaExceeded(w http.ResponseWriter, apiVersion string, wait time.Duration) {
 	secs := int(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
