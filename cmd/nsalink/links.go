@@ -275,21 +275,12 @@ their expiries, the reconciler's schedule, then its audit trail.`,
 		setup: func(e *env, fs *flag.FlagSet) func([]string) error {
 			db := dbFlag(fs)
 			return func(args []string) error {
-				s, err := e.store(*db)
-				if err != nil {
-					return err
-				}
-				defer s.Close()
-				l, err := getLink(e.ctx, s, args[0])
+				l, evs, err := e.linkWithEvents(*db, args[0])
 				if err != nil {
 					return err
 				}
 				if err := e.openEPS(l); err != nil {
 					return err
-				}
-				evs, err := s.Events(e.ctx, l.AccountID)
-				if err != nil {
-					return fmt.Errorf("reading the audit trail: %w", err)
 				}
 				printLink(e.stdout, l)
 				fmt.Fprintf(e.stdout, "\naudit trail (%d events):\n", len(evs))
@@ -349,21 +340,9 @@ spreadsheet does not run it as a formula.`,
 				if *format != "json" && *format != "csv" {
 					return usagef("-format %s: want json or csv", strconv.Quote(*format))
 				}
-				s, err := e.store(*db)
+				_, evs, err := e.linkWithEvents(*db, args[0])
 				if err != nil {
 					return err
-				}
-				defer s.Close()
-				l, err := getLink(e.ctx, s, args[0])
-				if err != nil {
-					return err
-				}
-				if err := e.openEPS(l); err != nil {
-					return err
-				}
-				evs, err := s.Events(e.ctx, l.AccountID)
-				if err != nil {
-					return fmt.Errorf("reading the audit trail: %w", err)
 				}
 				if *format == "csv" {
 					return writeEventsCSV(e.stdout, evs)
@@ -500,4 +479,23 @@ func (e *env) openEPS(l *linking.Link) error {
 	}
 	l.EPSAccount = a
 	return nil
+}
+
+// linkWithEvents reads the link of account id and its audit trail from the
+// database of the -db flag (or $NSALINK_DB).
+func (e *env) linkWithEvents(db, id string) (*linking.Link, []linking.Event, error) {
+	s, err := e.store(db)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer s.Close()
+	l, err := getLink(e.ctx, s, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	evs, err := s.Events(e.ctx, l.AccountID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the audit trail: %w", err)
+	}
+	return l, evs, nil
 }

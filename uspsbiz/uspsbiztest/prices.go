@@ -359,19 +359,26 @@ func priceTexts(p Price) []string {
 	return out
 }
 
-func (s *Server) handleBaseRates(w http.ResponseWriter, r *http.Request) {
+// priceRequest authenticates a prices call and reads its query, answering
+// the error itself when it returns false.
+func (s *Server) priceRequest(w http.ResponseWriter, r *http.Request) (*priceQuery, usps.Weight, bool) {
 	g := s.authenticate(w, r, "prices")
 	if g == nil {
-		return
+		return nil, 0, false
 	}
 	var q priceQuery
 	if !decodeBody(w, r, &q) {
-		return
+		return nil, 0, false
 	}
 	if s.accountNotGranted(w, g, pricesVer, q.AccountNumber) {
-		return
+		return nil, 0, false
 	}
 	weight, ok := q.check(w)
+	return &q, weight, ok
+}
+
+func (s *Server) handleBaseRates(w http.ResponseWriter, r *http.Request) {
+	q, weight, ok := s.priceRequest(w, r)
 	if !ok {
 		return
 	}
@@ -380,7 +387,7 @@ func (s *Server) handleBaseRates(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	res, d := s.lookup(&q, q.MailClass, weight, func(p Price) bool {
+	res, d := s.lookup(q, q.MailClass, weight, func(p Price) bool {
 		return (p.RateIndicator == "" || p.RateIndicator == q.RateIndicator) &&
 			(p.ProcessingCategory == "" || p.ProcessingCategory == q.ProcessingCategory) &&
 			(p.DestinationEntryFacilityType == "" || p.DestinationEntryFacilityType == q.DestinationEntryFacilityType)
@@ -396,24 +403,13 @@ func (s *Server) handleBaseRates(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := res.rows[0]
-	rate, total := s.rateJSON(p, &q, res.contract, res.warn)
+	rate, total := s.rateJSON(p, q, res.contract, res.warn)
 	writeJSON(w, http.StatusOK, map[string]any{"totalBasePrice": number(total, priceTexts(p)...), "rates": []any{rate}})
 }
 
 func (s *Server) handleRateList(withExtras bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		g := s.authenticate(w, r, "prices")
-		if g == nil {
-			return
-		}
-		var q priceQuery
-		if !decodeBody(w, r, &q) {
-			return
-		}
-		if s.accountNotGranted(w, g, pricesVer, q.AccountNumber) {
-			return
-		}
-		weight, ok := q.check(w)
+		q, weight, ok := s.priceRequest(w, r)
 		if !ok {
 			return
 		}
@@ -439,13 +435,13 @@ func (s *Server) handleRateList(withExtras bool) http.HandlerFunc {
 		var fail *detail
 		extras := slices.Clone(s.res.extras)
 		for _, mc := range classes {
-			res, d := s.lookup(&q, mc, weight, func(Price) bool { return true })
+			res, d := s.lookup(q, mc, weight, func(Price) bool { return true })
 			if d != nil {
 				fail = d
 				break
 			}
 			for _, p := range res.rows {
-				rate, total := s.rateJSON(p, &q, res.contract, res.warn)
+				rate, total := s.rateJSON(p, q, res.contract, res.warn)
 				texts := priceTexts(p)
 				opt := map[string]any{"totalBasePrice": number(total, texts...), "rates": []any{rate}}
 				if withExtras && len(q.ExtraServices) > 0 {
