@@ -71,18 +71,23 @@ var recordColumns = map[string][]int{
 	"cell":  {colMailClass, colRateIndicator, colCategory, colZone, colTier, colPrice},
 }
 
-// Errors wrapped in a *ParseError for CSV structure problems.
+// ErrHeader is wrapped in a *ParseError when the first line is not
+// [CSVHeader]: the input is not a rate table of this format at all.
+var ErrHeader = errors.New("header does not match CSVHeader")
+
+// Other CSV structure problems, wrapped in a *ParseError whose message and
+// Line, Column and Field already say what is wrong and where.
 var (
-	ErrHeader       = errors.New("header does not match CSVHeader")
-	ErrRecordKind   = errors.New(`want record "table", "fee" or "cell"`)
-	ErrTableRecord  = errors.New("want exactly one table record, first")
-	ErrColumnUnused = errors.New("must be empty for this kind of record")
-	ErrDuplicate    = errors.New("duplicate cell")
+	errRecordKind   = errors.New(`want record "table", "fee" or "cell"`)
+	errTableRecord  = errors.New("want exactly one table record, first")
+	errColumnUnused = errors.New("must be empty for this kind of record")
+	errDuplicate    = errors.New("duplicate cell")
 )
 
 // ReadCSV reads a table in the format of [CSVHeader]. Every error is a
 // *[ParseError] giving the line, column and column name; its Err is a
-// *[usps.NumberError], a *[ValidationError] or one of the Err… values above.
+// *[usps.NumberError], a *[ValidationError], [ErrHeader] or another
+// structure error.
 func ReadCSV(r io.Reader) (*Table, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = numCols
@@ -112,13 +117,13 @@ func ReadCSV(r io.Reader) (*Table, error) {
 		}
 		used, ok := recordColumns[rec[colRecord]]
 		if !ok {
-			return nil, fieldError(cr, colRecord, ErrRecordKind)
+			return nil, fieldError(cr, colRecord, errRecordKind)
 		}
 		if err := checkUnused(cr, rec, used); err != nil {
 			return nil, err
 		}
 		if (rec[colRecord] == "table") != (b == nil) {
-			return nil, fieldError(cr, colRecord, ErrTableRecord)
+			return nil, fieldError(cr, colRecord, errTableRecord)
 		}
 		switch rec[colRecord] {
 		case "table":
@@ -138,7 +143,7 @@ func ReadCSV(r io.Reader) (*Table, error) {
 	}
 	if b == nil {
 		line, _ := cr.FieldPos(0)
-		return nil, &ParseError{Line: line + 1, Column: 1, Field: columnNames[colRecord], Err: ErrTableRecord}
+		return nil, &ParseError{Line: line + 1, Column: 1, Field: columnNames[colRecord], Err: errTableRecord}
 	}
 	return b.Build() // identity was checked when read
 }
@@ -146,7 +151,7 @@ func ReadCSV(r io.Reader) (*Table, error) {
 func checkUnused(cr *csv.Reader, rec []string, used []int) error {
 	for i := colRecord + 1; i < numCols; i++ {
 		if rec[i] != "" && !containsInt(used, i) {
-			return fieldError(cr, i, ErrColumnUnused)
+			return fieldError(cr, i, errColumnUnused)
 		}
 	}
 	return nil
@@ -258,7 +263,7 @@ func readCell(cr *csv.Reader, rec []string, b *Builder) error {
 		return fieldError(cr, colPrice, err)
 	}
 	if _, dup := b.Cell(k); dup {
-		return fieldError(cr, colTier, ErrDuplicate)
+		return fieldError(cr, colTier, errDuplicate)
 	}
 	if err := b.SetCell(k, price); err != nil {
 		return fieldError(cr, colTier, err)

@@ -173,9 +173,6 @@ func NewBuilderFrom(t *Table) *Builder {
 	return b
 }
 
-// SetInfo replaces the table's identity.
-func (b *Builder) SetInfo(info TableInfo) { b.info = info }
-
 // SetCell sets one price, replacing any earlier price for the same cell. All
 // tiers of a product must be of one kind.
 func (b *Builder) SetCell(k CellKey, price usps.Cents) error {
@@ -377,23 +374,6 @@ func (t *Table) Cells() iter.Seq[Cell] {
 				for ti, tier := range p.tiers {
 					c := p.prices[int(z)*len(p.tiers)+ti]
 					if c != absent && !yield(Cell{CellKey{p.key, z, tier}, c}) {
-						return
-					}
-				}
-			}
-		}
-	}
-}
-
-// Grid yields every position of the table's grid, priced or not: each
-// product × zones 00–09 × that product's tiers, in canonical order. A loader
-// can walk another table's grid to know which cells to fetch.
-func (t *Table) Grid() iter.Seq[CellKey] {
-	return func(yield func(CellKey) bool) {
-		for _, p := range t.products {
-			for z := range Zone(numZones) {
-				for _, tier := range p.tiers {
-					if !yield(CellKey{p.key, z, tier}) {
 						return
 					}
 				}

@@ -2,6 +2,7 @@ package nsarates
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"testing"
 	"time"
@@ -81,8 +82,8 @@ func TestTableAccessors(t *testing.T) {
 	_, ok = tbl.Price(CellKey{keyGA, 2, WeightTier(1598)})
 	assert.False(t, ok, "no such tier")
 
-	grid := slices.Collect(tbl.Grid())
-	assert.Len(t, grid, 10*7+10*5, "every zone including 00")
+	positions := slices.Collect(grid(tbl))
+	assert.Len(t, positions, 10*7+10*5, "every zone including 00")
 	cells := slices.Collect(tbl.Cells())
 	assert.Len(t, cells, tbl.Len())
 	assert.True(t, slices.IsSortedFunc(cells, func(a, b Cell) int {
@@ -93,7 +94,7 @@ func TestTableAccessors(t *testing.T) {
 	for range tbl.Cells() {
 		break
 	}
-	for range tbl.Grid() {
+	for range grid(tbl) {
 		break
 	}
 }
@@ -268,4 +269,20 @@ func TestCompare(t *testing.T) {
 	assert.Equal(t, usps.Cents(2), got)
 	_, ok = b.Cell(CellKey{keyGA, 1, WeightTier(usps.Pound)})
 	assert.False(t, ok)
+}
+
+// grid yields every position of the table's grid, priced or not: each
+// product × zones 00–09 × that product's tiers, in canonical order.
+func grid(t *Table) iter.Seq[CellKey] {
+	return func(yield func(CellKey) bool) {
+		for _, p := range t.products {
+			for z := range Zone(numZones) {
+				for _, tier := range p.tiers {
+					if !yield(CellKey{p.key, z, tier}) {
+						return
+					}
+				}
+			}
+		}
+	}
 }
