@@ -18,7 +18,7 @@ import (
 // in cents, random queries.
 
 var (
-	benchClasses    = []string{MailClassPriority, MailClassPriorityExpress, MailClassGroundAdvantage, MailClassParcelSelect, "MEDIA_MAIL", "LIBRARY_MAIL", "BOUND_PRINTED_MATTER", "USPS_CONNECT_LOCAL"}
+	benchClasses    = []string{mailClassPriority, mailClassPriorityExpress, mailClassGroundAdvantage, mailClassParcelSelect, "MEDIA_MAIL", "LIBRARY_MAIL", "BOUND_PRINTED_MATTER", "USPS_CONNECT_LOCAL"}
 	benchIndicators = []string{"SP", "DR", "DN", "PA", "3D", "5D"}
 	benchCategories = []string{"MACHINABLE", "NONSTANDARD", "SOFT_PACK_MACHINABLE"}
 )

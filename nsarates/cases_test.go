@@ -34,17 +34,17 @@ var caseProducts = []struct {
 	base  usps.Cents
 	tiers func() []nsarates.Tier
 }{
-	{"PM", nsarates.ProductKey{MailClass: nsarates.MailClassPriority, RateIndicator: "SP", ProcessingCategory: "MACHINABLE"}, 1000, pounds},
-	{"PM-DN", nsarates.ProductKey{MailClass: nsarates.MailClassPriority, RateIndicator: "DN", ProcessingCategory: "NONSTANDARD"}, 1100, pounds},
-	{"PME", nsarates.ProductKey{MailClass: nsarates.MailClassPriorityExpress, RateIndicator: "PA", ProcessingCategory: "MACHINABLE"}, 3000, pounds},
-	{"GA", nsarates.ProductKey{MailClass: nsarates.MailClassGroundAdvantage, RateIndicator: "SP", ProcessingCategory: "MACHINABLE"}, 800, ouncesThenPounds},
-	{"GA-OS", nsarates.ProductKey{MailClass: nsarates.MailClassGroundAdvantage, RateIndicator: "OS", ProcessingCategory: "MACHINABLE"}, 9000, oneTier},
-	{"PS", nsarates.ProductKey{MailClass: nsarates.MailClassParcelSelect, RateIndicator: "SP", ProcessingCategory: "MACHINABLE"}, 700, pounds},
-	{"PS-OS", nsarates.ProductKey{MailClass: nsarates.MailClassParcelSelect, RateIndicator: "OS", ProcessingCategory: "MACHINABLE"}, 8500, oneTier},
-	{"PM-cubic", nsarates.ProductKey{MailClass: nsarates.MailClassPriority, RateIndicator: "CP", ProcessingCategory: "MACHINABLE"}, 600, cubic(5)},
-	{"GA-cubic", nsarates.ProductKey{MailClass: nsarates.MailClassGroundAdvantage, RateIndicator: "CP", ProcessingCategory: "MACHINABLE"}, 500, cubic(10)},
-	{"PM-softpack", nsarates.ProductKey{MailClass: nsarates.MailClassPriority, RateIndicator: "CP", ProcessingCategory: "SOFT_PACK_MACHINABLE"}, 650, softpack(5)},
-	{"GA-softpack", nsarates.ProductKey{MailClass: nsarates.MailClassGroundAdvantage, RateIndicator: "CP", ProcessingCategory: "SOFT_PACK_MACHINABLE"}, 550, softpack(10)},
+	{"PM", nsarates.ProductKey{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE"}, 1000, pounds},
+	{"PM-DN", nsarates.ProductKey{MailClass: "PRIORITY_MAIL", RateIndicator: "DN", ProcessingCategory: "NONSTANDARD"}, 1100, pounds},
+	{"PME", nsarates.ProductKey{MailClass: "PRIORITY_MAIL_EXPRESS", RateIndicator: "PA", ProcessingCategory: "MACHINABLE"}, 3000, pounds},
+	{"GA", nsarates.ProductKey{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "SP", ProcessingCategory: "MACHINABLE"}, 800, ouncesThenPounds},
+	{"GA-OS", nsarates.ProductKey{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "OS", ProcessingCategory: "MACHINABLE"}, 9000, oneTier},
+	{"PS", nsarates.ProductKey{MailClass: "PARCEL_SELECT", RateIndicator: "SP", ProcessingCategory: "MACHINABLE"}, 700, pounds},
+	{"PS-OS", nsarates.ProductKey{MailClass: "PARCEL_SELECT", RateIndicator: "OS", ProcessingCategory: "MACHINABLE"}, 8500, oneTier},
+	{"PM-cubic", nsarates.ProductKey{MailClass: "PRIORITY_MAIL", RateIndicator: "CP", ProcessingCategory: "MACHINABLE"}, 600, cubic(5)},
+	{"GA-cubic", nsarates.ProductKey{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "CP", ProcessingCategory: "MACHINABLE"}, 500, cubic(10)},
+	{"PM-softpack", nsarates.ProductKey{MailClass: "PRIORITY_MAIL", RateIndicator: "CP", ProcessingCategory: "SOFT_PACK_MACHINABLE"}, 650, softpack(5)},
+	{"GA-softpack", nsarates.ProductKey{MailClass: "USPS_GROUND_ADVANTAGE", RateIndicator: "CP", ProcessingCategory: "SOFT_PACK_MACHINABLE"}, 550, softpack(10)},
 }
 
 func pounds() []nsarates.Tier {

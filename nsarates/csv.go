@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nsalink/nsalink/internal/decimal"
 	"github.com/nsalink/nsalink/usps"
 )
 
@@ -221,9 +222,9 @@ func readFee(cr *csv.Reader, rec []string, b *Builder) error {
 	}
 	over := rec[colOver]
 	if n, ok := strings.CutSuffix(over, "cuin"); ok {
-		v, err := usps.ParseDecimal(n, 0)
+		v, err := decimal.Parse(n, 0)
 		if err != nil {
-			return fieldError(cr, colOver, &usps.NumberError{Input: over, Err: errors.Unwrap(err)})
+			return fieldError(cr, colOver, &usps.NumberError{Input: over, Err: err})
 		}
 		f.Kind, f.Over = FeeVolume, v
 	} else if n, ok := strings.CutSuffix(over, "in"); ok {

@@ -27,7 +27,7 @@ func fullTable(t *testing.T) *Table {
 	b := NewBuilderFrom(buildTable(t, contractInfo("v1"), 500, 70, allKeys...))
 	require.NoError(t, b.SetCell(CellKey{keyPM, ZoneDestinationEntry, WeightTier(usps.Pound)}, 0))
 	require.NoError(t, b.AddFee(Fee{Name: "nonstandard length 22", Kind: FeeLength, Over: 22 * int64(usps.Inch), Amount: 400}))
-	require.NoError(t, b.AddFee(Fee{Name: "nonstandard volume", MailClass: MailClassGroundAdvantage, Kind: FeeVolume, Over: 3456, Amount: 1500}))
+	require.NoError(t, b.AddFee(Fee{Name: "nonstandard volume", MailClass: mailClassGroundAdvantage, Kind: FeeVolume, Over: 3456, Amount: 1500}))
 	tbl, err := b.Build()
 	require.NoError(t, err)
 	return tbl

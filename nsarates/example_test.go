@@ -137,7 +137,7 @@ func ExampleCompare() {
 // rule set of its own for dates after the defaults' horizon.
 func ExampleWithRuleSet() {
 	table := nsarates.NewBuilder(nsarates.TableInfo{ID: "Commercial", Version: "2026-07"})
-	pm := nsarates.ProductKey{MailClass: nsarates.MailClassPriority, RateIndicator: "SP", ProcessingCategory: "MACHINABLE"}
+	pm := nsarates.ProductKey{MailClass: "PRIORITY_MAIL", RateIndicator: "SP", ProcessingCategory: "MACHINABLE"}
 	for lb := 1; lb <= 70; lb++ {
 		_ = table.SetCell(nsarates.CellKey{Product: pm, Zone: 5, Tier: nsarates.WeightTier(usps.Weight(lb) * usps.Pound)}, usps.Cents(900+60*lb))
 	}

@@ -10,13 +10,13 @@ import (
 )
 
 var (
-	keyPM    = ProductKey{MailClassPriority, "SP", "MACHINABLE"}
-	keyPME   = ProductKey{MailClassPriorityExpress, "PA", "MACHINABLE"}
-	keyGA    = ProductKey{MailClassGroundAdvantage, "SP", "MACHINABLE"}
-	keyCubic = ProductKey{MailClassPriority, "CP", "MACHINABLE"}
-	keyFlat  = ProductKey{MailClassPriority, "FE", "FLATS"}
+	keyPM    = ProductKey{mailClassPriority, "SP", "MACHINABLE"}
+	keyPME   = ProductKey{mailClassPriorityExpress, "PA", "MACHINABLE"}
+	keyGA    = ProductKey{mailClassGroundAdvantage, "SP", "MACHINABLE"}
+	keyCubic = ProductKey{mailClassPriority, "CP", "MACHINABLE"}
+	keyFlat  = ProductKey{mailClassPriority, "FE", "FLATS"}
 	// keyGAOS is Ground Advantage's oversized product: one price per zone.
-	keyGAOS = ProductKey{MailClassGroundAdvantage, "OS", "MACHINABLE"}
+	keyGAOS = ProductKey{mailClassGroundAdvantage, "OS", "MACHINABLE"}
 
 	allKeys = []ProductKey{keyPM, keyPME, keyGA, keyCubic, keyFlat, keyGAOS}
 

@@ -30,7 +30,7 @@ func TestQuoteContract(t *testing.T) {
 }
 
 func TestQuoteFallbackReasons(t *testing.T) {
-	otherProduct := ProductKey{MailClassParcelSelect, "SP", "MACHINABLE"}
+	otherProduct := ProductKey{mailClassParcelSelect, "SP", "MACHINABLE"}
 
 	cases := []struct {
 		name   string
@@ -178,7 +178,7 @@ func TestFees(t *testing.T) {
 		{Name: "nonstandard length 22", Kind: FeeLength, Over: 22 * int64(usps.Inch), Amount: 400},
 		{Name: "nonstandard length 30", Kind: FeeLength, Over: 30 * int64(usps.Inch), Amount: 1500},
 		{Name: "nonstandard volume", Kind: FeeVolume, Over: 3456, Amount: 1500},
-		{Name: "priority only", MailClass: MailClassPriorityExpress, Kind: FeeLength, Over: 10 * int64(usps.Inch), Amount: 100},
+		{Name: "priority only", MailClass: mailClassPriorityExpress, Kind: FeeLength, Over: 10 * int64(usps.Inch), Amount: 100},
 	} {
 		require.NoError(t, b.AddFee(f))
 	}
@@ -375,7 +375,7 @@ func TestRegisterWhileQuoting(t *testing.T) {
 		})
 	}
 	for i := range 200 {
-		k := ProductKey{MailClassGroundAdvantage, "SP", fmt.Sprintf("CATEGORY_%d", i)}
+		k := ProductKey{mailClassGroundAdvantage, "SP", fmt.Sprintf("CATEGORY_%d", i)}
 		tbl := buildTable(t, publishedInfo("retail"), 900, 2, k)
 		require.NoError(t, tp.SetPublished(SourceRetail, tbl))
 		id, err := tp.Product(k)

@@ -1,20 +1,20 @@
 package nsarates
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/nsalink/nsalink/internal/decimal"
 	"github.com/nsalink/nsalink/usps"
 )
 
 // Mail classes used by the default rules (USPS spelling, docs/usps.md#prices-request-fields).
 // Any other class in USPS spelling is accepted in tables.
 const (
-	MailClassPriority        = "PRIORITY_MAIL"
-	MailClassPriorityExpress = "PRIORITY_MAIL_EXPRESS"
-	MailClassGroundAdvantage = "USPS_GROUND_ADVANTAGE"
-	MailClassParcelSelect    = "PARCEL_SELECT"
+	mailClassPriority        = "PRIORITY_MAIL"
+	mailClassPriorityExpress = "PRIORITY_MAIL_EXPRESS"
+	mailClassGroundAdvantage = "USPS_GROUND_ADVANTAGE"
+	mailClassParcelSelect    = "PARCEL_SELECT"
 )
 
 // ProductKey names a product as USPS prices it: mail class, two-character
@@ -132,15 +132,15 @@ func (t Tier) String() string {
 func ParseTier(s string) (Tier, error) {
 	var t Tier
 	if num, ok := strings.CutSuffix(s, "softpack"); ok {
-		v, err := usps.ParseDecimal(num, 1)
+		v, err := decimal.Parse(num, 1)
 		if err != nil {
-			return Tier{}, &usps.NumberError{Input: s, Err: errors.Unwrap(err)}
+			return Tier{}, &usps.NumberError{Input: s, Err: err}
 		}
 		t = Tier{Kind: SoftPackTiers, Max: v}
 	} else if num, ok := strings.CutSuffix(s, "cuft"); ok {
-		v, err := usps.ParseDecimal(num, 1)
+		v, err := decimal.Parse(num, 1)
 		if err != nil {
-			return Tier{}, &usps.NumberError{Input: s, Err: errors.Unwrap(err)}
+			return Tier{}, &usps.NumberError{Input: s, Err: err}
 		}
 		t = Tier{Kind: CubicTiers, Max: v}
 	} else {

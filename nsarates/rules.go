@@ -158,7 +158,7 @@ func DefaultRuleSets() []RuleSet {
 		// Classes: PM and PME [3P] DMM 123 as quoted; Ground Advantage
 		// [3P] DMM 283 as quoted and USPS's 2022 proposal ("Dimensional
 		// Weight"); Parcel Select [3P] DMM 253.1.3 as quoted.
-		DimMailClasses:    []string{MailClassPriority, MailClassPriorityExpress, MailClassGroundAdvantage, MailClassParcelSelect},
+		DimMailClasses:    []string{mailClassPriority, mailClassPriorityExpress, mailClassGroundAdvantage, mailClassParcelSelect},
 		DimRateIndicators: []string{"SP", "PA", "DR", "DN"},
 		// Round off to the nearest whole inch: [P-hist] DMM Advisory
 		// 2006-10-30 ("20-1/4 inches is considered 20 inches; 20-3/4
@@ -185,20 +185,20 @@ func DefaultRuleSets() []RuleSet {
 		// Priority Mail soft pack by length plus width: [3P] easypost
 		// soft-pack table; DMM 223.1.3.4 as scraped. Ground Advantage's ten
 		// soft-pack bounds were not found, so it has no entry here.
-		SoftPack: []SoftPackRule{{MailClass: MailClassPriority, MaxLengthPlusWidth: pmSoftPack()}},
+		SoftPack: []SoftPackRule{{MailClass: mailClassPriority, MaxLengthPlusWidth: pmSoftPack()}},
 		// Oversized over 108 in up to 130 in, regardless of weight: [3P]
 		// DMM 253 as quoted ("use oversized prices, regardless of
 		// weight"); rate indicator OS [P] USPS prices API.
 		Oversized: []OversizedRule{
-			{MailClass: MailClassGroundAdvantage, Over: 108 * usps.Inch, RateIndicator: "OS"},
-			{MailClass: MailClassParcelSelect, Over: 108 * usps.Inch, RateIndicator: "OS"},
+			{MailClass: mailClassGroundAdvantage, Over: 108 * usps.Inch, RateIndicator: "OS"},
+			{MailClass: mailClassParcelSelect, Over: 108 * usps.Inch, RateIndicator: "OS"},
 		},
 		// 70 lb every class; 108 in PM/PME; 130 in GA and PS: [3P] DMM 201
 		// as quoted (woocommerce-services#607) and usps.com copies.
 		Limits: []Limit{
 			{MaxWeight: 70 * usps.Pound, MaxLengthPlusGirth: 108 * usps.Inch},
-			{MailClass: MailClassGroundAdvantage, MaxWeight: 70 * usps.Pound, MaxLengthPlusGirth: 130 * usps.Inch, CubicMaxTenths: 10},
-			{MailClass: MailClassParcelSelect, MaxWeight: 70 * usps.Pound, MaxLengthPlusGirth: 130 * usps.Inch},
+			{MailClass: mailClassGroundAdvantage, MaxWeight: 70 * usps.Pound, MaxLengthPlusGirth: 130 * usps.Inch, CubicMaxTenths: 10},
+			{MailClass: mailClassParcelSelect, MaxWeight: 70 * usps.Pound, MaxLengthPlusGirth: 130 * usps.Inch},
 		},
 	}
 	after := before.clone()
@@ -214,7 +214,7 @@ func DefaultRuleSets() []RuleSet {
 	after.CubicMaxLength = 22 * usps.Inch
 	// Ground Advantage soft-pack tiers aligned with Priority Mail: [3P]
 	// PostalPro plan via ecommercebytes.
-	after.SoftPack = append(after.SoftPack, SoftPackRule{MailClass: MailClassGroundAdvantage, MaxLengthPlusWidth: pmSoftPack()})
+	after.SoftPack = append(after.SoftPack, SoftPackRule{MailClass: mailClassGroundAdvantage, MaxLengthPlusWidth: pmSoftPack()})
 	return []RuleSet{
 		{ID: "usps-2019-06-23", EffectiveFrom: rules2019, Rules: before},
 		{ID: "usps-2026-07-12", EffectiveFrom: rules2026, KnownThrough: knownThrough2026, Rules: after},

@@ -19,7 +19,7 @@ func TestBillableWeight(t *testing.T) {
 	exact := DefaultRuleSets()[0].Rules
 	exact.DimSides = SidesExact
 	noGroundDIM := DefaultRuleSets()[0].Rules
-	noGroundDIM.DimMailClasses = []string{MailClassPriority, MailClassPriorityExpress}
+	noGroundDIM.DimMailClasses = []string{mailClassPriority, mailClassPriorityExpress}
 
 	cases := []struct {
 		name     string
@@ -119,7 +119,7 @@ func TestLimits(t *testing.T) {
 	})
 	t.Run("MaxLength is data", func(t *testing.T) {
 		r := DefaultRuleSets()[0].Rules
-		r.Limits = append(r.Limits, Limit{MailClass: MailClassPriorityExpress, MaxWeight: 70 * usps.Pound, MaxLength: 30 * usps.Inch})
+		r.Limits = append(r.Limits, Limit{MailClass: mailClassPriorityExpress, MaxWeight: 70 * usps.Pound, MaxLength: 30 * usps.Inch})
 		tp := newTestPricer(t, WithRules(r))
 		_, err := tp.Quote(tp.ship(keyPME, usps.Pound, 30010, 1000, 1000))
 		var le *LimitError

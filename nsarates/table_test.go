@@ -21,9 +21,9 @@ func TestBuilderErrors(t *testing.T) {
 		price usps.Cents
 	}{
 		{"MailClass", CellKey{ProductKey{"", "SP", "MACHINABLE"}, 1, pm3.Tier}, 1},
-		{"RateIndicator", CellKey{ProductKey{MailClassPriority, "S", "MACHINABLE"}, 1, pm3.Tier}, 1},
-		{"RateIndicator", CellKey{ProductKey{MailClassPriority, "sp", "MACHINABLE"}, 1, pm3.Tier}, 1},
-		{"ProcessingCategory", CellKey{ProductKey{MailClassPriority, "SP", "machinable"}, 1, pm3.Tier}, 1},
+		{"RateIndicator", CellKey{ProductKey{mailClassPriority, "S", "MACHINABLE"}, 1, pm3.Tier}, 1},
+		{"RateIndicator", CellKey{ProductKey{mailClassPriority, "sp", "MACHINABLE"}, 1, pm3.Tier}, 1},
+		{"ProcessingCategory", CellKey{ProductKey{mailClassPriority, "SP", "machinable"}, 1, pm3.Tier}, 1},
 		{"Zone", CellKey{keyPM, 10, pm3.Tier}, 1},
 		{"Tier", CellKey{keyPM, 1, Tier{}}, 1},
 		{"Tier", CellKey{keyPM, 1, WeightTier(0)}, 1},

@@ -1,5 +1,7 @@
 package usps
 
+import "github.com/nsalink/nsalink/internal/decimal"
+
 // Dimension is a length in thousandths of an inch (1 in = 1000).
 //
 // The unit holds exactly both what a ruler gives in eighths (4.875 in =
@@ -26,7 +28,7 @@ func (d Dimension) String() string { return formatFixed(int64(d), 3) }
 // ParseDimension parses inches with up to three decimals ("10", "10.25",
 // "4.875"), up to MaxDimension. The error is a *[NumberError].
 func ParseDimension(s string) (Dimension, error) {
-	v, err := parseFixed(s, 3)
+	v, err := decimal.Parse(s, 3)
 	if err == nil && v > int64(MaxDimension) {
 		err = ErrRange
 	}

@@ -13,9 +13,9 @@
 // # Two parsing rules for numbers
 //
 // What a person or a rate table writes is parsed strictly: [ParseCents],
-// [ParseWeight], [ParseDimension] and [ParseDecimal] take plain decimals
-// ("9.35", "15.99oz", "4.875") and reject signs, exponents and digits finer
-// than the unit; nothing is rounded.
+// [ParseWeight] and [ParseDimension] take plain decimals ("9.35",
+// "15.99oz", "4.875") and reject signs, exponents and digits finer than the
+// unit; nothing is rounded.
 //
 // What USPS's APIs send is a JSON number that a USPS system may have
 // printed from a binary float (0.30000000000000004). [Cents.UnmarshalJSON]

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+
+	"github.com/nsalink/nsalink/internal/decimal"
 )
 
 // Cents is an amount of US dollars in whole cents. Money never passes
@@ -38,7 +40,7 @@ func (c Cents) String() string {
 //
 // USPS's JSON amounts follow [Cents.UnmarshalJSON] instead.
 func ParseCents(s string) (Cents, error) {
-	v, err := parseFixed(s, 2)
+	v, err := decimal.Parse(s, 2)
 	if err == nil && v > int64(MaxCents) {
 		err = ErrRange
 	}

@@ -159,21 +159,3 @@ func TestNumberErrorTruncates(t *testing.T) {
 	assert.Equal(t, "€€€€€€€€€€€€€…", ne.Input)
 	assert.Equal(t, `usps: "9.351": too many decimals`, (&usps.NumberError{Input: "9.351", Err: usps.ErrPrecision}).Error())
 }
-
-func TestParseDecimal(t *testing.T) {
-	v, err := usps.ParseDecimal("0.3", 1)
-	require.NoError(t, err)
-	assert.Equal(t, int64(3), v)
-	v, err = usps.ParseDecimal("3456", 0)
-	require.NoError(t, err)
-	assert.Equal(t, int64(3456), v)
-	for in, want := range map[string]error{"34.5": usps.ErrPrecision, "-1": usps.ErrNegative, "1e3": usps.ErrSyntax, "1234567890123": usps.ErrRange} {
-		_, err := usps.ParseDecimal(in, 0)
-		var ne *usps.NumberError
-		require.ErrorAs(t, err, &ne, in)
-		assert.Equal(t, in, ne.Input)
-		assert.ErrorIs(t, err, want, in)
-	}
-	_, err = usps.ParseDecimal("1", 7)
-	assert.ErrorIs(t, err, usps.ErrRange)
-}

@@ -1,19 +1,22 @@
 package usps
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/nsalink/nsalink/internal/decimal"
 )
 
-// Number errors, wrapped in *[NumberError].
+// Number errors, wrapped in *[NumberError]. They are the errors of the
+// strict decimal parser behind [ParseCents], [ParseWeight] and
+// [ParseDimension], which nsarates shares for its table cells.
 var (
-	ErrSyntax    = errors.New("malformed number")
-	ErrPrecision = errors.New("too many decimals")
-	ErrNegative  = errors.New("negative")
-	ErrRange     = errors.New("out of range")
+	ErrSyntax    = decimal.ErrSyntax
+	ErrPrecision = decimal.ErrPrecision
+	ErrNegative  = decimal.ErrNegative
+	ErrRange     = decimal.ErrRange
 )
 
 // NumberError reports input that is not an exact, non-negative amount in the
@@ -44,61 +47,6 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
-}
-
-// ParseDecimal parses a plain, non-negative decimal number exactly and
-// returns it scaled by 10^decimals: ParseDecimal("0.3", 1) is 3 and
-// ParseDecimal("3456", 0) is 3456. The grammar is one or more ASCII digits,
-// optionally followed by a point and one or more digits; signs, exponents,
-// spaces, separators, NaN and Inf are ErrSyntax, a minus sign ErrNegative,
-// more than decimals fractional digits ErrPrecision, and more than 12
-// integer digits ErrRange. It is the parser behind [ParseCents],
-// [ParseWeight] and [ParseDimension]; decimals must be 0 to 6.
-func ParseDecimal(s string, decimals int) (int64, error) {
-	v, err := parseFixed(s, decimals)
-	if err != nil {
-		return 0, numberError(s, err)
-	}
-	return v, nil
-}
-
-// maxIntDigits bounds the integer part so that scaling by up to 10⁶ never
-// overflows int64.
-const maxIntDigits = 12
-
-// parseFixed is ParseDecimal returning a bare sentinel error.
-func parseFixed(s string, frac int) (int64, error) {
-	if frac < 0 || frac > 6 {
-		return 0, ErrRange
-	}
-	if strings.HasPrefix(s, "-") {
-		if _, err := parseFixed(s[1:], frac); err == nil || errors.Is(err, ErrPrecision) || errors.Is(err, ErrRange) {
-			return 0, ErrNegative
-		}
-		return 0, ErrSyntax
-	}
-	whole, fraction, hasPoint := strings.Cut(s, ".")
-	if whole == "" || !allDigits(whole) || (hasPoint && (fraction == "" || !allDigits(fraction))) {
-		return 0, ErrSyntax
-	}
-	if len(fraction) > frac {
-		return 0, ErrPrecision
-	}
-	whole = strings.TrimLeft(whole, "0")
-	if len(whole) > maxIntDigits {
-		return 0, ErrRange
-	}
-	var v int64
-	for _, r := range whole {
-		v = v*10 + int64(r-'0')
-	}
-	for i := range frac {
-		v *= 10
-		if i < len(fraction) {
-			v += int64(fraction[i] - '0')
-		}
-	}
-	return v, nil
 }
 
 func allDigits(s string) bool {

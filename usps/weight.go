@@ -3,6 +3,8 @@ package usps
 import (
 	"strconv"
 	"strings"
+
+	"github.com/nsalink/nsalink/internal/decimal"
 )
 
 // Weight is a weight in hundredths of an ounce (1 lb = 1600).
@@ -41,13 +43,13 @@ func (w Weight) Pounds() string { return formatFixed(int64(w)*625, 6) }
 func ParseWeight(s string) (Weight, error) {
 	switch {
 	case strings.HasSuffix(s, "oz"):
-		v, err := parseFixed(strings.TrimSuffix(s, "oz"), 2)
+		v, err := decimal.Parse(strings.TrimSuffix(s, "oz"), 2)
 		if err != nil {
 			return 0, numberError(s, err)
 		}
 		return Weight(v), nil
 	case strings.HasSuffix(s, "lb"):
-		v, err := parseFixed(strings.TrimSuffix(s, "lb"), 4)
+		v, err := decimal.Parse(strings.TrimSuffix(s, "lb"), 4)
 		if err != nil {
 			return 0, numberError(s, err)
 		}
