@@ -236,9 +236,13 @@ func BenchmarkNaiveMapEngine(b *testing.B) {
 	contract, _ := commercial.Derive(contractInfo("v1"), Discount{BasisPoints: 500})
 	n := newNaiveEngine(p, contractAccount, contract, commercial)
 	// The baseline gets keys and account strings, as a naive caller would.
+	keyOf := make(map[ProductID]ProductKey, len(p.productIDs))
+	for k, id := range p.productIDs {
+		keyOf[id] = k
+	}
 	productKeys := make([]ProductKey, len(ships))
 	for i, s := range ships {
-		productKeys[i], _ = p.ProductKey(s.Product)
+		productKeys[i] = keyOf[s.Product]
 		want, err := p.Quote(s)
 		got, _, err2 := n.quote(contractAccount, productKeys[i], s)
 		if err != nil || err2 != nil || int64(want.Price) != got {

@@ -83,11 +83,10 @@ type Pricer struct {
 	clock               func() time.Time
 	today               todayCache
 
-	mu          sync.Mutex // serializes registration and installs
-	productIDs  map[ProductKey]ProductID
-	productKeys []ProductKey // by ProductID; [0] unused
-	accountIDs  map[string]AccountID
-	tiers       tierCache
+	mu         sync.Mutex               // serializes registration and installs
+	productIDs map[ProductKey]ProductID // IDs run from 1
+	accountIDs map[string]AccountID
+	tiers      tierCache
 
 	accounts   atomic.Pointer[[]*accountSlot] // by AccountID; copied on growth
 	commercial atomic.Pointer[compiled]
@@ -163,11 +162,10 @@ func WithClock(now func() time.Time) Option {
 // [DefaultRuleSets], changed by opts.
 func NewPricer(opts ...Option) (*Pricer, error) {
 	p := &Pricer{
-		clock:       time.Now,
-		productIDs:  map[ProductKey]ProductID{},
-		productKeys: []ProductKey{{}},
-		accountIDs:  map[string]AccountID{},
-		tiers:       tierCache{},
+		clock:      time.Now,
+		productIDs: map[ProductKey]ProductID{},
+		accountIDs: map[string]AccountID{},
+		tiers:      tierCache{},
 	}
 	for _, rs := range DefaultRuleSets() {
 		p.sets = append(p.sets, ruleSet{id: rs.ID, from: dayOrMin(rs.EffectiveFrom), through: dayOrMax(rs.KnownThrough), rules: rs.Rules})
@@ -224,9 +222,8 @@ func (p *Pricer) productLocked(k ProductKey) ProductID {
 			p.productLocked(ProductKey{MailClass: k.MailClass, RateIndicator: o.RateIndicator, ProcessingCategory: k.ProcessingCategory})
 		}
 	}
-	id := ProductID(len(p.productKeys))
+	id := ProductID(len(p.productIDs) + 1)
 	p.productIDs[k] = id
-	p.productKeys = append(p.productKeys, k)
 	// Appending writes only past the length quotes hold, so they never see
 	// a half-written entry; the new length is published atomically.
 	rules := *p.rules.Load()
@@ -245,16 +242,6 @@ func (p *Pricer) ruleOf(id ProductID, set int) *prodRule {
 		return &rules[i]
 	}
 	return nil
-}
-
-// ProductKey returns the key behind a handle.
-func (p *Pricer) ProductKey(id ProductID) (ProductKey, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if id == 0 || int(id) >= len(p.productKeys) {
-		return ProductKey{}, false
-	}
-	return p.productKeys[id], true
 }
 
 // Account returns the handle for an EPS account (digits only), registering

@@ -160,11 +160,9 @@ func TestPricerHandles(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, tp.account, again)
 
-	k, ok := tp.ProductKey(tp.ids[keyGA])
-	require.True(t, ok)
-	assert.Equal(t, keyGA, k)
-	_, ok = tp.ProductKey(0)
-	assert.False(t, ok)
+	id, err := tp.Product(keyGA)
+	require.NoError(t, err)
+	assert.Equal(t, tp.ids[keyGA], id, "a key registered again keeps its handle")
 
 	info, ok := tp.Contract(contractAccount)
 	require.True(t, ok)
