@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nsalink/nsalink/internal/decimal"
 	"github.com/nsalink/nsalink/usps"
 )
 
@@ -248,7 +249,7 @@ func (p *Pricer) ruleOf(id ProductID, set int) *prodRule {
 // it on first use. A registered account without a table quotes at published
 // rates with ReasonNoTable.
 func (p *Pricer) Account(eps string) (AccountID, error) {
-	if eps == "" || len(eps) > 20 || !allDigits(eps) {
+	if eps == "" || len(eps) > 20 || !decimal.AllDigits(eps) {
 		return 0, &ValidationError{Field: "Account", Value: eps, Reason: "want the EPS account number, digits only"}
 	}
 	p.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nsalink/nsalink/internal/decimal"
 	"github.com/nsalink/nsalink/usps"
 )
 
@@ -34,7 +35,7 @@ type TableInfo struct {
 }
 
 func (in TableInfo) validate() error {
-	if in.Account != "" && (len(in.Account) > 20 || !allDigits(in.Account)) {
+	if in.Account != "" && (len(in.Account) > 20 || !decimal.AllDigits(in.Account)) {
 		return &ValidationError{Field: "Account", Value: in.Account, Reason: "want the EPS account number, digits only"}
 	}
 	if !isLabel(in.ID) {
@@ -514,12 +515,3 @@ func (a u128) mul(m uint64) u128 {
 }
 
 func (a u128) less(b u128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}

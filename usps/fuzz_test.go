@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/nsalink/nsalink/internal/decimal"
 )
 
 func fuzzIdentifier[T interface {
@@ -48,7 +50,7 @@ func fuzzIdentifier[T interface {
 }
 
 func digitsLen(s string, lo, hi int) bool {
-	return len(s) >= lo && len(s) <= hi && allDigits(s)
+	return len(s) >= lo && len(s) <= hi && decimal.AllDigits(s)
 }
 
 func FuzzParseCRID(f *testing.F) {
@@ -57,13 +59,13 @@ func FuzzParseCRID(f *testing.F) {
 
 func FuzzParseMID(f *testing.F) {
 	fuzzIdentifier(f, ParseMID, func(s string) bool {
-		return len(s) == 6 && allDigits(s) && s[0] != '9' || len(s) == 9 && allDigits(s) && s[0] == '9'
+		return len(s) == 6 && decimal.AllDigits(s) && s[0] != '9' || len(s) == 9 && decimal.AllDigits(s) && s[0] == '9'
 	}, "123456", "901234567", "912345", "9-0-1")
 }
 
 func FuzzParseManifestMID(f *testing.F) {
 	fuzzIdentifier(f, ParseManifestMID, func(s string) bool {
-		return len(s) == 6 && allDigits(s) && s[0] != '9' || len(s) == 9 && allDigits(s) && s[0] == '9'
+		return len(s) == 6 && decimal.AllDigits(s) && s[0] != '9' || len(s) == 9 && decimal.AllDigits(s) && s[0] == '9'
 	}, "123456", "901234567", "912345", "9-0-1")
 }
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/nsalink/nsalink/internal/decimal"
 )
 
 // ErrInvalidIdentifier matches every *FieldError: a CRID, MID or EPS
@@ -203,15 +205,15 @@ func ParseEPSAccount(s string) (EPSAccount, error) {
 
 // Valid reports whether c is in the form ParseCRID returns: 2 to 18 ASCII
 // digits.
-func (c CRID) Valid() bool { return len(c) >= 2 && len(c) <= 18 && allDigits(string(c)) }
+func (c CRID) Valid() bool { return len(c) >= 2 && len(c) <= 18 && decimal.AllDigits(string(c)) }
 
 // Valid reports whether m is in the form ParseMID returns: 6 ASCII digits
 // starting 0-8, or 9 starting 9.
 func (m MID) Valid() bool {
-	return allDigits(string(m)) && (len(m) == 6 && m[0] != '9' || len(m) == 9 && m[0] == '9')
+	return decimal.AllDigits(string(m)) && (len(m) == 6 && m[0] != '9' || len(m) == 9 && m[0] == '9')
 }
 
 // Valid reports whether a is in the form ParseEPSAccount returns: exactly
 // 10 ASCII digits. Clients check it on every call with an account, so it
 // allocates nothing.
-func (a EPSAccount) Valid() bool { return len(a) == 10 && allDigits(string(a)) }
+func (a EPSAccount) Valid() bool { return len(a) == 10 && decimal.AllDigits(string(a)) }

@@ -49,15 +49,6 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // formatFixed formats v/10^frac with trailing fractional zeros removed.
 func formatFixed(v int64, frac int) string {
 	sign := ""

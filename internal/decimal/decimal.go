@@ -40,7 +40,7 @@ func Parse(s string, frac int) (int64, error) {
 		return 0, ErrSyntax
 	}
 	whole, fraction, hasPoint := strings.Cut(s, ".")
-	if whole == "" || !allDigits(whole) || (hasPoint && (fraction == "" || !allDigits(fraction))) {
+	if whole == "" || !AllDigits(whole) || (hasPoint && (fraction == "" || !AllDigits(fraction))) {
 		return 0, ErrSyntax
 	}
 	if len(fraction) > frac {
@@ -63,7 +63,8 @@ func Parse(s string, frac int) (int64, error) {
 	return v, nil
 }
 
-func allDigits(s string) bool {
+// AllDigits reports whether s holds only ASCII digits (true for "").
+func AllDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
 			return false
