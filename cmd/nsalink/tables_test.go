@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/nsalink/nsalink/linking"
 	"github.com/nsalink/nsalink/nsarates"
+	"github.com/nsalink/nsalink/uspsbiz"
 )
 
 // contractFor is a contract table for the EPS account eps.
@@ -226,4 +229,57 @@ func TestTablesUsage(t *testing.T) {
 	var b bytes.Buffer
 	printUsage(&b)
 	require.Contains(t, b.String(), "list, export or import the stored rate tables")
+}
+
+// TestTablesImportReachesRunningInstances: an instance running RunSync
+// installs what the CLI imported, through the change feed, and drops a
+// table replaced by another import.
+func TestTablesImportReachesRunningInstances(t *testing.T) {
+	backends(t, func(t *testing.T, f *fixture) {
+		ctx := t.Context()
+		key, err := base64.StdEncoding.DecodeString(f.k1)
+		require.NoError(t, err)
+		sealer, err := linking.NewAESGCMSealer("k1", map[string][]byte{"k1": key})
+		require.NoError(t, err)
+		c, err := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(f.srv.URL)),
+			uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: clientID, ClientSecret: clientSecret}))
+		require.NoError(t, err)
+		pricer, err := nsarates.NewPricer()
+		require.NoError(t, err)
+		running, err := linking.New(c, f.store, sealer, linking.WithRedirectURI(redirectURI),
+			linking.WithPlatform("Acme Ship", platformCRID), linking.WithTables(pricer, nil),
+			linking.WithCacheStaleness(10*time.Millisecond))
+		require.NoError(t, err)
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- running.RunSync(rctx) }()
+		defer func() { cancel(); require.NoError(t, <-done) }()
+
+		code, _, errOut := f.tables("", "import", "-account", acctActive, writeFile(t, contractFor(epsActive)))
+		require.Equal(t, 0, code, errOut)
+		waitFor(t, 10*time.Second, func() bool {
+			info, ok := pricer.Contract(epsActive)
+			return ok && info.Version == "2026-01"
+		})
+		next := strings.Replace(contractFor(epsActive), ",2026-01,", ",2026-07,", 1)
+		code, _, errOut = f.tables(next, "import", "-account", acctActive, "-")
+		require.Equal(t, 0, code, errOut)
+		waitFor(t, 10*time.Second, func() bool {
+			info, ok := pricer.Contract(epsActive)
+			return ok && info.Version == "2026-07"
+		})
+	})
+}
+
+// waitFor polls cond until it holds or the bound (far above the expected
+// milliseconds) passes.
+func waitFor(t *testing.T, bound time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", bound)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
