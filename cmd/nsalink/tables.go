@@ -36,7 +36,7 @@ keep the file as you would the contract.
 
 import reads the whole file first: a bad file (exit 2) names its line, column
 and field, and nothing is written. A contract table's EPS account must be the
-link's: its EPS is sealed at rest, so the check needs the sealing keys
+link's (exit 1 and nothing written if not): its EPS is sealed at rest, so the check needs the sealing keys
 (NSALINK_SEAL_KEYS, as for rotate-key), and without them a contract import is
 refused. A table for an account with no link yet is stored and applies once
 the link is active. The table is stored as SetContractTable or
