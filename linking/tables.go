@@ -128,10 +128,40 @@ func (l *Linker) SetCommercialTable(ctx context.Context, t *nsarates.Table) erro
 }
 
 func (l *Linker) putWholeTable(ctx context.Context, key, accountID string, t *nsarates.Table) error {
+	// key is StoreTable's key of accountID.
 	ts, err := l.tableStore()
 	if err != nil {
 		return err
 	}
+	if err := StoreTable(ctx, ts, accountID, t, l.now()); err != nil {
+		return err
+	}
+	l.installKey(ctx, key) // this instance at once; others via the feed
+	return nil
+}
+
+// StoreTable stores t whole in ts as SetContractTable (accountID set) or
+// SetCommercialTable (accountID empty) do: complete, without a sync
+// checkpoint or error, synced at now. It is for tools that write a Store
+// directly, such as the operator CLI; running Linkers install the table
+// through RunSync's change feed. Unlike SetContractTable it does not read
+// the link: a contract table's TableInfo.Account must be checked against
+// the link's EPS account (OpenEPS) by the caller.
+func StoreTable(ctx context.Context, ts TableStore, accountID string, t *nsarates.Table, now time.Time) error {
+	switch {
+	case t == nil:
+		return errors.New("linking: StoreTable: nil table")
+	case accountID != "" && t.Info().Account == "":
+		return errors.New("linking: StoreTable: a contract table needs TableInfo.Account (the EPS account)")
+	case accountID == "" && t.Info().Account != "":
+		return errors.New("linking: StoreTable: the commercial table has no TableInfo.Account")
+	}
+	key := TableKeyCommercial
+	if accountID != "" {
+		key = TableKeyContract(accountID)
+	}
+	// A lost compare-and-swap (another writer in between) is retried a
+	// few times.
 	for attempt := 0; ; attempt++ {
 		rec, err := ts.GetTable(ctx, key)
 		if errors.Is(err, ErrNotFound) {
@@ -144,13 +174,10 @@ func (l *Linker) putWholeTable(ctx context.Context, key, accountID string, t *ns
 			return err
 		}
 		rec.Complete, rec.Checkpoint, rec.LastError = true, nil, ""
-		rec.SyncedAt = l.now().UTC()
+		rec.SyncedAt = now.UTC()
 		_, err = ts.PutTable(ctx, rec)
 		if errors.Is(err, ErrConflict) && attempt < 10 {
 			continue
-		}
-		if err == nil {
-			l.installKey(ctx, key) // this instance at once; others via the feed
 		}
 		return err
 	}

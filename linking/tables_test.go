@@ -561,3 +561,29 @@ func TestNewEPSAccountGetsItsOwnTable(t *testing.T) {
 	assert.Equal(t, nsarates.SourceContract, q.Source)
 	assert.Equal(t, usps.Cents(795), q.Price)
 }
+
+func TestStoreTableRefusesTheWrongKind(t *testing.T) {
+	ctx := t.Context()
+	store := memstore.New().(linking.TableStore)
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	contract, commercial := readTable(t, contractCSV), readTable(t, commercialCSV)
+	require.ErrorContains(t, linking.StoreTable(ctx, store, "acct-1", nil, now), "nil table")
+	require.ErrorContains(t, linking.StoreTable(ctx, store, "acct-1", commercial, now), "needs TableInfo.Account")
+	require.ErrorContains(t, linking.StoreTable(ctx, store, "", contract, now), "has no TableInfo.Account")
+	recs, err := store.ListTables(ctx)
+	require.NoError(t, err)
+	require.Empty(t, recs)
+
+	require.NoError(t, linking.StoreTable(ctx, store, "acct-1", contract, now))
+	require.NoError(t, linking.StoreTable(ctx, store, "", commercial, now))
+	rec, err := store.GetTable(ctx, linking.TableKeyContract("acct-1"))
+	require.NoError(t, err)
+	require.Equal(t, "acct-1", rec.AccountID)
+	require.True(t, rec.Complete)
+	require.Equal(t, contract.Len(), rec.Done)
+	require.True(t, now.Equal(rec.SyncedAt))
+	rec, err = store.GetTable(ctx, linking.TableKeyCommercial)
+	require.NoError(t, err)
+	require.Empty(t, rec.AccountID)
+	require.Equal(t, commercial.Len(), rec.Total)
+}

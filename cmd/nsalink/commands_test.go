@@ -435,20 +435,6 @@ func TestQuota(t *testing.T) {
 	})
 }
 
-func TestTablesNotAvailableYet(t *testing.T) {
-	backends(t, func(t *testing.T, f *fixture) {
-		for _, sub := range []string{"import", "export"} {
-			code, _, errOut := f.run(nil, "tables", sub)
-			require.Equal(t, 1, code)
-			require.Contains(t, errOut, "not available yet")
-		}
-		code, _, _ := f.run(nil, "tables", "sync")
-		require.Equal(t, 2, code)
-		code, _, _ = f.run(nil, "tables")
-		require.Equal(t, 2, code)
-	})
-}
-
 // runPlain runs the CLI with an empty environment.
 func runPlain(t *testing.T, args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer

@@ -1,8 +1,8 @@
 // Command nsalink is the operator CLI of an nsalink deployment: what a
 // platform's on-call engineer runs against the links database (SQLite or
 // PostgreSQL) to see the fleet, inspect one link and its audit trail, force
-// a re-check with USPS, export the audit trail, rotate the sealing key and
-// see the USPS call budget.
+// a re-check with USPS, export the audit trail, rotate the sealing key, see
+// the USPS call budget, and list, export or import the stored rate tables.
 //
 // Usage:
 //
@@ -16,7 +16,9 @@
 //	events ID [-format json|csv]   export a link's audit trail
 //	rotate-key [-check]            re-seal every token under the primary sealing key
 //	quota                          the USPS call budget as this process sees it
-//	tables import|export           rate tables (not available yet)
+//	tables list                    the stored rate tables and their sync state (redacted)
+//	tables export KEY              a stored rate table's CSV, byte for byte
+//	tables import -account ID FILE store a contract (or -commercial) rate table
 //
 // Every command takes -db (or $NSALINK_DB): sqlite:PATH or a PostgreSQL URL
 // (postgres://…). Prefer $NSALINK_DB for a DSN holding a password: a flag
@@ -64,6 +66,7 @@ const (
 type env struct {
 	ctx    context.Context
 	getenv func(string) string
+	stdin  io.Reader // tables import -
 	stdout io.Writer
 	stderr io.Writer
 	now    func() time.Time
@@ -78,7 +81,7 @@ type command struct {
 	args    string // positional arguments, for the usage line
 	summary string
 	detail  string // more help, after the usage line
-	nargs   int    // exact number of positional arguments
+	nargs   int    // exact number of positional arguments; -1: checked by the command
 	// setup declares the command's flags and returns the function that runs
 	// it once they are parsed.
 	setup func(e *env, fs *flag.FlagSet) func(args []string) error
@@ -102,7 +105,7 @@ func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(form
 // run is the whole program, minus the process: main calls it with the real
 // environment, tests with their own.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	e := &env{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr, now: time.Now}
+	e := &env{ctx: ctx, getenv: getenv, stdin: os.Stdin, stdout: stdout, stderr: stderr, now: time.Now}
 	return e.run(args)
 }
 
@@ -139,7 +142,7 @@ func (e *env) run(args []string) int {
 		e.commandUsage(e.stdout, c)
 		return exitOK
 	}
-	if err == nil && len(pos) != c.nargs {
+	if err == nil && c.nargs >= 0 && len(pos) != c.nargs {
 		err = usagef("want %d argument(s) (%s), got %d", c.nargs, c.args, len(pos))
 	}
 	if err != nil {
@@ -195,7 +198,7 @@ usage: nsalink <command> [flags] [args]
 commands:
 `)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-11s %-14s %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(w, "  %-11s %-19s %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprint(w, `
 Every command takes -db DSN (or $NSALINK_DB): sqlite:PATH or postgres://….
