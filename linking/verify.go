@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nsalink/nsalink/usps"
@@ -139,13 +141,17 @@ func (l *Linker) verify(ctx context.Context, accountID string) (*Link, error) {
 	out := l.check(ctx, lk)
 	now := l.now().UTC()
 	lk, uerr := l.update(ctx, accountID, "verifier", out.cause, func(cur *Link) (State, Reason, error) {
-		if cur.State != lk.State || cur.Reason != lk.Reason || cur.EPSAccount != lk.EPSAccount || cur.CRID != lk.CRID {
+		if cur.State != lk.State || cur.Reason != lk.Reason || identity(cur) != identity(lk) {
 			return cur.State, cur.Reason, errStale // credentials or state changed meanwhile
 		}
 		cur.LastError = out.cause
 		switch {
 		case out.state == StateActive:
 			cur.PaymentToken, cur.PaymentTokenExpiry = out.paymentToken, out.paymentExpiry.UTC()
+			for i := range cur.Locations {
+				t := out.locationTokens[cur.Locations[i].Label]
+				cur.Locations[i].PaymentToken, cur.Locations[i].PaymentTokenExpiry = t.sealed, t.expiry.UTC()
+			}
 			cur.NextCheckAt, cur.CheckAttempts, cur.LastError = time.Time{}, 0, ""
 		case out.state == StateActionRequired && !fixedAtUSPS[out.reason]:
 			cur.NextCheckAt, cur.CheckAttempts = time.Time{}, 0 // waits for the customer
@@ -193,28 +199,97 @@ type outcome struct {
 	err           error  // a failure that is not the customer's
 	paymentToken  []byte
 	paymentExpiry time.Time
+	// locationTokens are the payment tokens of the link's locations, by
+	// label, when it activates.
+	locationTokens map[string]locationToken
 }
 
-// check asks USPS; it never writes.
+// locationToken is the payment token an activating check got for one
+// location.
+type locationToken struct {
+	sealed []byte
+	expiry time.Time
+}
+
+// identity is what a check was made for: a verification whose link changed
+// meanwhile is not applied.
+func identity(lk *Link) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%s|%s|%s|%s", lk.CRID, lk.MID, lk.ManifestMID, lk.EPSAccount.Reveal(), lk.ReturnsMID)
+	for _, loc := range lk.Locations {
+		fmt.Fprintf(&b, "|%q:%s:%s:%s", loc.Label, loc.MID, loc.ManifestMID, loc.EPSAccount.Reveal())
+	}
+	return b.String()
+}
+
+// paymentTokenAAD is the sealing context of the payment token of a
+// location ("" is the link's default account).
+func paymentTokenAAD(accountID, label string) []byte {
+	if label == "" {
+		return sealAAD(accountID, sealedFieldPaymentToken)
+	}
+	return sealAAD(accountID, sealedFieldPaymentToken+":"+label)
+}
+
+// accountOf is the payment account of a link's location ("" the default).
+func accountOf(lk *Link, loc Location) payAccount {
+	return payAccount{CRID: lk.CRID, MID: loc.MID, ManifestMID: loc.ManifestMID, EPS: loc.EPSAccount, ReturnsMID: lk.ReturnsMID}
+}
+
+// check asks USPS about every account of the link (the default, then each
+// location, stopping at the first that is not ready); it never writes.
 func (l *Linker) check(ctx context.Context, lk *Link) outcome {
+	labels := []string{""}
+	for _, loc := range lk.Locations {
+		labels = append(labels, loc.Label)
+	}
+	var out outcome
+	for _, label := range labels {
+		loc, _ := lk.location(label)
+		o := l.checkAccount(ctx, lk, label, accountOf(lk, loc))
+		if label != "" && o.cause != "" {
+			o.cause = "location " + strconv.Quote(label) + ": " + o.cause
+		}
+		if o.state != StateActive {
+			return o
+		}
+		if label == "" {
+			out = o
+			continue
+		}
+		if out.locationTokens == nil {
+			out.locationTokens = map[string]locationToken{}
+		}
+		out.locationTokens[label] = locationToken{sealed: o.paymentToken, expiry: o.paymentExpiry}
+	}
+	return out
+}
+
+// checkAccount checks one account: the credentials check with the payment
+// model's roles, then the contract probe with the customer's token.
+func (l *Linker) checkAccount(ctx context.Context, lk *Link, label string, a payAccount) outcome {
 	pending := func(reason Reason, cause string, err error) outcome {
 		return outcome{state: StateApprovalPending, reason: reason, cause: cause, err: err}
 	}
 	v, err := checkCredentials(ctx, l.usps, CredentialsInput{
-		CRID: string(lk.CRID), MID: string(lk.MID), ManifestMID: string(lk.ManifestMID), EPS: lk.EPSAccount.Reveal(),
-	}, l.platformCRID)
+		CRID: string(a.CRID), MID: string(a.MID), ManifestMID: string(a.ManifestMID), EPS: a.EPS.Reveal(),
+		ReturnsMID: string(a.ReturnsMID),
+	}, l.model, l.platformCRID)
 	if err != nil {
 		var ae *uspsbiz.APIError
-		if errors.As(err, &ae) && ae.StatusCode == 400 {
+		if errors.As(err, &ae) && ae.StatusCode == 400 && !errors.Is(err, ErrPlatformAccount) {
 			return outcome{state: StateActionRequired, reason: ReasonCredentialsRejected, cause: "credentials check: rejected"}
+		}
+		if errors.Is(err, ErrPlatformAccount) {
+			return pending(ReasonNone, "credentials check: platform's payment account refused", err)
 		}
 		return pending(ReasonNone, "credentials check: "+errorClass(err), err)
 	}
 	if !v.ok() {
-		if r, ok := reasonForEPA[v.EPACode]; ok {
+		if r, ok := reasonForEPA[v.EPACode]; ok && v.EPS.Verdict == verdictRejected {
 			return outcome{state: StateActionRequired, reason: r, cause: "credentials check: EPA code " + v.EPACode}
 		}
-		for _, fv := range []fieldVerdict{v.CRID, v.MID, v.ManifestMID} {
+		for _, fv := range []fieldVerdict{v.CRID, v.MID, v.ManifestMID, v.ReturnsMID} {
 			if fv.Verdict == verdictRejected {
 				return outcome{state: StateActionRequired, reason: ReasonCRIDNotEnrolled, cause: "credentials check: CRID/MID rejected " + fv.Code}
 			}
@@ -222,7 +297,7 @@ func (l *Linker) check(ctx context.Context, lk *Link) outcome {
 		return outcome{state: StateActionRequired, reason: ReasonCredentialsRejected, cause: "credentials check: rejected"}
 	}
 	pa := v.Payment
-	sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), sealAAD(lk.AccountID, sealedFieldPaymentToken))
+	sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), paymentTokenAAD(lk.AccountID, label))
 	if err != nil {
 		return pending(ReasonNone, "sealing payment token", err)
 	}
@@ -231,7 +306,7 @@ func (l *Linker) check(ctx context.Context, lk *Link) outcome {
 		Package: uspsbiz.Package{OriginZIP: l.probe.OriginZIP, DestinationZIP: l.probe.DestinationZIP,
 			Weight: l.probe.Weight, Length: l.probe.Length, Width: l.probe.Width, Height: l.probe.Height},
 		MailClass: l.probe.MailClass,
-		EPS:       lk.EPSAccount,
+		EPS:       a.EPS,
 	})
 	switch {
 	case errors.Is(err, uspsbiz.ErrReauthorizationRequired):
@@ -267,16 +342,28 @@ func errorClass(err error) string {
 	return "unreachable"
 }
 
-// PaymentToken returns the account's payment authorization token (for the
-// X-Payment-Authorization-Token header of labels), cached in the store for
-// its 8 hours and renewed EarlyExpiry before it expires, under the per-link
-// lock so that a fleet asks USPS once. Only an active link has one.
+// PaymentToken returns the payment authorization token of the account's
+// default location (for the X-Payment-Authorization-Token header of
+// labels): see PaymentTokenAt.
 func (l *Linker) PaymentToken(ctx context.Context, accountID string) (uspsbiz.Secret, time.Time, error) {
+	return l.PaymentTokenAt(ctx, accountID, "")
+}
+
+// PaymentTokenAt returns the payment authorization token of the account's
+// location with this label ("" is the default MIDs and EPS account), with
+// the Linker's payment model's roles. It is cached in the store for its 8
+// hours and renewed EarlyExpiry before it expires, under the per-link lock
+// so that a fleet asks USPS once. Only an active link has one; an unknown
+// label is ErrUnknownLocation.
+func (l *Linker) PaymentTokenAt(ctx context.Context, accountID, location string) (uspsbiz.Secret, time.Time, error) {
 	lk, err := l.store.GetLink(ctx, accountID)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	if tok, exp, ok := l.cachedPaymentToken(lk); ok {
+	if _, ok := lk.location(location); !ok {
+		return "", time.Time{}, fmt.Errorf("%w: %q", ErrUnknownLocation, location)
+	}
+	if tok, exp, ok := l.cachedPaymentToken(lk, location); ok {
 		return tok, exp, nil
 	}
 	var tok uspsbiz.Secret
@@ -289,21 +376,30 @@ func (l *Linker) PaymentToken(ctx context.Context, accountID string) (uspsbiz.Se
 		if lk.State != StateActive {
 			return fmt.Errorf("%w: link is %s", ErrNotActive, lk.State)
 		}
-		var ok bool
-		if tok, exp, ok = l.cachedPaymentToken(lk); ok {
+		loc, ok := lk.location(location)
+		if !ok {
+			return fmt.Errorf("%w: %q", ErrUnknownLocation, location)
+		}
+		if tok, exp, ok = l.cachedPaymentToken(lk, location); ok {
 			return nil // a peer renewed it while we waited
 		}
-		pa, err := l.usps.AuthorizePayment(ctx, paymentRequest(parsedCredentials{
-			CRID: lk.CRID, MID: lk.MID, ManifestMID: lk.ManifestMID, EPS: lk.EPSAccount,
-		}, l.platformCRID))
+		pa, err := l.usps.AuthorizePayment(ctx, l.model.roles(accountOf(lk, loc), l.platformCRID))
 		if err != nil {
 			return err
 		}
-		sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), sealAAD(accountID, sealedFieldPaymentToken))
+		sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), paymentTokenAAD(accountID, location))
 		if err != nil {
 			return err
 		}
-		lk.PaymentToken, lk.PaymentTokenExpiry, lk.UpdatedAt = sealed, pa.Expiry.UTC(), l.now().UTC()
+		if location == "" {
+			lk.PaymentToken, lk.PaymentTokenExpiry = sealed, pa.Expiry.UTC()
+		}
+		for i := range lk.Locations {
+			if lk.Locations[i].Label == location {
+				lk.Locations[i].PaymentToken, lk.Locations[i].PaymentTokenExpiry = sealed, pa.Expiry.UTC()
+			}
+		}
+		lk.UpdatedAt = l.now().UTC()
 		tok, exp = pa.Token, pa.Expiry
 		_, err = tx.Update(lk, nil)
 		return err
@@ -314,17 +410,21 @@ func (l *Linker) PaymentToken(ctx context.Context, accountID string) (uspsbiz.Se
 	return tok, exp, nil
 }
 
-func (l *Linker) cachedPaymentToken(lk *Link) (uspsbiz.Secret, time.Time, bool) {
-	if lk.State != StateActive || len(lk.PaymentToken) == 0 || !l.now().Add(uspsbiz.EarlyExpiry).Before(lk.PaymentTokenExpiry) {
+func (l *Linker) cachedPaymentToken(lk *Link, location string) (uspsbiz.Secret, time.Time, bool) {
+	loc, ok := lk.location(location)
+	if !ok || lk.State != StateActive || len(loc.PaymentToken) == 0 || !l.now().Add(uspsbiz.EarlyExpiry).Before(loc.PaymentTokenExpiry) {
 		return "", time.Time{}, false
 	}
-	plain, err := l.sealer.Open(lk.PaymentToken, sealAAD(lk.AccountID, sealedFieldPaymentToken))
+	plain, err := l.sealer.Open(loc.PaymentToken, paymentTokenAAD(lk.AccountID, location))
 	if err != nil {
 		l.logger.Warn("stored payment token does not open", slog.String("account_id", lk.AccountID), slog.String("error", err.Error()))
 		return "", time.Time{}, false
 	}
-	return uspsbiz.Secret(plain), lk.PaymentTokenExpiry, true
+	return uspsbiz.Secret(plain), loc.PaymentTokenExpiry, true
 }
+
+// ErrUnknownLocation: the link has no location with that label.
+var ErrUnknownLocation = errors.New("linking: no such location on the link")
 
 // ErrNotActive: the link is not active, so NSA rates and payment do not apply.
 var ErrNotActive = errors.New("linking: link is not active")
