@@ -27,9 +27,11 @@ type nsa struct {
 // newNSA connects to USPS as the platform app (client id and secret from
 // USPS; callbackURL is its registered redirect URI) and opens the SQLite link
 // store. sealKey (32 random bytes) encrypts customer tokens at rest: in
-// production it comes from your secret manager.
+// production it comes from your secret manager. pay says who pays postage
+// (the customer's EPS account, or the platform's own) and whether return
+// labels are authorized: the credentials form asks for what it needs.
 func newNSA(ctx context.Context, app uspsbiz.Credentials, uspsURL, copURL, callbackURL string,
-	dbPath string, sealKey []byte, pricer *nsarates.Pricer, log *slog.Logger) (*nsa, error) {
+	dbPath string, sealKey []byte, pricer *nsarates.Pricer, pay linking.PaymentModel, log *slog.Logger) (*nsa, error) {
 	usps, err := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(uspsURL)), uspsbiz.WithCOPURL(copURL), uspsbiz.WithCredentials(app))
 	if err != nil {
 		return nil, err
@@ -43,7 +45,7 @@ func newNSA(ctx context.Context, app uspsbiz.Credentials, uspsURL, copURL, callb
 		return nil, err
 	}
 	linker, err := linking.New(usps, store, sealer, linking.WithRedirectURI(callbackURL),
-		linking.WithPlatform(platformName, platformCRID), linking.WithLogger(log),
+		linking.WithPlatform(platformName, platformCRID), linking.WithLogger(log), linking.WithPaymentModel(pay),
 		linking.WithBackoff(time.Second, 10*time.Second)) // demo: recheck pending links fast
 	if err != nil {
 		return nil, errors.Join(err, store.Close())
