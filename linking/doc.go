@@ -18,14 +18,20 @@
 //     checked, the code is exchanged once, and the sealed tokens are stored
 //     before it returns, even if the browser goes away meanwhile. A
 //     rejected callback is a *CallbackError with a fixed Code.
-//   - SubmitCredentials checks CRID, MID, manifest MID and EPS number
-//     (a *CredentialsError names every bad field and changes nothing), then
-//     Verify asks USPS (these business rules live here, not in uspsbiz):
-//     a payment authorization with the EPS account as
-//     PAYER and RATE_HOLDER (EPA missing, ACH pending, no payment method …
-//     become action required with a Reason), then a contract-price probe
-//     with the customer's token (CONTRACT: active; warning 001 or 160212:
-//     still pending).
+//   - SubmitCredentials checks CRID, MID, manifest MID and EPS number,
+//     and the optional returns MID, NSA contract number and labelled
+//     Locations (further MIDs and EPS accounts, e.g. per warehouse); a
+//     *CredentialsError names every bad field and changes nothing. Then
+//     Verify asks USPS (these business rules live here, not in uspsbiz),
+//     for the default account and each location: a payment authorization
+//     with the roles of the Linker's PaymentModel (WithPaymentModel: the
+//     customer's EPS account as PAYER and RATE_HOLDER, or the platform's
+//     own EPS account as PAYER and the customer's as RATE_HOLDER only, and
+//     with Returns the RETURN_LABEL_ roles with the returns MID; EPA
+//     missing, ACH pending, no payment method … become action required
+//     with a Reason, but an unfunded rate card is fine when the platform
+//     pays), then a contract-price probe with the customer's token
+//     (CONTRACT: active; warning 001 or 160212: still pending).
 //   - Reconcile, run on every instance, re-checks pending links with backoff
 //     inside the USPS call budget; a Store claim keeps two instances off the
 //     same link.

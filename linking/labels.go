@@ -284,8 +284,9 @@ const recordTimeout = 10 * time.Second
 // maxPurchaseID bounds LabelPurchase.PurchaseID.
 const maxPurchaseID = 200
 
-// BuyLabel buys a label for an active link, paid by the customer's EPA
-// (PaymentToken) at their contract price, exactly once per PurchaseID:
+// BuyLabel buys a label for an active link at the customer's contract price,
+// paid as the Linker's payment model says (PaymentTokenAt of
+// p.Location), exactly once per PurchaseID:
 //
 //  1. the request is checked and encoded (a *uspsbiz.LabelRequestError
 //     names a bad field; nothing is stored or sent);

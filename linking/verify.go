@@ -102,9 +102,11 @@ const codeEPANotFound = "100001"
 
 // Verify checks a pending link with USPS and moves it forward:
 //
-//   - the credentials check (a payment authorization with the EPS account
-//     as PAYER and RATE_HOLDER) fails on the customer's account: action
-//     required with the reason;
+//   - the credentials check (a payment authorization with the payment
+//     model's roles, for the default account and then each location)
+//     fails on the customer's account: action required with the reason; a
+//     refusal of the platform's own paying account (ErrPlatformAccount)
+//     leaves the link pending;
 //   - a contract-price probe with the customer's token returns a CONTRACT
 //     price: active, with the payment token cached for its 8 hours; USPS
 //     refusing the probe (403) because the EPS account is not of the
