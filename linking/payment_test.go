@@ -2,6 +2,7 @@ package linking_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -275,4 +276,59 @@ func TestWithPaymentModelValidation(t *testing.T) {
 			linking.WithPlatform("Acme Ship", platformCRID), linking.WithPaymentModel(m))
 		assert.Error(t, err, "%+v", m.Payer)
 	}
+}
+
+// TestLocationsRotateAndStaySecret: a location's EPS number and payment
+// token are rewrapped by RewrapAll (and open without the retired key
+// afterwards), and the number never shows in logs or a printed link.
+func TestLocationsRotateAndStaySecret(t *testing.T) {
+	e := newEnv(t, nil)
+	e.linkAccount(account)
+	in := creds(epsActive)
+	in.Locations = []linking.LocationInput{{Label: "East", MID: eastMID, EPS: epsEast}}
+	st, err := e.linker.SubmitCredentials(t.Context(), account, in)
+	require.NoError(t, err)
+	require.Equal(t, linking.StateActive, st.State, st.LastError)
+	raw, err := e.store.GetLink(t.Context(), account)
+	require.NoError(t, err)
+	assert.NotContains(t, fmt.Sprintf("%v %+v %#v", raw, raw, *raw), epsEast)
+	assert.NotContains(t, e.logs.String(), epsEast)
+	before, _, err := e.linker.PaymentTokenAt(t.Context(), account, "East")
+	require.NoError(t, err)
+
+	newKey := make([]byte, 32)
+	newKey[0] = 7
+	rotated, err := linking.NewAESGCMSealer("k2", map[string][]byte{"k1": e.key, "k2": newKey})
+	require.NoError(t, err)
+	n, err := linking.RewrapAll(t.Context(), e.store, rotated)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	raw, err = e.store.GetLink(t.Context(), account)
+	require.NoError(t, err)
+	for _, ct := range [][]byte{raw.Locations[0].SealedEPS, raw.Locations[0].PaymentToken} {
+		id, err := linking.SealedKeyID(ct)
+		require.NoError(t, err)
+		assert.Equal(t, "k2", id)
+	}
+
+	retired, err := linking.NewAESGCMSealer("k2", map[string][]byte{"k2": newKey})
+	require.NoError(t, err)
+	e.sealer = retired
+	l := e.newLinker(e.store)
+	calls := len(e.srv.PaymentAuthorizations())
+	after, _, err := l.PaymentTokenAt(t.Context(), account, "East")
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "the cached token opens under the new key")
+	assert.Len(t, e.srv.PaymentAuthorizations(), calls)
+	eps, err := linking.OpenEPS(retired, raw)
+	require.NoError(t, err)
+	assert.Equal(t, epsActive, eps.Reveal())
+	// The location's number opens through the Linker: a label charges it.
+	_, err = l.BuyLabel(t.Context(), account, func() linking.LabelPurchase {
+		p := labelPurchase(e, "east-rotated")
+		p.Location = "East"
+		return p
+	}())
+	require.NoError(t, err)
+	assert.Equal(t, epsEast, e.srv.LabelCharges()[0].EPS)
 }
