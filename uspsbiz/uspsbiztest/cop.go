@@ -25,7 +25,8 @@ type BusinessAccount struct {
 	// ManifestMIDs are label/manifest MIDs; a MID in either list is enrolled.
 	ManifestMIDs []string
 	// ReturnsMIDs are MIDs enrolled in USPS Ship Returns: a
-	// RETURN_LABEL_OWNER's MID must be one of them.
+	// RETURN_LABEL_OWNER's MID must be one of them. Left empty, the
+	// outbound and manifest MIDs serve returns too.
 	ReturnsMIDs []string
 	// EPAs are the Enterprise Payment Accounts of this business account.
 	EPAs []EPA

@@ -80,8 +80,8 @@
 //     A PAYER or RATE_HOLDER EPS account must belong to the role's CRID
 //     (invented code 169903), so a platform that pays needs a business
 //     account of its own CRID holding its EPA. A RETURN_LABEL_OWNER's MID
-//     must be one of the account's ReturnsMIDs (enrolled in USPS Ship
-//     Returns; 169902 otherwise). PaymentAuthorizations records every
+//     must be one of the account's ReturnsMIDs, when it has any (enrolled
+//     in USPS Ship Returns; 169902 otherwise). PaymentAuthorizations records every
 //     authorization request with its roles and error codes, for tests
 //     to assert the roles a payment model sends.
 //   - A customer's (merchant) token reaches only the EPS accounts of the

@@ -247,7 +247,7 @@ func (s *Server) checkRoleAccounts(g *grant, roles []wireRole) []detail {
 			}
 			for _, m := range []struct{ field, v string }{{"MID", ro.MID}, {"manifestMID", ro.ManifestMID}} {
 				enrolled := slices.Contains(a.MIDs, m.v) || slices.Contains(a.ManifestMIDs, m.v)
-				if ro.RoleName == "RETURN_LABEL_OWNER" && m.field == "MID" {
+				if ro.RoleName == "RETURN_LABEL_OWNER" && m.field == "MID" && len(a.ReturnsMIDs) > 0 {
 					// Return labels carry a MID enrolled in USPS Ship Returns.
 					enrolled = slices.Contains(a.ReturnsMIDs, m.v)
 				}
