@@ -49,6 +49,7 @@ func TestPlatformPaysDemo(t *testing.T) {
 
 	p, err = w.saveCredentials(demoMID, epaActive)
 	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, p.status)
 	st, err = d.nsa.linker.Status(t.Context(), demoAccountID)
 	require.NoError(t, err)
 	assert.Equal(t, linking.StateActive, st.State)
@@ -71,6 +72,7 @@ func TestReturnsDemo(t *testing.T) {
 
 	p, err = w.saveCredentials(demoMID, epaActive) // sends the returns MID
 	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, p.status)
 	st, err := d.nsa.linker.Status(t.Context(), demoAccountID)
 	require.NoError(t, err)
 	assert.Equal(t, linking.StateActive, st.State, st.LastError)
