@@ -147,6 +147,7 @@ func (t epsSealingTx) Update(l *Link, ev *Event) (*Link, error) {
 // returns its EPSAccount as stored.
 func OpenEPS(s Sealer, l *Link) (usps.EPSAccount, error) {
 	c := *l
+	c.Locations = nil // the default account only; l stays as it is
 	o, err := openEPS(s, &c)
 	if err != nil {
 		return "", err
