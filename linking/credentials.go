@@ -353,7 +353,9 @@ var ErrPlatformAccount = errors.New("linking: USPS refused the platform's paymen
 func checkCredentials(ctx context.Context, c *uspsbiz.Client, in CredentialsInput, m paymentModel, platformCRID usps.CRID) (*credentialsVerdict, error) {
 	v := &credentialsVerdict{}
 	in.Locations = nil // checked one by one by the caller
-	p, err := parseCredentialsFor(in, m)
+	// The returns MID is required when credentials are saved, not here: a
+	// link saved before return labels were turned on is checked without.
+	p, err := parseCredentialsFor(in, paymentModel{})
 	if err != nil {
 		var ce *CredentialsError
 		if !errors.As(err, &ce) {
@@ -362,8 +364,8 @@ func checkCredentials(ctx context.Context, c *uspsbiz.Client, in CredentialsInpu
 		for _, f := range v.all() {
 			*f = fieldVerdict{Verdict: verdictUnchecked}
 		}
-		if !m.returns && in.ReturnsMID == "" {
-			v.ReturnsMID = fieldVerdict{Verdict: verdictValid} // not asked for
+		if in.ReturnsMID == "" {
+			v.ReturnsMID = fieldVerdict{Verdict: verdictValid} // none to check
 		}
 		for _, f := range ce.Fields {
 			*v.field(f.Field) = fieldVerdict{Verdict: verdictMalformed, Reason: f.Message}
@@ -418,8 +420,8 @@ func checkCredentials(ctx context.Context, c *uspsbiz.Client, in CredentialsInpu
 	for _, fv := range v.all() {
 		*fv = fieldVerdict{Verdict: verdictUnchecked}
 	}
-	if !m.returns && p.ReturnsMID == "" {
-		v.ReturnsMID = fieldVerdict{Verdict: verdictValid} // not asked for
+	if p.ReturnsMID == "" {
+		v.ReturnsMID = fieldVerdict{Verdict: verdictValid} // none to check
 	}
 	for field, fv := range rejected {
 		*v.field(field) = fv

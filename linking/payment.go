@@ -36,7 +36,8 @@ const (
 //	customer pays:  PAYER(c, e)  RATE_HOLDER(c, e)  LABEL_OWNER(c, m, mm)  PLATFORM(p)
 //	platform pays:  PAYER(p, pe) RATE_HOLDER(c, e)  LABEL_OWNER(c, m, mm)  PLATFORM(p)
 //	with Returns, in addition: RETURN_LABEL_PAYER (as PAYER),
-//	RETURN_LABEL_RATE_HOLDER(c, e) and RETURN_LABEL_OWNER(c, r, mm).
+//	RETURN_LABEL_RATE_HOLDER(c, e) and RETURN_LABEL_OWNER(c, r, mm)
+//	(for a link that has a returns MID).
 type PaymentModel struct {
 	Payer Payer // "" is PayerCustomer
 	// PlatformEPS is the platform's own EPS account number, required with
@@ -45,6 +46,8 @@ type PaymentModel struct {
 	PlatformEPS string
 	// Returns also authorizes return labels at the customer's NSA prices:
 	// customers must then give a returns MID (CredentialsInput.ReturnsMID).
+	// Links saved before without one keep working with the outbound roles
+	// only, until their credentials are saved again.
 	Returns bool
 }
 
@@ -112,7 +115,9 @@ func (m paymentModel) roles(a payAccount, platformCRID usps.CRID) uspsbiz.Paymen
 		{Name: uspsbiz.RoleRateHolder, CRID: a.CRID, AccountType: uspsbiz.AccountEPS, Account: a.EPS},
 		{Name: uspsbiz.RoleLabelOwner, CRID: a.CRID, MID: a.MID, ManifestMID: a.ManifestMID},
 	}
-	if m.returns {
+	if m.returns && a.ReturnsMID != "" {
+		// A link from before return labels were turned on has no returns
+		// MID: it keeps its outbound roles until the customer gives one.
 		rp := payer
 		rp.Name = uspsbiz.RoleReturnLabelPayer
 		roles = append(roles, rp,

@@ -332,3 +332,35 @@ func TestLocationsRotateAndStaySecret(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, epsEast, e.srv.LabelCharges()[0].EPS)
 }
+
+// TestReturnsTurnedOnLater: links activated before a host turns return
+// labels on keep renewing their payment token (outbound roles only) until
+// the customer gives a returns MID; then the return roles are sent.
+func TestReturnsTurnedOnLater(t *testing.T) {
+	for storeName, open := range sqlStores(t) {
+		t.Run(storeName, func(t *testing.T) {
+			e := newEnv(t, open(t))
+			e.linkAccount(account)
+			st, err := e.linker.SubmitCredentials(t.Context(), account, creds(epsActive))
+			require.NoError(t, err)
+			require.Equal(t, linking.StateActive, st.State)
+
+			l := e.newLinker(e.store, linking.WithPaymentModel(linking.PaymentModel{Returns: true}))
+			e.srv.Advance(8 * time.Hour)
+			_, _, err = l.PaymentToken(t.Context(), account)
+			require.NoError(t, err)
+			auths := e.srv.PaymentAuthorizations()
+			assert.Equal(t, paymentModels[0].roles, auths[len(auths)-1].RoleNames())
+			_, err = l.BuyLabel(t.Context(), account, labelPurchase(e, "still-works"))
+			require.NoError(t, err)
+
+			in := creds(epsActive)
+			in.ReturnsMID = returnsMID
+			st, err = l.SubmitCredentials(t.Context(), account, in)
+			require.NoError(t, err)
+			require.Equal(t, linking.StateActive, st.State, st.LastError)
+			auths = e.srv.PaymentAuthorizations()
+			assertRoles(t, auths[len(auths)-1], paymentModels[2].roles, paymentModels[2].payer, epsActive, custMID, manifestMID)
+		})
+	}
+}
