@@ -128,9 +128,13 @@ func parseCredentialsFor(in CredentialsInput, m paymentModel) (parsedCredentials
 		msg := err.Error()
 		if errors.As(err, &fe) {
 			msg = fe.Field + ": " + fe.Reason
+			if field == fieldReturnsMID {
+				msg = "returns MID: " + fe.Reason
+			}
 		}
-		if strings.HasPrefix(field, fieldLocations) || field == fieldReturnsMID || field == fieldNSAContract {
-			msg = field + ": " + msg
+		var i int
+		if _, err := fmt.Sscanf(field, fieldLocations+"[%d]", &i); err == nil {
+			msg = fmt.Sprintf("location %d: %s", i+1, msg)
 		}
 		problems = append(problems, FieldProblem{Field: field, Message: msg, Err: err})
 	}

@@ -364,3 +364,21 @@ func TestReturnsTurnedOnLater(t *testing.T) {
 		})
 	}
 }
+
+func TestIdentityMessages(t *testing.T) {
+	m := linking.PaymentModel{Returns: true}
+	e := newEnv(t, nil, linking.WithPaymentModel(m))
+	e.linkAccount(account)
+	in := creds(epsActive)
+	in.ReturnsMID = "12"
+	in.Locations = []linking.LocationInput{{Label: "East", MID: eastMID, EPS: "123"}}
+	_, err := e.linker.SubmitCredentials(t.Context(), account, in)
+	var ce *linking.CredentialsError
+	require.ErrorAs(t, err, &ce)
+	got := map[string]string{}
+	for _, f := range ce.Fields {
+		got[f.Field] = f.Message
+	}
+	assert.Equal(t, "returns MID: must be 6 or 9 digits, not 2", got["returns_mid"])
+	assert.Equal(t, "location 1: EPS account: must be 10 digits, not 3", got["locations[0].eps"])
+}
