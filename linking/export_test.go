@@ -65,3 +65,6 @@ func (v *credentialsVerdict) OK() bool { return v.ok() }
 func (v *credentialsVerdict) Fields() map[string]fieldVerdict {
 	return map[string]fieldVerdict{fieldCRID: v.CRID, fieldMID: v.MID, fieldManifestMID: v.ManifestMID, fieldEPS: v.EPS, fieldReturnsMID: v.ReturnsMID}
 }
+
+// SameSubject is sameSubject: whether a verdict for link a applies to b.
+func SameSubject(b, a *Link) bool { return sameSubject(b, a) }
