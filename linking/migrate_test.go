@@ -22,8 +22,8 @@ import (
 )
 
 // schemaBeforeIdentity is the last schema version without the payment
-// identity columns (migration 4).
-const schemaBeforeIdentity = 3
+// identity columns (migration 5).
+const schemaBeforeIdentity = 4
 
 // applyMigrations brings db to schema version upTo with the shipped
 // migration files, recording them as sqlstore does, as an older nsalink
@@ -83,7 +83,7 @@ func bind(dialect, q string) string {
 }
 
 // insertOldLink writes l with the columns of schema version 3, as
-// nsalink's store did before migration 4.
+// nsalink's store did before migration 5.
 func insertOldLink(t *testing.T, db *sql.DB, dialect string, l *linking.Link) {
 	t.Helper()
 	us := func(tm time.Time) int64 { return tm.UnixMicro() }
@@ -104,7 +104,7 @@ func insertOldLink(t *testing.T, db *sql.DB, dialect string, l *linking.Link) {
 }
 
 // TestLinkFromBeforeMigrationStillWorks: a link made active and stored by
-// the schema before migration 4 (an older nsalink) keeps working once the
+// the schema before migration 5 (an older nsalink) keeps working once the
 // store migrates: its status, cached payment token, renewal, a label, and
 // new credentials with a location.
 func TestLinkFromBeforeMigrationStillWorks(t *testing.T) {
