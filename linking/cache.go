@@ -193,7 +193,7 @@ func (l *Linker) view(ctx context.Context, accountID string, pricer *nsarates.Pr
 			return nil, errors.New("linking: active link without a valid EPS account")
 		}
 	}
-	if tok, exp, ok := l.cachedPaymentToken(lk); ok {
+	if tok, exp, ok := l.cachedPaymentToken(lk, ""); ok {
 		v.payTok, v.payExp = tok, exp
 	}
 	if m, ok := l.tableMetaOf(accountID); ok {

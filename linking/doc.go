@@ -18,18 +18,25 @@
 //     checked, the code is exchanged once, and the sealed tokens are stored
 //     before it returns, even if the browser goes away meanwhile. A
 //     rejected callback is a *CallbackError with a fixed Code.
-//   - SubmitCredentials checks CRID, MID, manifest MID and EPS number
-//     (a *CredentialsError names every bad field and changes nothing), then
-//     Verify asks USPS (these business rules live here, not in uspsbiz):
-//     a payment authorization with the EPS account as
-//     PAYER and RATE_HOLDER (EPA missing, ACH pending, no payment method …
-//     become action required with a Reason), then a contract-price probe
-//     with the customer's token (CONTRACT: active; warning 001 or 160212:
-//     still pending).
+//   - SubmitCredentials checks CRID, MID, manifest MID and EPS number,
+//     and the optional returns MID, NSA contract number and labelled
+//     Locations (further MIDs and EPS accounts, e.g. per warehouse); a
+//     *CredentialsError names every bad field and changes nothing. Then
+//     Verify asks USPS (these business rules live here, not in uspsbiz),
+//     for the default account and each location: a payment authorization
+//     with the roles of the Linker's PaymentModel (WithPaymentModel: the
+//     customer's EPS account as PAYER and RATE_HOLDER, or the platform's
+//     own EPS account as PAYER and the customer's as RATE_HOLDER only, and
+//     with Returns the RETURN_LABEL_ roles with the returns MID; EPA
+//     missing, ACH pending, no payment method … become action required
+//     with a Reason, but an unfunded rate card is fine when the platform
+//     pays), then a contract-price probe with the customer's token
+//     (CONTRACT: active; warning 001 or 160212: still pending).
 //   - Reconcile, run hourly on every instance, re-checks pending links with
 //     backoff, keeps every linked customer's token alive (a refresh once
 //     fewer than 2 of its 7 days are left), re-checks idle active links'
-//     payment accounts daily, retries unfinished revocations and deletes
+//     payment accounts daily (each location's too, with the payment model's
+//     roles), retries unfinished revocations and deletes
 //     expired authorization requests, inside the USPS quota the fleet shares
 //     (uspsbiz.WithQuota); a leased Store claim keeps two instances off the
 //     same link, and verdicts are written with compare-and-swap.

@@ -27,6 +27,19 @@ func (s *epsSealingStore) seal(l *Link) (*Link, error) {
 		return nil, nil
 	}
 	c := *l
+	if len(l.Locations) > 0 {
+		c.Locations = make([]Location, len(l.Locations))
+		for i, loc := range l.Locations {
+			if loc.EPSAccount != "" {
+				sealed, err := s.sealer.Seal([]byte(loc.EPSAccount.Reveal()), locationEPSAAD(l.AccountID, loc.Label))
+				if err != nil {
+					return nil, fmt.Errorf("linking: sealing EPS account of location %q: %w", loc.Label, err)
+				}
+				loc.SealedEPS, loc.EPSAccount = sealed, ""
+			}
+			c.Locations[i] = loc
+		}
+	}
 	if l.EPSAccount == "" {
 		c.SealedEPS = nil
 		return &c, nil
@@ -39,6 +52,11 @@ func (s *epsSealingStore) seal(l *Link) (*Link, error) {
 	return &c, nil
 }
 
+// locationEPSAAD is the sealing context of a location's EPS account.
+func locationEPSAAD(accountID, label string) []byte {
+	return sealAAD(accountID, sealedFieldEPS+":"+label)
+}
+
 func (s *epsSealingStore) open(l *Link, err error) (*Link, error) {
 	if err != nil || l == nil {
 		return l, err
@@ -48,6 +66,16 @@ func (s *epsSealingStore) open(l *Link, err error) (*Link, error) {
 
 // openEPS fills l.EPSAccount from l.SealedEPS (in place).
 func openEPS(sealer Sealer, l *Link) (*Link, error) {
+	for i, loc := range l.Locations {
+		if len(loc.SealedEPS) == 0 {
+			continue
+		}
+		plain, err := sealer.Open(loc.SealedEPS, locationEPSAAD(l.AccountID, loc.Label))
+		if err != nil {
+			return nil, fmt.Errorf("linking: opening EPS account of %q, location %q: %w", l.AccountID, loc.Label, err)
+		}
+		l.Locations[i].EPSAccount = usps.EPSAccount(plain)
+	}
 	if len(l.SealedEPS) == 0 {
 		return l, nil
 	}
@@ -119,6 +147,7 @@ func (t epsSealingTx) Update(l *Link, ev *Event) (*Link, error) {
 // returns its EPSAccount as stored.
 func OpenEPS(s Sealer, l *Link) (usps.EPSAccount, error) {
 	c := *l
+	c.Locations = nil // the default account only; l stays as it is
 	o, err := openEPS(s, &c)
 	if err != nil {
 		return "", err

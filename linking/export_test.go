@@ -46,7 +46,16 @@ var (
 
 // CheckCredentials is checkCredentials.
 func CheckCredentials(ctx context.Context, c *uspsbiz.Client, in CredentialsInput, platformCRID usps.CRID) (*CredentialsVerdict, error) {
-	return checkCredentials(ctx, c, in, platformCRID)
+	return checkCredentials(ctx, c, in, paymentModel{}, platformCRID)
+}
+
+// CheckCredentialsFor is checkCredentials under a payment model.
+func CheckCredentialsFor(ctx context.Context, c *uspsbiz.Client, in CredentialsInput, m PaymentModel, platformCRID usps.CRID) (*CredentialsVerdict, error) {
+	var l Linker
+	if err := WithPaymentModel(m)(&l); err != nil {
+		return nil, err
+	}
+	return checkCredentials(ctx, c, in, l.model, platformCRID)
 }
 
 // OK is ok.
@@ -54,5 +63,8 @@ func (v *credentialsVerdict) OK() bool { return v.ok() }
 
 // Fields returns the field verdicts by field key.
 func (v *credentialsVerdict) Fields() map[string]fieldVerdict {
-	return map[string]fieldVerdict{fieldCRID: v.CRID, fieldMID: v.MID, fieldManifestMID: v.ManifestMID, fieldEPS: v.EPS}
+	return map[string]fieldVerdict{fieldCRID: v.CRID, fieldMID: v.MID, fieldManifestMID: v.ManifestMID, fieldEPS: v.EPS, fieldReturnsMID: v.ReturnsMID}
 }
+
+// SameSubject is sameSubject: whether a verdict for link a applies to b.
+func SameSubject(b, a *Link) bool { return sameSubject(b, a) }

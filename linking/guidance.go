@@ -19,6 +19,12 @@ type Guidance struct {
 	Actions map[Reason]Message
 	// Pending explains each approval-pending reason.
 	Pending map[Reason]Message
+	// Fields are the help texts of the credential fields, by key: "crid",
+	// "mid", "manifest_mid", "eps.customer_pays", "eps.platform_pays",
+	// "returns_mid", "nsa_contract", "locations", and
+	// "payment_account.rate_card" (the payment account step when the
+	// platform pays). StatusView.Fields lists those the payment model needs.
+	Fields map[string]Message
 }
 
 // Message is one text with its stable key.
@@ -108,6 +114,17 @@ func DefaultGuidance() Guidance {
 			ReasonCRIDNotEnrolled:        {"action.crid_not_enrolled", "USPS says this CRID and MID are not enrolled for shipping. Check them, or ask your USPS sales representative."},
 			ReasonCredentialsRejected:    {"action.credentials_rejected", "USPS did not accept these CRID, MID and EPS numbers together. Check them and save again."},
 			ReasonTokenRevoked:           {"action.token_revoked", "Your USPS authorization ended (for example after a USPS password reset). Link your business account again."},
+		},
+		Fields: map[string]Message{
+			fieldCRID:                   {"field.crid", "CRID (Customer Registration ID), shown in the USPS Business Portal."},
+			fieldMID:                    {"field.mid", "Outbound (Master) Mailer ID: 6 or 9 digits."},
+			fieldManifestMID:            {"field.manifest_mid", "Label (manifest) Mailer ID, if USPS gave you one; leave empty to use the MID."},
+			"eps.customer_pays":         {"field.eps.customer_pays", "EPS account number (10 digits): it pays your postage and holds your NSA prices."},
+			"eps.platform_pays":         {"field.eps.platform_pays", "EPS account number (10 digits) that holds your NSA prices. {platform} pays the postage: this account is not charged and needs no payment method."},
+			fieldReturnsMID:             {"field.returns_mid", "Returns Mailer ID, enrolled in USPS Ship Returns: return labels use it."},
+			fieldNSAContract:            {"field.nsa_contract", "NSA contract number as shown in the USPS portal (optional; helps our support team)."},
+			fieldLocations:              {"field.locations", "More locations (optional): a label, MID, manifest MID and EPS account number for each warehouse that ships under its own account."},
+			"payment_account.rate_card": {"payment_account.rate_card", "Your NSA prices live in an Enterprise Payment Account. {platform} pays the postage, so that account needs no payment method."},
 		},
 		Pending: map[Reason]Message{
 			ReasonNone:                 {"pending.checking", "We are checking your account with USPS."},

@@ -171,7 +171,7 @@ func (h *handlers) credentials(w http.ResponseWriter, r *http.Request) {
 	}
 	in, err := readCredentials(w, r)
 	if err != nil {
-		writeJSONError(w, http.StatusBadRequest, "bad_request", "Send crid, mid, manifest_mid and eps as a form or JSON.")
+		writeJSONError(w, http.StatusBadRequest, "bad_request", "Send crid, mid, manifest_mid and eps (and returns_mid, nsa_contract, locations) as a form or JSON.")
 		return
 	}
 	st, err := h.l.SubmitCredentials(r.Context(), acct, in)
@@ -227,6 +227,14 @@ func readCredentials(w http.ResponseWriter, r *http.Request) (CredentialsInput, 
 			MID         string `json:"mid"`
 			ManifestMID string `json:"manifest_mid"`
 			EPS         string `json:"eps"`
+			ReturnsMID  string `json:"returns_mid"`
+			NSAContract string `json:"nsa_contract"`
+			Locations   []struct {
+				Label       string `json:"label"`
+				MID         string `json:"mid"`
+				ManifestMID string `json:"manifest_mid"`
+				EPS         string `json:"eps"`
+			} `json:"locations"`
 		}
 		dec := json.NewDecoder(r.Body)
 		if err := dec.Decode(&body); err != nil {
@@ -235,13 +243,39 @@ func readCredentials(w http.ResponseWriter, r *http.Request) (CredentialsInput, 
 		if _, err := dec.Token(); err != io.EOF {
 			return in, errors.New("trailing data")
 		}
-		return CredentialsInput(body), nil
+		in = CredentialsInput{CRID: body.CRID, MID: body.MID, ManifestMID: body.ManifestMID, EPS: body.EPS,
+			ReturnsMID: body.ReturnsMID, NSAContract: body.NSAContract}
+		for _, loc := range body.Locations {
+			in.Locations = append(in.Locations, LocationInput(loc))
+		}
+		return in, nil
 	}
 	if err := r.ParseForm(); err != nil {
 		return in, err
 	}
-	return CredentialsInput{CRID: r.PostForm.Get("crid"), MID: r.PostForm.Get("mid"),
-		ManifestMID: r.PostForm.Get("manifest_mid"), EPS: r.PostForm.Get("eps")}, nil
+	f := r.PostForm
+	in = CredentialsInput{CRID: f.Get("crid"), MID: f.Get("mid"), ManifestMID: f.Get("manifest_mid"), EPS: f.Get("eps"),
+		ReturnsMID: f.Get("returns_mid"), NSAContract: f.Get("nsa_contract")}
+	// Locations come as parallel lists: location_label, location_mid,
+	// location_manifest_mid and location_eps, one value per location.
+	labels := f["location_label"]
+	if len(labels) > MaxLocations+1 {
+		return in, errors.New("too many locations")
+	}
+	at := func(key string, i int) string {
+		if v := f[key]; i < len(v) {
+			return v[i]
+		}
+		return ""
+	}
+	for i, label := range labels {
+		if strings.TrimSpace(label) == "" && at("location_mid", i) == "" && at("location_eps", i) == "" {
+			continue // an empty row of the form
+		}
+		in.Locations = append(in.Locations, LocationInput{Label: label, MID: at("location_mid", i),
+			ManifestMID: at("location_manifest_mid", i), EPS: at("location_eps", i)})
+	}
+	return in, nil
 }
 
 func wantsJSON(r *http.Request) bool {
@@ -278,6 +312,20 @@ type StatusView struct {
 	MID           string     `json:"mid,omitempty"`
 	ManifestMID   string     `json:"manifest_mid,omitempty"`
 	EPSLast4      string     `json:"eps_last4,omitempty"`
+	// Fields are the credential fields to ask the customer for under the
+	// Linker's payment model, in order: nothing the model does not use.
+	Fields []FieldView `json:"fields"`
+	// Locations are the labels of the link's further locations.
+	Locations   []string `json:"locations,omitempty"`
+	ReturnsMID  string   `json:"returns_mid,omitempty"`
+	NSAContract string   `json:"nsa_contract,omitempty"`
+}
+
+// FieldView is one credential field of the form, with its help text.
+type FieldView struct {
+	Name     string  `json:"name"` // the form and JSON key: "crid", "eps", "returns_mid"…
+	Required bool    `json:"required"`
+	Help     Message `json:"help"`
 }
 
 // StepView is a guideline step with its progress for one link.
@@ -303,6 +351,10 @@ func (l *Linker) View(st Status, g *Guidance) StatusView {
 	v := StatusView{
 		State: st.State, Reason: st.Reason, NSARatesApply: st.NSARatesApply,
 		CRID: st.CRID, MID: st.MID, ManifestMID: st.ManifestMID, EPSLast4: st.EPSLast4,
+		Locations: st.Locations, ReturnsMID: st.ReturnsMID, NSAContract: st.NSAContract,
+	}
+	for _, f := range l.credentialFields() {
+		v.Fields = append(v.Fields, FieldView{Name: f.name, Required: f.required, Help: *msg(g.Fields[f.help])})
 	}
 	switch st.State {
 	case StateActive:
@@ -330,10 +382,39 @@ func (l *Linker) View(st Status, g *Guidance) StatusView {
 	}
 	for _, s := range g.Steps {
 		sv := StepView{Key: s.Key, Title: g.render(s.Title, name), Done: s.Done != nil && s.Done(st.State, st.Reason)}
-		for _, d := range s.Details {
+		details := s.Details
+		if s.Key == "payment_account" && l.model.platformPays {
+			// The customer's EPA is only the rate card: no payment method needed.
+			details = []Message{g.Fields["payment_account.rate_card"]}
+		}
+		for _, d := range details {
 			sv.Details = append(sv.Details, *msg(d))
 		}
 		v.Steps = append(v.Steps, sv)
 	}
 	return v
+}
+
+// credentialField is one field the credentials form asks for.
+type credentialField struct {
+	name     string
+	required bool
+	help     string // key in Guidance.Fields
+}
+
+// credentialFields are the fields the Linker's payment model needs, in
+// form order.
+func (l *Linker) credentialFields() []credentialField {
+	eps := credentialField{fieldEPS, true, "eps.customer_pays"}
+	if l.model.platformPays {
+		eps.help = "eps.platform_pays"
+	}
+	out := []credentialField{
+		{fieldCRID, true, fieldCRID}, {fieldMID, true, fieldMID}, {fieldManifestMID, false, fieldManifestMID}, eps,
+	}
+	if l.model.returns {
+		out = append(out, credentialField{fieldReturnsMID, true, fieldReturnsMID})
+	}
+	return append(out, credentialField{fieldNSAContract, false, fieldNSAContract},
+		credentialField{fieldLocations, false, fieldLocations})
 }

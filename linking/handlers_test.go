@@ -198,3 +198,91 @@ func TestHandlersStartAsJSONAndUnlink(t *testing.T) {
 	res.Body.Close()
 	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
 }
+
+// fieldNames lists the names of a status body's fields, and which are
+// required.
+func fieldNames(t *testing.T, body map[string]any) (names []string, required map[string]bool, help map[string]string) {
+	t.Helper()
+	required, help = map[string]bool{}, map[string]string{}
+	for _, f := range body["fields"].([]any) {
+		m := f.(map[string]any)
+		n := m["name"].(string)
+		names = append(names, n)
+		required[n] = m["required"].(bool)
+		help[n] = m["help"].(map[string]any)["key"].(string)
+	}
+	return names, required, help
+}
+
+// TestHandlersAskWhatTheModelNeeds: the status view lists the credential
+// fields of the Linker's payment model, and the credentials endpoint takes
+// them (returns MID, NSA contract, locations as JSON or as form lists).
+func TestHandlersAskWhatTheModelNeeds(t *testing.T) {
+	e := newEnv(t, nil)
+	srv := host(t, e)
+	c := browser(t, srv)
+	_, body := getJSON(t, c, srv.URL+"/usps/status")
+	names, required, help := fieldNames(t, body)
+	assert.Equal(t, []string{"crid", "mid", "manifest_mid", "eps", "nsa_contract", "locations"}, names, "customer pays: no returns MID")
+	assert.Equal(t, "field.eps.customer_pays", help["eps"])
+	assert.True(t, required["eps"])
+	assert.False(t, required["manifest_mid"])
+
+	e = newEnv(t, nil, linking.WithPaymentModel(linking.PaymentModel{Payer: linking.PayerPlatform, PlatformEPS: epsPlatform, Returns: true}))
+	srv = host(t, e)
+	c = browser(t, srv)
+	_, body = getJSON(t, c, srv.URL+"/usps/status")
+	names, required, help = fieldNames(t, body)
+	assert.Equal(t, []string{"crid", "mid", "manifest_mid", "eps", "returns_mid", "nsa_contract", "locations"}, names)
+	assert.True(t, required["returns_mid"])
+	assert.Equal(t, "field.eps.platform_pays", help["eps"])
+	for _, s := range body["steps"].([]any) {
+		step := s.(map[string]any)
+		if step["key"] == "payment_account" {
+			details := step["details"].([]any)
+			require.Len(t, details, 1)
+			assert.Equal(t, "payment_account.rate_card", details[0].(map[string]any)["key"], "no payment method asked for")
+		}
+	}
+
+	e.linkAccount(account)
+	// Form: the returns MID is required by this model.
+	res, err := c.PostForm(srv.URL+"/usps/credentials", url.Values{"crid": {custCRID}, "mid": {custMID}, "eps": {epsNoMethod}})
+	require.NoError(t, err)
+	var bad map[string]any
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&bad))
+	res.Body.Close()
+	assert.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+	assert.Equal(t, []string{"returns_mid"}, keys(bad["fields"].(map[string]any)))
+
+	// Form with a location row and an empty row.
+	res, err = c.PostForm(srv.URL+"/usps/credentials", url.Values{"crid": {custCRID}, "mid": {custMID}, "eps": {epsNoMethod},
+		"returns_mid": {returnsMID}, "nsa_contract": {"NSA-7"},
+		"location_label": {"East", ""}, "location_mid": {eastMID, ""}, "location_manifest_mid": {eastManifestMID, ""}, "location_eps": {epsEast, ""}})
+	require.NoError(t, err)
+	var ok map[string]any
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&ok))
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode, ok)
+	assert.Equal(t, "active", ok["state"], "an unfunded rate card is fine when the platform pays")
+	assert.Equal(t, []any{"East"}, ok["locations"])
+	assert.Equal(t, "NSA-7", ok["nsa_contract"])
+
+	// JSON: a bad location field is named.
+	res, err = c.Post(srv.URL+"/usps/credentials", "application/json", strings.NewReader(
+		`{"crid":"56781234","mid":"901234567","eps":"1000000001","returns_mid":"903456789","locations":[{"label":"East","mid":"1","eps":"1000000005"}]}`))
+	require.NoError(t, err)
+	bad = nil
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&bad))
+	res.Body.Close()
+	assert.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+	assert.Equal(t, []string{"locations[0].mid"}, keys(bad["fields"].(map[string]any)))
+}
+
+func keys(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -33,6 +33,15 @@ const (
 	epsACH       = "1000000002"
 	epsNoMethod  = "1000000003"
 	epsNoNSA     = "1000000004"
+	returnsMID   = "903456789"
+	// A second location of the same business: its own MIDs and EPA.
+	eastMID         = "904567890"
+	eastManifestMID = "905678901"
+	epsEast         = "1000000005"
+	// The platform's own business account, and the EPA it pays with when
+	// the platform pays.
+	platformUser = "acme-ship-billing"
+	epsPlatform  = "1000000900"
 	account      = "acct-42"
 	session      = "session-canary-8c3d"
 )
@@ -72,6 +81,8 @@ func newEnv(t testing.TB, store linking.Store, opts ...linking.Option) *env {
 		uspsbiztest.WithTime(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)),
 		uspsbiztest.WithApp(uspsbiztest.App{ClientID: clientID, ClientSecret: clientSecret, Name: "Acme Ship", RedirectURIs: []string{redirectURI}, CRID: platformCRID}),
 		uspsbiztest.WithBusinessAccount(seedAccount()),
+		uspsbiztest.WithBusinessAccount(uspsbiztest.BusinessAccount{Username: platformUser, Password: "canary-platform-billing-7", CRID: platformCRID,
+			MIDs: []string{"907654321"}, EPAs: []uspsbiztest.EPA{{AccountNumber: epsPlatform}}}),
 	)
 	seedPrices(srv)
 	if store == nil {
@@ -156,8 +167,10 @@ func creds(eps string) linking.CredentialsInput {
 func seedAccount() uspsbiztest.BusinessAccount {
 	return uspsbiztest.BusinessAccount{
 		Username: username, Password: password, MFACode: mfaCode,
-		CRID: custCRID, MIDs: []string{custMID}, ManifestMIDs: []string{manifestMID},
+		CRID: custCRID, MIDs: []string{custMID, eastMID}, ManifestMIDs: []string{manifestMID, eastManifestMID},
+		ReturnsMIDs: []string{returnsMID},
 		EPAs: []uspsbiztest.EPA{
+			{AccountNumber: epsEast},
 			{AccountNumber: epsActive},
 			{AccountNumber: epsACH, State: uspsbiztest.EPAPendingACH, MicroDebits: [2]int{17, 42}},
 			{AccountNumber: epsNoMethod, State: uspsbiztest.EPANoPaymentMethod},
@@ -170,7 +183,7 @@ func seedAccount() uspsbiztest.BusinessAccount {
 // contract price to the accounts with an NSA.
 func seedPrices(srv *uspsbiztest.Server) {
 	must(srv.SetPublishedPrices(uspsbiztest.Price{MailClass: "PRIORITY_MAIL", SKU: "DPXX0XXXXC00010", Price: "11.50"}))
-	for _, eps := range []string{epsActive, epsACH, epsNoMethod} {
+	for _, eps := range []string{epsActive, epsACH, epsNoMethod, epsEast} {
 		must(srv.SetContractPrices(eps, uspsbiztest.Price{MailClass: "PRIORITY_MAIL", SKU: "DPXX0XXXXC00010", Price: "8.05"}))
 	}
 }

@@ -72,7 +72,10 @@ type LabelRecord struct {
 	RequestHash    []byte
 	Body           []byte
 	Expected       ExpectedPrice
-	Status         LabelStatus
+	// Location is the label of the link's location whose account pays
+	// ("" the default), fixed at creation like the body.
+	Location string
+	Status   LabelStatus
 	// From USPS's label, once purchased.
 	TrackingNumber string
 	Postage        usps.Cents
@@ -109,7 +112,7 @@ type LabelStore interface {
 	GetLabelRecord(ctx context.Context, accountID, purchaseID string) (*LabelRecord, error)
 	// UpdateLabelRecord stores r if the stored Version still equals
 	// r.Version, writing every field except the key, IdempotencyKey,
-	// RequestHash, Body, Expected and CreatedAt, and returns it with
+	// RequestHash, Body, Expected, Location and CreatedAt, and returns it with
 	// Version+1. ErrConflict if the version moved, ErrNotFound if missing.
 	UpdateLabelRecord(ctx context.Context, r *LabelRecord) (*LabelRecord, error)
 	// PendingLabelRecords returns up to limit records in LabelPending whose
@@ -125,6 +128,9 @@ type LabelPurchase struct {
 	PurchaseID string
 	Request    uspsbiz.LabelRequest
 	Expected   ExpectedPrice
+	// Location is the label of the link's location that prices and pays
+	// for this label (see Link.Locations); "" is the default account.
+	Location string
 }
 
 // LabelResult is a bought label with its price check.
@@ -274,8 +280,9 @@ const recordTimeout = 10 * time.Second
 // maxPurchaseID bounds LabelPurchase.PurchaseID.
 const maxPurchaseID = 200
 
-// BuyLabel buys a label for an active link, paid by the customer's EPA
-// (PaymentToken) at their contract price, exactly once per PurchaseID:
+// BuyLabel buys a label for an active link at the customer's contract price,
+// paid as the Linker's payment model says (PaymentTokenAt of
+// p.Location), exactly once per PurchaseID:
 //
 //  1. the request is checked and encoded (a *uspsbiz.LabelRequestError
 //     names a bad field; nothing is stored or sent);
@@ -319,7 +326,7 @@ func (l *Linker) BuyLabel(ctx context.Context, accountID string, p LabelPurchase
 		now := l.now().UTC()
 		rec, err = ls.CreateLabelRecord(ctx, &LabelRecord{
 			AccountID: accountID, PurchaseID: p.PurchaseID, IdempotencyKey: uspsbiz.NewIdempotencyKey(),
-			RequestHash: sum[:], Body: body, Expected: p.Expected, Status: LabelPending,
+			RequestHash: sum[:], Body: body, Expected: p.Expected, Location: p.Location, Status: LabelPending,
 			CreatedAt: now, UpdatedAt: now,
 		})
 		if errors.Is(err, ErrAlreadyExists) { // a peer recorded it first: use theirs
@@ -373,7 +380,7 @@ func (l *Linker) sendLabel(ctx context.Context, ls LabelStore, rec *LabelRecord)
 	if sum := sha256.Sum256(rec.Body); !bytes.Equal(sum[:], rec.RequestHash) {
 		return nil, fmt.Errorf("linking: label purchase %q: stored body does not match its hash", rec.PurchaseID)
 	}
-	pat, _, err := l.PaymentToken(ctx, rec.AccountID)
+	pat, _, err := l.PaymentTokenAt(ctx, rec.AccountID, rec.Location)
 	if err != nil {
 		return nil, err // nothing sent
 	}
@@ -527,7 +534,7 @@ func (l *Linker) CancelLabel(ctx context.Context, accountID, purchaseID string) 
 	default:
 		return nil, fmt.Errorf("linking: label purchase %q is %s; only a purchased label can be cancelled (BuyLabel finishes a pending one)", purchaseID, rec.Status)
 	}
-	pat, _, err := l.PaymentToken(ctx, accountID)
+	pat, _, err := l.PaymentTokenAt(ctx, accountID, rec.Location)
 	if err != nil {
 		return nil, err
 	}

@@ -147,6 +147,17 @@ type Link struct {
 	// write (or RewrapAll) seals it. Stores treat it as opaque bytes.
 	SealedEPS []byte
 
+	// ReturnsMID is the MID of return labels (RETURN_LABEL_OWNER); empty
+	// when the customer gave none. NSAContract is the contract number the
+	// customer sees in the USPS portal, kept for display and support only.
+	ReturnsMID  usps.MID
+	NSAContract string
+	// Locations are further MIDs and EPS accounts of the same CRID, each
+	// under a label (for example a 3PL's warehouses). The MID, ManifestMID
+	// and EPSAccount above are the default; a shipment names a location
+	// by its label to price and pay with that location's account instead.
+	Locations []Location
+
 	Token         []byte    // sealed customer OAuth token
 	TokenExpiry   time.Time // access token expiry
 	RefreshExpiry time.Time // refresh token expiry
@@ -165,12 +176,47 @@ type Link struct {
 	LastError     string    // short, secret-free description of the last failure
 }
 
+// Location is one labelled set of MIDs and EPS account of a link. Its
+// EPSAccount is sealed at rest like Link.EPSAccount (into SealedEPS), and
+// its payment authorization token is cached sealed per location.
+type Location struct {
+	Label       string // unique within the link; 1 to 64 characters
+	MID         usps.MID
+	ManifestMID usps.MID
+	EPSAccount  usps.EPSAccount // redacted by its own String and by Link's
+	SealedEPS   []byte
+
+	PaymentToken       []byte // sealed payment authorization token of this location
+	PaymentTokenExpiry time.Time
+}
+
+// location returns the account that prices and pays under label: the
+// link's default ("") or one of its Locations.
+func (l *Link) location(label string) (Location, bool) {
+	if label == "" {
+		return Location{MID: l.MID, ManifestMID: l.ManifestMID, EPSAccount: l.EPSAccount,
+			PaymentToken: l.PaymentToken, PaymentTokenExpiry: l.PaymentTokenExpiry}, true
+	}
+	for _, loc := range l.Locations {
+		if loc.Label == label {
+			return loc, true
+		}
+	}
+	return Location{}, false
+}
+
 // redacted is what fmt and slog show of a Link.
 func (l Link) redacted() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "linking.Link{AccountID: %q, State: %q, Reason: %q, Environment: %q, CRID: %q, MID: %q, ManifestMID: %q, EPSAccount: %s, SealedEPS: %s, Token: %s, TokenExpiry: %s, RefreshExpiry: %s, PaymentToken: %s, PaymentTokenExpiry: %s, Version: %d, CreatedAt: %s, UpdatedAt: %s, NextCheckAt: %s, CheckAttempts: %d, LastError: %q}",
+	locs := make([]string, len(l.Locations))
+	for i, loc := range l.Locations {
+		locs[i] = fmt.Sprintf("{Label: %q, MID: %q, ManifestMID: %q, EPSAccount: %s, SealedEPS: %s, PaymentToken: %s, PaymentTokenExpiry: %s}",
+			loc.Label, loc.MID, loc.ManifestMID, redactString(loc.EPSAccount.Reveal()), redactBytes(loc.SealedEPS),
+			redactBytes(loc.PaymentToken), fmtTime(loc.PaymentTokenExpiry))
+	}
+	fmt.Fprintf(&b, "linking.Link{AccountID: %q, State: %q, Reason: %q, Environment: %q, CRID: %q, MID: %q, ManifestMID: %q, EPSAccount: %s, SealedEPS: %s, ReturnsMID: %q, NSAContract: %q, Locations: [%s], Token: %s, TokenExpiry: %s, RefreshExpiry: %s, PaymentToken: %s, PaymentTokenExpiry: %s, Version: %d, CreatedAt: %s, UpdatedAt: %s, NextCheckAt: %s, CheckAttempts: %d, LastError: %q}",
 		l.AccountID, l.State, l.Reason, l.Environment, l.CRID, l.MID, l.ManifestMID,
-		redactString(l.EPSAccount.Reveal()), redactBytes(l.SealedEPS), redactBytes(l.Token), fmtTime(l.TokenExpiry), fmtTime(l.RefreshExpiry),
+		redactString(l.EPSAccount.Reveal()), redactBytes(l.SealedEPS), l.ReturnsMID, l.NSAContract, strings.Join(locs, ", "), redactBytes(l.Token), fmtTime(l.TokenExpiry), fmtTime(l.RefreshExpiry),
 		redactBytes(l.PaymentToken), fmtTime(l.PaymentTokenExpiry), l.Version,
 		fmtTime(l.CreatedAt), fmtTime(l.UpdatedAt), fmtTime(l.NextCheckAt), l.CheckAttempts, l.LastError)
 	return b.String()

@@ -43,6 +43,7 @@ type Linker struct {
 	hooks        []func(context.Context, Event)
 	labelHooks   []func(context.Context, LabelEvent) // labels.go
 	probe        ContractProbe
+	model        paymentModel // payment.go
 	backoff      backoff
 	refreshLimit time.Duration
 
@@ -198,6 +199,10 @@ type Status struct {
 	CRID, MID, ManifestMID, EPSLast4 string
 	UpdatedAt                        time.Time
 	NextCheckAt                      time.Time
+	// Locations are the labels of the link's further locations;
+	// ReturnsMID and NSAContract as entered.
+	Locations               []string
+	ReturnsMID, NSAContract string
 	// LastError is a short, secret-free word on the last check that did not
 	// activate the link: the verdict's cause ("credentials check: EPA
 	// code 100002") or why the check could not finish ("credentials check:
@@ -231,10 +236,16 @@ func (l *Linker) Status(ctx context.Context, accountID string) (Status, error) {
 }
 
 func statusOf(lk *Link) Status {
+	var labels []string
+	for _, loc := range lk.Locations {
+		labels = append(labels, loc.Label)
+	}
 	return Status{
+		Locations: labels,
 		AccountID: lk.AccountID, State: lk.State, Reason: lk.Reason,
 		CRID: string(lk.CRID), MID: string(lk.MID), ManifestMID: string(lk.ManifestMID),
-		EPSLast4:  lk.EPSAccount.Last4(),
+		EPSLast4:   lk.EPSAccount.Last4(),
+		ReturnsMID: string(lk.ReturnsMID), NSAContract: lk.NSAContract,
 		UpdatedAt: lk.UpdatedAt, NextCheckAt: lk.NextCheckAt, LastError: lk.LastError,
 		NSARatesApply:     lk.State == StateActive,
 		RevocationPending: revocationPending(lk),
@@ -370,6 +381,11 @@ func cloneLink(lk *Link) *Link {
 	c.Token = slices.Clone(lk.Token)
 	c.PaymentToken = slices.Clone(lk.PaymentToken)
 	c.SealedEPS = slices.Clone(lk.SealedEPS)
+	c.Locations = nil
+	for _, loc := range lk.Locations {
+		loc.SealedEPS, loc.PaymentToken = slices.Clone(loc.SealedEPS), slices.Clone(loc.PaymentToken)
+		c.Locations = append(c.Locations, loc)
+	}
 	return &c
 }
 
@@ -507,6 +523,7 @@ func (l *Linker) callback(ctx context.Context, accountID, sessionID, state, code
 		superseded = lk.Token
 		lk.Token, lk.TokenExpiry, lk.RefreshExpiry = sealed, tok.Expiry.UTC(), tok.RefreshExpiry.UTC()
 		lk.PaymentToken, lk.PaymentTokenExpiry = nil, time.Time{}
+		setLocationTokens(lk, nil)
 		lk.Environment = l.environment
 		if lk.CRID != "" && lk.EPSAccount != "" {
 			lk.NextCheckAt, lk.CheckAttempts, lk.LastError = l.now().UTC(), 0, ""
@@ -586,6 +603,7 @@ func (l *Linker) Unlink(ctx context.Context, accountID, actor string) error {
 	}
 	return l.transition(ctx, accountID, actor, "unlink", func(cur *Link) (State, Reason, error) {
 		cur.PaymentToken, cur.PaymentTokenExpiry = nil, time.Time{}
+		setLocationTokens(cur, nil)
 		cur.TokenExpiry, cur.RefreshExpiry = time.Time{}, time.Time{}
 		cur.NextCheckAt, cur.CheckAttempts, cur.LastError = time.Time{}, 0, ""
 		switch {

@@ -2,6 +2,8 @@ package linking
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nsalink/nsalink/nsarates"
@@ -61,7 +63,8 @@ func (n NotNSA) String() string {
 func (n NotNSA) MarshalText() ([]byte, error) { return []byte(n.String()), nil }
 
 // Quote prices s for accountID with pricer, which holds the customers'
-// contract tables (keyed by EPS account) and the published tables. The
+// contract tables (keyed by EPS account) and the published tables, with
+// the link's default EPS account (QuoteAt prices at a location). The
 // account's contract table is used only while its link is active: a link
 // that is pending, needs action or is unlinked never prices at NSA rates,
 // and its quote says why (NotNSA). s.Account is ignored: the account's
@@ -97,6 +100,55 @@ func (l *Linker) Quote(ctx context.Context, pricer *nsarates.Pricer, accountID s
 		}
 	}
 	return out, err
+}
+
+// QuoteAt is Quote with the EPS account of the link's location with this
+// label ("" is the default, and is Quote; an unknown label of an active
+// link is ErrUnknownLocation). The contract table is used only while the
+// link is active. A location's quote costs one Store read: the link cache
+// holds the default account only.
+func (l *Linker) QuoteAt(ctx context.Context, pricer *nsarates.Pricer, accountID, location string, s nsarates.Shipment) (Quote, error) {
+	if location == "" {
+		return l.Quote(ctx, pricer, accountID, s)
+	}
+	state := StateUnlinked
+	lk, err := l.store.GetLink(ctx, accountID)
+	switch {
+	case err == nil:
+		state = lk.State
+	case !errors.Is(err, ErrNotFound):
+		return Quote{}, err
+	}
+	s.Account = 0
+	active := state == StateActive
+	if active {
+		loc, ok := lk.location(location)
+		if !ok {
+			return Quote{}, fmt.Errorf("%w: %q", ErrUnknownLocation, location)
+		}
+		if s.Account, err = pricer.Account(loc.EPSAccount.Reveal()); err != nil {
+			return Quote{}, errors.New("linking: active link without a valid EPS account")
+		}
+	}
+	var out Quote
+	if out.Quote, err = pricer.Quote(s); err != nil {
+		return Quote{}, err
+	}
+	out.LinkState, out.LinkNotActive = state, !active
+	switch {
+	case !active:
+		out.NotNSA = NotNSALinkNotActive
+	case out.Source == nsarates.SourceContract:
+	case out.Fallback == nsarates.ReasonOutsideDates:
+		out.NotNSA = NotNSAOutsideDates
+	case out.Fallback == nsarates.ReasonNoTable:
+		// The Store's table sync follows the default account; a location's
+		// table is the host's to load into pricer.
+		out.NotNSA = NotNSATableNotLoaded
+	default:
+		out.NotNSA = NotNSANotInTable
+	}
+	return out, nil
 }
 
 // whyNotNSA names why an active link's quote fell back.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/nsalink/nsalink/uspsbiz"
@@ -187,7 +188,7 @@ func (l *Linker) visit(ctx context.Context, lk *Link, lease time.Duration, res *
 		}
 		return err
 	case lk.State == StateActive:
-		if _, _, ok := l.cachedPaymentToken(lk); !ok {
+		if !l.paymentTokensCached(lk) {
 			return l.healthCheck(ctx, lk, res)
 		}
 	}
@@ -238,40 +239,56 @@ func (l *Linker) reschedule(ctx context.Context, lk *Link) error {
 	return err
 }
 
-// healthCheck renews an active link's payment authorization, which checks
-// the customer's payment account with USPS.
+// paymentTokensCached reports whether every account of an active link
+// (the default and each location) has a usable cached payment token.
+func (l *Linker) paymentTokensCached(lk *Link) bool {
+	for _, label := range labels(lk) {
+		if _, _, ok := l.cachedPaymentToken(lk, label); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// healthCheck renews an active link's payment authorizations (the default
+// account's and each location's, with the payment model's roles), which
+// checks the customer's payment accounts with USPS.
 func (l *Linker) healthCheck(ctx context.Context, lk *Link, res *ReconcileResult) error {
 	res.HealthChecked++
-	out, pa := l.paymentCheck(ctx, lk)
-	if out.err != nil {
-		return out.err // not the customer's: no state change
-	}
 	now := l.now().UTC()
 	cp := *lk
-	if pa != nil {
-		sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), sealAAD(lk.AccountID, sealedFieldPaymentToken))
+	cp.Locations = slices.Clone(lk.Locations)
+	for _, label := range labels(lk) {
+		out, pa := l.paymentCheck(ctx, lk, label)
+		if out.err != nil {
+			return out.err // not the customer's: no state change
+		}
+		if pa == nil {
+			ev := l.leaveActive(&cp, out, now, "reconciler")
+			_, err := l.store.UpdateLink(ctx, &cp, ev)
+			if errors.Is(err, ErrConflict) {
+				return nil // changed meanwhile: the verdict was for another version
+			}
+			if err != nil {
+				return err
+			}
+			res.Unhealthy++
+			l.notify(ctx, Event{AccountID: lk.AccountID, At: now, From: ev.From, To: ev.To, Reason: ev.Reason, Cause: ev.Cause, Actor: ev.Actor})
+			return nil
+		}
+		sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), paymentTokenAAD(lk.AccountID, label))
 		if err != nil {
 			return err
 		}
-		cp.PaymentToken, cp.PaymentTokenExpiry, cp.LastError, cp.UpdatedAt = sealed, pa.Expiry.UTC(), "", now
-		cp.NextCheckAt = l.schedule(&cp, now)
-		_, err = l.store.UpdateLink(ctx, &cp, nil)
-		if errors.Is(err, ErrConflict) {
-			return nil
-		}
-		return err
+		setPaymentToken(&cp, label, sealed, pa.Expiry.UTC())
 	}
-	ev := l.leaveActive(&cp, out, now, "reconciler")
-	_, err := l.store.UpdateLink(ctx, &cp, ev)
+	cp.LastError, cp.UpdatedAt = "", now
+	cp.NextCheckAt = l.schedule(&cp, now)
+	_, err := l.store.UpdateLink(ctx, &cp, nil)
 	if errors.Is(err, ErrConflict) {
-		return nil // changed meanwhile: the verdict was for another version
+		return nil
 	}
-	if err != nil {
-		return err
-	}
-	res.Unhealthy++
-	l.notify(ctx, Event{AccountID: lk.AccountID, At: now, From: ev.From, To: ev.To, Reason: ev.Reason, Cause: ev.Cause, Actor: ev.Actor})
-	return nil
+	return err
 }
 
 // leaveActive moves an active link out of active after USPS refused its
@@ -282,6 +299,7 @@ func (l *Linker) leaveActive(lk *Link, out outcome, now time.Time, actor string)
 	from := lk.State
 	lk.State, lk.Reason, lk.LastError, lk.UpdatedAt = out.state, out.reason, out.cause, now
 	lk.PaymentToken, lk.PaymentTokenExpiry = nil, time.Time{}
+	setLocationTokens(lk, nil)
 	lk.CheckAttempts, lk.NextCheckAt = 0, l.schedule(lk, now)
 	if fixedAtUSPS[out.reason] {
 		lk.CheckAttempts = 1

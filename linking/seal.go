@@ -204,6 +204,31 @@ func rewrapLink(ctx context.Context, store Store, r Rewrapper, id string) (bool,
 				*f.v, changed = out, true
 			}
 		}
+		for i := range l.Locations {
+			loc := &l.Locations[i]
+			if loc.EPSAccount != "" && len(loc.SealedEPS) == 0 {
+				sealed, err := r.Seal([]byte(loc.EPSAccount.Reveal()), locationEPSAAD(id, loc.Label))
+				if err != nil {
+					return false, fmt.Errorf("%s of location %q: %w", sealedFieldEPS, loc.Label, err)
+				}
+				loc.SealedEPS, loc.EPSAccount, changed = sealed, "", true
+			}
+			for _, f := range []struct {
+				aad []byte
+				v   *[]byte
+			}{{paymentTokenAAD(id, loc.Label), &loc.PaymentToken}, {locationEPSAAD(id, loc.Label), &loc.SealedEPS}} {
+				if len(*f.v) == 0 {
+					continue
+				}
+				out, rewrapped, err := r.Rewrap(*f.v, f.aad)
+				if err != nil {
+					return false, fmt.Errorf("location %q: %w", loc.Label, err)
+				}
+				if rewrapped {
+					*f.v, changed = out, true
+				}
+			}
+		}
 		if !changed {
 			return false, nil
 		}

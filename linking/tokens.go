@@ -270,6 +270,7 @@ func (l *Linker) revokeInTx(tx LinkTx, lk *Link, cause string) (*Event, error) {
 	lk.State, lk.Reason, lk.UpdatedAt = StateActionRequired, ReasonTokenRevoked, now
 	lk.Token, lk.TokenExpiry, lk.RefreshExpiry = nil, time.Time{}, time.Time{}
 	lk.PaymentToken, lk.PaymentTokenExpiry = nil, time.Time{}
+	setLocationTokens(lk, nil)
 	lk.NextCheckAt, lk.CheckAttempts = time.Time{}, 0
 	lk.LastError = cause
 	ev := &Event{From: from, To: StateActionRequired, Reason: ReasonTokenRevoked, Cause: cause, Actor: "system"}

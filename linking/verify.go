@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/nsalink/nsalink/usps"
@@ -100,9 +102,11 @@ const codeEPANotFound = "100001"
 
 // Verify checks a pending link with USPS and moves it forward:
 //
-//   - the credentials check (a payment authorization with the EPS account
-//     as PAYER and RATE_HOLDER) fails on the customer's account: action
-//     required with the reason;
+//   - the credentials check (a payment authorization with the payment
+//     model's roles, for the default account and then each location)
+//     fails on the customer's account: action required with the reason; a
+//     refusal of the platform's own paying account (ErrPlatformAccount)
+//     leaves the link pending;
 //   - a contract-price probe with the customer's token returns a CONTRACT
 //     price: active, with the payment token cached for its 8 hours; USPS
 //     refusing the probe (403) because the EPS account is not of the
@@ -154,11 +158,18 @@ func (l *Linker) verify(ctx context.Context, accountID string) (*Link, error) {
 }
 
 // sameSubject reports whether a verdict computed for link a still applies
-// to link b: same state and reason, same credentials, same USPS
-// environment.
+// to link b: same state and reason, same identity (CRID, MIDs, EPS
+// account, returns MID, locations), same USPS environment.
 func sameSubject(b, a *Link) bool {
 	return b.State == a.State && b.Reason == a.Reason && b.EPSAccount == a.EPSAccount &&
-		b.CRID == a.CRID && b.MID == a.MID && b.ManifestMID == a.ManifestMID && b.Environment == a.Environment
+		b.CRID == a.CRID && b.MID == a.MID && b.ManifestMID == a.ManifestMID && b.Environment == a.Environment &&
+		b.ReturnsMID == a.ReturnsMID && slices.EqualFunc(b.Locations, a.Locations, sameLocation)
+}
+
+// sameLocation compares the identity of two locations (not their cached
+// payment tokens or sealed forms).
+func sameLocation(a, b Location) bool {
+	return a.Label == b.Label && a.MID == b.MID && a.ManifestMID == b.ManifestMID && a.EPSAccount == b.EPSAccount
 }
 
 // verifyClaimed is verify for the reconciler: the check is made for the
@@ -208,6 +219,7 @@ func (l *Linker) applyOutcome(cur *Link, out outcome, now time.Time) (State, Rea
 	switch {
 	case out.state == StateActive:
 		cur.PaymentToken, cur.PaymentTokenExpiry = out.paymentToken, out.paymentExpiry.UTC()
+		setLocationTokens(cur, out.locationTokens)
 		cur.CheckAttempts, cur.LastError = 0, ""
 		cur.State = StateActive
 		cur.NextCheckAt = l.schedule(cur, now) // keep-alive and health from now on
@@ -254,19 +266,85 @@ type outcome struct {
 	err           error  // a failure that is not the customer's
 	paymentToken  []byte
 	paymentExpiry time.Time
+	// locationTokens are the payment tokens of the link's locations, by
+	// label, when it activates (or passes a health check).
+	locationTokens map[string]locationToken
 }
 
-// paymentCheck asks USPS for a payment authorization with the link's
-// credentials (EPS account as PAYER and RATE_HOLDER). It returns the
-// authorization, or the verdict on the customer's account (out.state
-// action required), or out.err for a failure that is not the customer's.
-func (l *Linker) paymentCheck(ctx context.Context, lk *Link) (outcome, *uspsbiz.PaymentAuthorization) {
+// locationToken is the sealed payment token a check got for one location.
+type locationToken struct {
+	sealed []byte
+	expiry time.Time
+}
+
+// setLocationTokens stores the location tokens a check got in lk (a
+// location without one loses its cached token).
+func setLocationTokens(lk *Link, toks map[string]locationToken) {
+	if len(lk.Locations) == 0 {
+		return
+	}
+	lk.Locations = slices.Clone(lk.Locations) // lk may share them with the caller's copy
+	for i := range lk.Locations {
+		t := toks[lk.Locations[i].Label]
+		lk.Locations[i].PaymentToken, lk.Locations[i].PaymentTokenExpiry = t.sealed, t.expiry.UTC()
+	}
+}
+
+// paymentTokenAAD is the sealing context of the payment token of a
+// location ("" is the link's default account).
+func paymentTokenAAD(accountID, label string) []byte {
+	if label == "" {
+		return sealAAD(accountID, sealedFieldPaymentToken)
+	}
+	return sealAAD(accountID, sealedFieldPaymentToken+":"+label)
+}
+
+// accountOf is the payment account of a link's location ("" the default).
+func accountOf(lk *Link, loc Location) payAccount {
+	return payAccount{CRID: lk.CRID, MID: loc.MID, ManifestMID: loc.ManifestMID, EPS: loc.EPSAccount, ReturnsMID: lk.ReturnsMID}
+}
+
+// labels lists the accounts of a link to check: the default ("") and
+// each location.
+func labels(lk *Link) []string {
+	out := make([]string, 0, 1+len(lk.Locations))
+	out = append(out, "")
+	for _, loc := range lk.Locations {
+		out = append(out, loc.Label)
+	}
+	return out
+}
+
+// paymentCheck asks USPS for a payment authorization with the credentials
+// of the link's location with this label ("" the default) and the payment
+// model's roles. It returns the authorization, or the verdict on the
+// customer's account (out.state action required), or out.err for a
+// failure that is not the customer's (including ErrPlatformAccount: the
+// platform's own paying account refused).
+func (l *Linker) paymentCheck(ctx context.Context, lk *Link, label string) (outcome, *uspsbiz.PaymentAuthorization) {
+	out, pa := l.paymentCheckAccount(ctx, lk, label)
+	if label != "" && out.cause != "" {
+		out.cause = "location " + strconv.Quote(label) + ": " + out.cause
+	}
+	return out, pa
+}
+
+func (l *Linker) paymentCheckAccount(ctx context.Context, lk *Link, label string) (outcome, *uspsbiz.PaymentAuthorization) {
+	loc, ok := lk.location(label)
+	if !ok {
+		return outcome{state: lk.State, reason: lk.Reason, cause: "unknown location", err: fmt.Errorf("%w: %q", ErrUnknownLocation, label)}, nil
+	}
+	a := accountOf(lk, loc)
 	v, err := checkCredentials(ctx, l.usps, CredentialsInput{
-		CRID: string(lk.CRID), MID: string(lk.MID), ManifestMID: string(lk.ManifestMID), EPS: lk.EPSAccount.Reveal(),
-	}, l.platformCRID)
+		CRID: string(a.CRID), MID: string(a.MID), ManifestMID: string(a.ManifestMID), EPS: a.EPS.Reveal(),
+		ReturnsMID: string(a.ReturnsMID),
+	}, l.model, l.platformCRID)
 	if err != nil {
 		var ae *uspsbiz.APIError
-		if errors.As(err, &ae) && ae.StatusCode == 400 {
+		switch {
+		case errors.Is(err, ErrPlatformAccount):
+			return outcome{state: lk.State, reason: lk.Reason, cause: "credentials check: platform's payment account refused", err: err}, nil
+		case errors.As(err, &ae) && ae.StatusCode == 400:
 			return outcome{state: StateActionRequired, reason: ReasonCredentialsRejected, cause: "credentials check: rejected"}, nil
 		}
 		return outcome{state: lk.State, reason: lk.Reason, cause: "credentials check: " + errorClass(err), err: err}, nil
@@ -274,10 +352,10 @@ func (l *Linker) paymentCheck(ctx context.Context, lk *Link) (outcome, *uspsbiz.
 	if v.ok() {
 		return outcome{}, v.Payment
 	}
-	if r, ok := reasonForEPA[v.EPACode]; ok {
+	if r, ok := reasonForEPA[v.EPACode]; ok && v.EPS.Verdict == verdictRejected {
 		return outcome{state: StateActionRequired, reason: r, cause: "credentials check: EPA code " + v.EPACode}, nil
 	}
-	for _, fv := range []fieldVerdict{v.CRID, v.MID, v.ManifestMID} {
+	for _, fv := range []fieldVerdict{v.CRID, v.MID, v.ManifestMID, v.ReturnsMID} {
 		if fv.Verdict == verdictRejected {
 			return outcome{state: StateActionRequired, reason: ReasonCRIDNotEnrolled, cause: "credentials check: CRID/MID rejected " + fv.Code}, nil
 		}
@@ -285,23 +363,50 @@ func (l *Linker) paymentCheck(ctx context.Context, lk *Link) (outcome, *uspsbiz.
 	return outcome{state: StateActionRequired, reason: ReasonCredentialsRejected, cause: "credentials check: rejected"}, nil
 }
 
-// check asks USPS; it never writes (except that a revoked grant found on
-// the way is recorded at once).
+// check asks USPS about every account of the link (the default, then each
+// location, stopping at the first that is not ready); it never writes
+// (except that a revoked grant found on the way is recorded at once).
 func (l *Linker) check(ctx context.Context, lk *Link) outcome {
+	var out outcome
+	for _, label := range labels(lk) {
+		o := l.checkAccount(ctx, lk, label)
+		if label != "" && o.cause != "" && o.state != StateActive {
+			o.cause = "location " + strconv.Quote(label) + ": " + o.cause
+		}
+		if o.state != StateActive {
+			return o
+		}
+		if label == "" {
+			out = o
+			continue
+		}
+		if out.locationTokens == nil {
+			out.locationTokens = map[string]locationToken{}
+		}
+		out.locationTokens[label] = locationToken{sealed: o.paymentToken, expiry: o.paymentExpiry}
+	}
+	return out
+}
+
+// checkAccount checks one account of the link: the credentials check with
+// the payment model's roles, then the contract probe with the customer's
+// token.
+func (l *Linker) checkAccount(ctx context.Context, lk *Link, label string) outcome {
 	pending := func(reason Reason, cause string, err error) outcome {
 		return outcome{state: StateApprovalPending, reason: reason, cause: cause, err: err}
 	}
-	out, pa := l.paymentCheck(ctx, lk)
+	out, pa := l.paymentCheckAccount(ctx, lk, label)
 	if pa == nil {
 		if out.err != nil {
 			return pending(ReasonNone, out.cause, out.err)
 		}
 		return out
 	}
-	sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), sealAAD(lk.AccountID, sealedFieldPaymentToken))
+	sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), paymentTokenAAD(lk.AccountID, label))
 	if err != nil {
 		return pending(ReasonNone, "sealing payment token", err)
 	}
+	loc, _ := lk.location(label)
 	var res *uspsbiz.RateResult
 	err = l.asCustomer(ctx, lk.AccountID, func(merchant *uspsbiz.Client) error {
 		var err error
@@ -309,7 +414,7 @@ func (l *Linker) check(ctx context.Context, lk *Link) outcome {
 			Package: uspsbiz.Package{OriginZIP: l.probe.OriginZIP, DestinationZIP: l.probe.DestinationZIP,
 				Weight: l.probe.Weight, Length: l.probe.Length, Width: l.probe.Width, Height: l.probe.Height},
 			MailClass: l.probe.MailClass,
-			EPS:       lk.EPSAccount,
+			EPS:       loc.EPSAccount,
 		})
 		return err
 	})
@@ -353,18 +458,30 @@ func errorClass(err error) string {
 	return "unreachable"
 }
 
-// PaymentToken returns the account's payment authorization token (for the
-// X-Payment-Authorization-Token header of labels), cached in the store for
-// its 8 hours and renewed EarlyExpiry before it expires, under the per-link
-// lock so that a fleet asks USPS once. Only an active link has one.
+// PaymentToken returns the payment authorization token of the account's
+// default location (for the X-Payment-Authorization-Token header of
+// labels): see PaymentTokenAt.
 func (l *Linker) PaymentToken(ctx context.Context, accountID string) (uspsbiz.Secret, time.Time, error) {
-	if tok, exp, ok := l.cachedPayment(l.cache.get(accountID)); ok {
-		return tok, exp, nil // RunSync keeps the cache coherent (cache.go)
-	}
-	if l.cache.enabled.Load() {
-		if v, err := l.view(ctx, accountID, l.pricer); err == nil {
-			if tok, exp, ok := l.cachedPayment(v); ok {
-				return tok, exp, nil
+	return l.PaymentTokenAt(ctx, accountID, "")
+}
+
+// PaymentTokenAt returns the payment authorization token of the account's
+// location with this label ("" is the default MIDs and EPS account), with
+// the Linker's payment model's roles. It is cached in the store for its 8
+// hours and renewed EarlyExpiry before it expires, under the per-link lock
+// so that a fleet asks USPS once. Only an active link has one; an unknown
+// label is ErrUnknownLocation. When USPS refuses the customer's account,
+// the link leaves active and the error is an *ActionRequiredError.
+func (l *Linker) PaymentTokenAt(ctx context.Context, accountID, location string) (uspsbiz.Secret, time.Time, error) {
+	if location == "" {
+		if tok, exp, ok := l.cachedPayment(l.cache.get(accountID)); ok {
+			return tok, exp, nil // RunSync keeps the cache coherent (cache.go)
+		}
+		if l.cache.enabled.Load() {
+			if v, err := l.view(ctx, accountID, l.pricer); err == nil {
+				if tok, exp, ok := l.cachedPayment(v); ok {
+					return tok, exp, nil
+				}
 			}
 		}
 	}
@@ -372,7 +489,10 @@ func (l *Linker) PaymentToken(ctx context.Context, accountID string) (uspsbiz.Se
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	if tok, exp, ok := l.cachedPaymentToken(lk); ok {
+	if _, ok := lk.location(location); !ok {
+		return "", time.Time{}, fmt.Errorf("%w: %q", ErrUnknownLocation, location)
+	}
+	if tok, exp, ok := l.cachedPaymentToken(lk, location); ok {
 		return tok, exp, nil
 	}
 	var tok uspsbiz.Secret
@@ -386,11 +506,14 @@ func (l *Linker) PaymentToken(ctx context.Context, accountID string) (uspsbiz.Se
 		if lk.State != StateActive {
 			return fmt.Errorf("%w: link is %s", ErrNotActive, lk.State)
 		}
+		if _, ok := lk.location(location); !ok {
+			return fmt.Errorf("%w: %q", ErrUnknownLocation, location)
+		}
 		var ok bool
-		if tok, exp, ok = l.cachedPaymentToken(lk); ok {
+		if tok, exp, ok = l.cachedPaymentToken(lk, location); ok {
 			return nil // a peer renewed it while we waited
 		}
-		out, pa := l.paymentCheck(ctx, lk)
+		out, pa := l.paymentCheck(ctx, lk, location)
 		if out.err != nil {
 			return out.err // not the customer's: the link stays active
 		}
@@ -404,11 +527,12 @@ func (l *Linker) PaymentToken(ctx context.Context, accountID string) (uspsbiz.Se
 			left = &Event{AccountID: accountID, At: lk.UpdatedAt, From: ev.From, To: ev.To, Reason: ev.Reason, Cause: ev.Cause, Actor: ev.Actor}
 			return nil
 		}
-		sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), sealAAD(accountID, sealedFieldPaymentToken))
+		sealed, err := l.sealer.Seal([]byte(pa.Token.Reveal()), paymentTokenAAD(accountID, location))
 		if err != nil {
 			return err
 		}
-		lk.PaymentToken, lk.PaymentTokenExpiry, lk.UpdatedAt = sealed, pa.Expiry.UTC(), l.now().UTC()
+		setPaymentToken(lk, location, sealed, pa.Expiry.UTC())
+		lk.UpdatedAt = l.now().UTC()
 		tok, exp = pa.Token, pa.Expiry
 		_, err = tx.Update(lk, nil)
 		return err
@@ -422,6 +546,24 @@ func (l *Linker) PaymentToken(ctx context.Context, accountID string) (uspsbiz.Se
 	}
 	return tok, exp, nil
 }
+
+// setPaymentToken stores a sealed payment token for the location with this
+// label ("" the default) in lk.
+func setPaymentToken(lk *Link, location string, sealed []byte, exp time.Time) {
+	if location == "" {
+		lk.PaymentToken, lk.PaymentTokenExpiry = sealed, exp
+		return
+	}
+	lk.Locations = slices.Clone(lk.Locations)
+	for i := range lk.Locations {
+		if lk.Locations[i].Label == location {
+			lk.Locations[i].PaymentToken, lk.Locations[i].PaymentTokenExpiry = sealed, exp
+		}
+	}
+}
+
+// ErrUnknownLocation: the link has no location with that label.
+var ErrUnknownLocation = errors.New("linking: no such location on the link")
 
 // ActionRequiredError is USPS refusing a link's customer account after it
 // was active (an EPA code 100001–100007, a CRID or MID no longer enrolled,
@@ -442,16 +584,17 @@ func (e *ActionRequiredError) Error() string {
 // Is makes errors.Is(err, ErrNotActive) true.
 func (e *ActionRequiredError) Is(target error) bool { return target == ErrNotActive }
 
-func (l *Linker) cachedPaymentToken(lk *Link) (uspsbiz.Secret, time.Time, bool) {
-	if lk.State != StateActive || len(lk.PaymentToken) == 0 || !l.now().Add(uspsbiz.EarlyExpiry).Before(lk.PaymentTokenExpiry) {
+func (l *Linker) cachedPaymentToken(lk *Link, location string) (uspsbiz.Secret, time.Time, bool) {
+	loc, ok := lk.location(location)
+	if !ok || lk.State != StateActive || len(loc.PaymentToken) == 0 || !l.now().Add(uspsbiz.EarlyExpiry).Before(loc.PaymentTokenExpiry) {
 		return "", time.Time{}, false
 	}
-	plain, err := l.sealer.Open(lk.PaymentToken, sealAAD(lk.AccountID, sealedFieldPaymentToken))
+	plain, err := l.sealer.Open(loc.PaymentToken, paymentTokenAAD(lk.AccountID, location))
 	if err != nil {
 		l.logger.Warn("stored payment token does not open", slog.String("account_id", lk.AccountID), slog.String("error", err.Error()))
 		return "", time.Time{}, false
 	}
-	return uspsbiz.Secret(plain), lk.PaymentTokenExpiry, true
+	return uspsbiz.Secret(plain), loc.PaymentTokenExpiry, true
 }
 
 // ErrNotActive: the link is not active, so NSA rates and payment do not apply.

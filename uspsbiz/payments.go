@@ -274,9 +274,10 @@ func (e *RoleError) Is(target error) bool { return target == ErrInvalidRoles }
 //     flow (160290);
 //   - every CRID, MID and EPS number well formed.
 //
-// A linked customer's labels use their EPS account as PAYER and
-// RATE_HOLDER, their CRID and MIDs as LABEL_OWNER, and the platform's CRID
-// as PLATFORM.
+// A linked customer's labels use the roles of the linking package's payment
+// model: their CRID and MIDs as LABEL_OWNER and the platform's CRID as
+// PLATFORM, their EPS account as RATE_HOLDER, and as PAYER either theirs
+// or the platform's own.
 type PaymentRequest struct {
 	Roles []Role
 	// PCPostage marks the PC Postage flow: PAYER becomes optional and METER

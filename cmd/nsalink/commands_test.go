@@ -293,6 +293,20 @@ func TestRecheck(t *testing.T) {
 		require.Equal(t, 0, code, errOut)
 		require.Contains(t, out, "acct-nomethod: action_required (no_payment_method) -> action_required (no_payment_method)")
 		require.Contains(t, out, "next check: ")
+
+		// The hosts' payment model: when the platform pays, the unfunded
+		// EPA is a fine rate card and the link activates.
+		for _, bad := range [][]string{{"-payer", "nobody"}, {"-payer", "platform"}, {"-payer", "platform", "-platform-eps", epsPlatform, "-returns", "maybe"}} {
+			code, _, errOut = f.run(nil, append([]string{"recheck", acctNoMethod}, bad...)...)
+			require.Equal(t, 2, code, bad)
+			require.Contains(t, errOut, "payment model", bad)
+		}
+		code, out, errOut = f.run(map[string]string{"NSALINK_PAYER": "platform", "NSALINK_PLATFORM_EPS": epsPlatform}, "recheck", acctNoMethod)
+		require.Equal(t, 0, code, errOut)
+		require.Contains(t, out, "acct-nomethod: action_required (no_payment_method) -> active")
+		auths := f.srv.PaymentAuthorizations()
+		payer, _ := auths[len(auths)-1].Role("PAYER")
+		require.Equal(t, epsPlatform, payer.AccountNumber)
 	})
 }
 

@@ -219,27 +219,34 @@ type countJSON struct {
 // linkJSON is a link, redacted: the EPS account's last four digits, and
 // only whether tokens are on file.
 type linkJSON struct {
-	AccountID       string `json:"account_id"`
-	State           string `json:"state"`
-	Reason          string `json:"reason"`
-	Environment     string `json:"environment"`
-	CRID            string `json:"crid"`
-	MID             string `json:"mid"`
-	ManifestMID     string `json:"manifest_mid"`
-	EPSLast4        string `json:"eps_last4"`
-	HasToken        bool   `json:"has_token"`
-	HasPaymentToken bool   `json:"has_payment_token"`
-	UpdatedAt       string `json:"updated_at"`
-	NextCheckAt     string `json:"next_check_at,omitempty"`
-	CheckAttempts   int    `json:"check_attempts"`
-	LastError       string `json:"last_error"`
+	AccountID       string   `json:"account_id"`
+	State           string   `json:"state"`
+	Reason          string   `json:"reason"`
+	Environment     string   `json:"environment"`
+	CRID            string   `json:"crid"`
+	MID             string   `json:"mid"`
+	ManifestMID     string   `json:"manifest_mid"`
+	EPSLast4        string   `json:"eps_last4"`
+	ReturnsMID      string   `json:"returns_mid,omitempty"`
+	NSAContract     string   `json:"nsa_contract,omitempty"`
+	Locations       []string `json:"locations,omitempty"` // labels
+	HasToken        bool     `json:"has_token"`
+	HasPaymentToken bool     `json:"has_payment_token"`
+	UpdatedAt       string   `json:"updated_at"`
+	NextCheckAt     string   `json:"next_check_at,omitempty"`
+	CheckAttempts   int      `json:"check_attempts"`
+	LastError       string   `json:"last_error"`
 }
 
 func exportLink(l *linking.Link) linkJSON {
 	j := linkJSON{AccountID: l.AccountID, State: string(l.State), Reason: string(l.Reason),
 		Environment: string(l.Environment), CRID: string(l.CRID), MID: string(l.MID), ManifestMID: string(l.ManifestMID),
 		HasToken: len(l.Token) > 0, HasPaymentToken: len(l.PaymentToken) > 0,
-		UpdatedAt: l.UpdatedAt.UTC().Format(time.RFC3339Nano), CheckAttempts: l.CheckAttempts, LastError: l.LastError}
+		UpdatedAt: l.UpdatedAt.UTC().Format(time.RFC3339Nano), CheckAttempts: l.CheckAttempts, LastError: l.LastError,
+		ReturnsMID: string(l.ReturnsMID), NSAContract: l.NSAContract}
+	for _, loc := range l.Locations {
+		j.Locations = append(j.Locations, loc.Label)
+	}
 	if l.EPSAccount != "" {
 		j.EPSLast4 = l.EPSAccount.Last4()
 	}
@@ -301,6 +308,16 @@ func printLink(out io.Writer, l *linking.Link) {
 	row("mid", dash(clean(string(l.MID))))
 	row("manifest mid", dash(clean(string(l.ManifestMID))))
 	row("eps", eps(l))
+	row("returns mid", dash(clean(string(l.ReturnsMID))))
+	row("nsa contract", dash(clean(l.NSAContract)))
+	for _, loc := range l.Locations {
+		e := "sealed"
+		if loc.EPSAccount != "" {
+			e = "…" + loc.EPSAccount.Last4()
+		}
+		row("location "+quoteID(loc.Label), fmt.Sprintf("mid %s, manifest mid %s, eps %s, payment token %s",
+			dash(clean(string(loc.MID))), dash(clean(string(loc.ManifestMID))), e, sealedDesc(loc.PaymentToken)))
+	}
 	row("token", sealedDesc(l.Token))
 	row("access expires", fmtTime(l.TokenExpiry))
 	row("refresh expires", fmtTime(l.RefreshExpiry))

@@ -37,6 +37,7 @@ const (
 	epsActive    = "1000000001"
 	epsACH       = "1000000002"
 	epsNoMethod  = "1000000003"
+	epsPlatform  = "1000000900"
 	epsNoNSA     = "1000000004"
 	session      = "session-canary-8c3d"
 )
@@ -114,7 +115,10 @@ func newFixture(t *testing.T, dsn string) *fixture {
 				{AccountNumber: epsNoMethod, State: uspsbiztest.EPANoPaymentMethod},
 				{AccountNumber: epsNoNSA},
 			},
-		}))
+		}),
+		// The platform's own account, which pays postage under -payer platform.
+		uspsbiztest.WithBusinessAccount(uspsbiztest.BusinessAccount{Username: "acme-billing", Password: password,
+			CRID: platformCRID, EPAs: []uspsbiztest.EPA{{AccountNumber: epsPlatform}}}))
 	require.NoError(t, srv.SetPublishedPrices(uspsbiztest.Price{MailClass: "PRIORITY_MAIL", SKU: "DPXX0XXXXC00010", Price: "11.50"}))
 	for _, eps := range []string{epsActive, epsACH, epsNoMethod} {
 		require.NoError(t, srv.SetContractPrices(eps, uspsbiztest.Price{MailClass: "PRIORITY_MAIL", SKU: "DPXX0XXXXC00010", Price: "8.05"}))

@@ -13,7 +13,8 @@ func recheckCommand() command {
 		detail: `
 Runs the reconciler's check (linking.Linker.Verify) on the link of platform
 account ID now, instead of at its next scheduled check: a payment
-authorization with the customer's EPS account, then a contract-price probe
+authorization with the roles of the hosts' payment model (-payer,
+-platform-eps, -returns), then a contract-price probe
 (linking's default, 1 lb Priority Mail from 10001 to 94105, unless -probe
 gives the one the hosts configure with linking.WithContractProbe). Only links in
 approval_pending, or in action_required for a reason the customer fixes at
@@ -26,6 +27,8 @@ customer's token):
   NSALINK_USPS_CLIENT_ID or -client-id        the Consumer Key
   NSALINK_USPS_CLIENT_SECRET                  the Consumer Secret (environment only)
   NSALINK_PLATFORM_CRID or -platform-crid     the platform's CRID
+  NSALINK_PAYER, NSALINK_PLATFORM_EPS, NSALINK_RETURNS (or the flags)
+                                              the hosts' payment model
   NSALINK_SEAL_KEYS, NSALINK_SEAL_PRIMARY     the sealing keys (see rotate-key -h)
 The USPS host is the one the link's tokens were issued for; -usps-env (or
 NSALINK_USPS_ENV), when given, must agree with it.

@@ -21,6 +21,9 @@ type uspsFlags struct {
 	clientID     *string
 	platformCRID *string
 	probe        *string
+	payer        *string
+	platformEPS  *string
+	returns      *string
 }
 
 func declareUSPS(fs *flag.FlagSet) uspsFlags {
@@ -28,6 +31,9 @@ func declareUSPS(fs *flag.FlagSet) uspsFlags {
 		environment:  fs.String("usps-env", "", "USPS host: production, testing (TEM) or a base URL (default $NSALINK_USPS_ENV, else the link's own environment)"),
 		clientID:     fs.String("client-id", "", "the platform app's USPS Consumer Key (default $NSALINK_USPS_CLIENT_ID); the Consumer Secret is read from $NSALINK_USPS_CLIENT_SECRET only"),
 		platformCRID: fs.String("platform-crid", "", "the platform's CRID, for the PLATFORM payment role (default $NSALINK_PLATFORM_CRID)"),
+		payer:        fs.String("payer", "", "who pays postage, as the hosts configure it (linking.WithPaymentModel): customer or platform (default $NSALINK_PAYER, else customer); checking a link under another model than the hosts' gives another verdict"),
+		platformEPS:  fs.String("platform-eps", "", "with -payer platform: the platform's own EPS account number (default $NSALINK_PLATFORM_EPS)"),
+		returns:      fs.String("returns", "", "true when the hosts authorize return labels (default $NSALINK_RETURNS, else false)"),
 		probe:        fs.String("probe", "", "the contract-price probe, as the hosts configure it (linking.WithContractProbe): MAIL_CLASS,FROM_ZIP,TO_ZIP,WEIGHT[,LxWxH inches], e.g. PRIORITY_MAIL,10001,94105,1lb,10x8x4 (default $NSALINK_CONTRACT_PROBE, else linking's default)"),
 	}
 }
@@ -197,6 +203,16 @@ func (e *env) linkerFor(f uspsFlags, s linking.Store, l *linking.Link) (*linking
 		linking.WithRedirectURI("https://nsalink-cli.invalid/unused"),
 		linking.WithPlatform("nsalink CLI", crid),
 	}
+	pay := linking.PaymentModel{Payer: linking.Payer(e.orEnv(*f.payer, "NSALINK_PAYER")), PlatformEPS: e.orEnv(*f.platformEPS, "NSALINK_PLATFORM_EPS")}
+	if v := e.orEnv(*f.returns, "NSALINK_RETURNS"); v != "" {
+		if pay.Returns, err = strconv.ParseBool(v); err != nil {
+			return nil, usagef("payment model: -returns %s: want true or false", strconv.Quote(v))
+		}
+	}
+	if err := linking.WithPaymentModel(pay)(&linking.Linker{}); err != nil {
+		return nil, usagef("payment model: %v", err)
+	}
+	lopts = append(lopts, linking.WithPaymentModel(pay))
 	if v := e.orEnv(*f.probe, "NSALINK_CONTRACT_PROBE"); v != "" {
 		p, err := parseProbe(v)
 		if err != nil {

@@ -30,7 +30,18 @@ const (
 
 	epaActive     = "1000000001" // active, NSA contract in effect
 	epaPendingACH = "1000000002" // ACH waiting for micro-debit verification; contract not yet effective
-	epaNoPayment  = "1000000003" // no payment method
+	epaNoPayment  = "1000000003" // no payment method: fine as a rate card when the platform pays
+	epaWarehouse  = "1000000004" // a second location's EPA
+	// The second location's MIDs and the returns MID.
+	demoWarehouseMID = "901234569"
+	demoReturnsMID   = "901234570"
+)
+
+// The platform's own USPS business account, which pays postage when the
+// demo runs with -payer platform.
+const (
+	platformUser = "acme-ship-billing"
+	epaPlatform  = "1000000900"
 )
 
 var demoEPAs = []string{epaActive, epaPendingACH, epaNoPayment}
@@ -56,12 +67,18 @@ func startFakeUSPS(callbackURL string, rates *rateBook) (*fakeUSPS, error) {
 			Name: platformName, RedirectURIs: []string{callbackURL}, CRID: platformCRID}),
 		uspsbiztest.WithBusinessAccount(uspsbiztest.BusinessAccount{
 			Username: uspsUser, Password: uspsPassword, MFACode: uspsMFA,
-			CRID: demoCRID, MIDs: []string{demoMID}, ManifestMIDs: []string{demoManifestMID},
+			CRID: demoCRID, MIDs: []string{demoMID, demoWarehouseMID}, ManifestMIDs: []string{demoManifestMID},
+			ReturnsMIDs: []string{demoReturnsMID},
 			EPAs: []uspsbiztest.EPA{
 				{AccountNumber: epaActive},
+				{AccountNumber: epaWarehouse},
 				{AccountNumber: epaPendingACH, State: uspsbiztest.EPAPendingACH}, // micro-debits drawn at random
 				{AccountNumber: epaNoPayment, State: uspsbiztest.EPANoPaymentMethod},
 			},
+		}),
+		uspsbiztest.WithBusinessAccount(uspsbiztest.BusinessAccount{
+			Username: platformUser, Password: rand.Text(), CRID: platformCRID,
+			EPAs: []uspsbiztest.EPA{{AccountNumber: epaPlatform}},
 		}))
 	f := &fakeUSPS{Server: srv, app: app, rates: rates, contracts: map[string]bool{}}
 	err := srv.SetPublishedPrices(fakeRows(rates.commercial)...)

@@ -29,7 +29,9 @@ type nsa struct {
 // newNSA connects to USPS as the platform app (client id and secret from
 // USPS; callbackURL is its registered redirect URI) and opens the SQLite link
 // store. sealKey (32 random bytes) encrypts customer tokens at rest: in
-// production it comes from your secret manager.
+// production it comes from your secret manager. pay says who pays postage
+// (the customer's EPS account, or the platform's own) and whether return
+// labels are authorized: the credentials form asks for what it needs.
 //
 // The rate tables: commercial is the published table the platform has (a
 // file); it is stored once and every instance's pricer gets it. A link that
@@ -38,7 +40,7 @@ type nsa struct {
 // in every zone, zones given as ZIP pairs of USPS's zone chart.
 func newNSA(ctx context.Context, app uspsbiz.Credentials, uspsURL, copURL, callbackURL string,
 	dbPath string, sealKey []byte, pricer *nsarates.Pricer, commercial *nsarates.Table,
-	zones map[nsarates.Zone]uspsload.ZIPPair, log *slog.Logger) (*nsa, error) {
+	zones map[nsarates.Zone]uspsload.ZIPPair, pay linking.PaymentModel, log *slog.Logger) (*nsa, error) {
 	usps, err := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(uspsURL)), uspsbiz.WithCOPURL(copURL), uspsbiz.WithCredentials(app))
 	if err != nil {
 		return nil, err
@@ -65,7 +67,7 @@ func newNSA(ctx context.Context, app uspsbiz.Credentials, uspsURL, copURL, callb
 		return nil, errors.Join(err, store.Close())
 	}
 	linker, err := linking.New(usps, store, sealer, linking.WithRedirectURI(callbackURL),
-		linking.WithPlatform(platformName, platformCRID), linking.WithLogger(log),
+		linking.WithPlatform(platformName, platformCRID), linking.WithLogger(log), linking.WithPaymentModel(pay),
 		linking.WithTables(pricer, contracts),
 		linking.WithBackoff(time.Second, 10*time.Second)) // demo: recheck pending links fast
 	if err != nil {

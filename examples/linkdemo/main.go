@@ -47,12 +47,25 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	flags.SetOutput(stdout)
 	addr := flags.String("addr", "127.0.0.1:0", "loopback `address` to serve on")
 	dbPath := flags.String("db", "linkdemo.db", "SQLite database `file`; its sealing key is kept in FILE.key")
+	payer := flags.String("payer", "customer", "who pays postage: `customer` (the customer's EPS account) or platform\n(the platform's own EPS account; the customer's only holds the NSA prices)")
+	returns := flags.Bool("returns", false, "also authorize return labels: customers give a returns MID")
 	walk := flags.Bool("walkthrough", false, "run the journey over HTTP without a browser, print each step and exit\n(with a throwaway database unless -db is given)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
 	if flags.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flags.Args())
+	}
+	pay := linking.PaymentModel{Payer: linking.Payer(*payer), Returns: *returns}
+	switch pay.Payer {
+	case linking.PayerCustomer:
+	case linking.PayerPlatform:
+		pay.PlatformEPS = epaPlatform
+	default:
+		return fmt.Errorf("-payer %q: want customer or platform", *payer)
+	}
+	if *walk && (pay.Payer != linking.PayerCustomer || pay.Returns) {
+		return errors.New("-walkthrough follows the customer-pays journey: leave out -payer and -returns")
 	}
 	logger := slog.New(slog.NewTextHandler(stdout, nil))
 	if *walk {
@@ -66,7 +79,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			*dbPath = filepath.Join(dir, "linkdemo.db")
 		}
 	}
-	d, err := startDemo(ctx, *addr, *dbPath, logger)
+	d, err := startDemo(ctx, *addr, *dbPath, pay, logger)
 	if err != nil {
 		return err
 	}
@@ -101,7 +114,7 @@ type demo struct {
 
 // startDemo listens on addr (loopback only), then starts the fake USPS with
 // the platform app's redirect URI on that address, then the host.
-func startDemo(ctx context.Context, addr, dbPath string, logger *slog.Logger) (_ *demo, err error) {
+func startDemo(ctx context.Context, addr, dbPath string, pay linking.PaymentModel, logger *slog.Logger) (_ *demo, err error) {
 	if err := checkLoopback(addr); err != nil {
 		return nil, err
 	}
@@ -128,7 +141,7 @@ func startDemo(ctx context.Context, addr, dbPath string, logger *slog.Logger) (_
 	if d.usps, err = startFakeUSPS(callback, rates); err != nil {
 		return nil, err
 	}
-	if d.nsa, err = newNSA(ctx, d.usps.app, d.usps.URL, d.usps.COPURL(), callback, dbPath, key, rates.pricer, rates.commercial, fakeZonePairs(), logger); err != nil {
+	if d.nsa, err = newNSA(ctx, d.usps.app, d.usps.URL, d.usps.COPURL(), callback, dbPath, key, rates.pricer, rates.commercial, fakeZonePairs(), pay, logger); err != nil {
 		return nil, err
 	}
 	a, err := newApp(d.nsa, d.usps, rates, logger)

@@ -80,7 +80,7 @@ func TestLoopbackOnly(t *testing.T) {
 // startTestDemo runs the demo on a throwaway database.
 func startTestDemo(t *testing.T) *demo {
 	t.Helper()
-	d, err := startDemo(context.Background(), "127.0.0.1:0", filepath.Join(t.TempDir(), "test.db"), slog.New(slog.DiscardHandler))
+	d, err := startDemo(context.Background(), "127.0.0.1:0", filepath.Join(t.TempDir(), "test.db"), linking.PaymentModel{}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, d.Close()) })
 	return d

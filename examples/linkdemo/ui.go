@@ -205,11 +205,23 @@ func (d *pageData) StateText() string {
 	return "Not linked"
 }
 
+// Asks returns the credential field name if the payment model asks for it
+// (see linking.StatusView.Fields), or nil: the form shows only those.
+func (d *pageData) Asks(name string) *linking.FieldView {
+	for i := range d.View.Fields {
+		if d.View.Fields[i].Name == name {
+			return &d.View.Fields[i]
+		}
+	}
+	return nil
+}
+
 // credentialsForm is the CRID/MID/EPS form as typed; the EPS number is
 // never echoed back.
 type credentialsForm struct {
-	CRID, MID, ManifestMID string
-	Problems               map[string]string // by field: crid, mid, manifest_mid, eps
+	CRID, MID, ManifestMID  string
+	ReturnsMID, NSAContract string
+	Problems                map[string]string // by field: crid, mid, manifest_mid, eps, returns_mid, nsa_contract
 }
 
 // demoHints point at the demo's stand-ins for USPS-side steps.
@@ -321,7 +333,8 @@ func isConnected(st linking.State, reason linking.Reason) bool {
 
 func (a *app) credentials(w http.ResponseWriter, r *http.Request, s *session) {
 	in := linking.CredentialsInput{CRID: r.PostFormValue("crid"), MID: r.PostFormValue("mid"),
-		ManifestMID: r.PostFormValue("manifest_mid"), EPS: r.PostFormValue("eps")}
+		ManifestMID: r.PostFormValue("manifest_mid"), EPS: r.PostFormValue("eps"),
+		ReturnsMID: r.PostFormValue("returns_mid"), NSAContract: r.PostFormValue("nsa_contract")}
 	st, problems, err := a.nsa.saveCredentials(r.Context(), s.accountID, in)
 	status := http.StatusUnprocessableEntity
 	var msg string
@@ -344,7 +357,8 @@ func (a *app) credentials(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	d.Error = msg
-	d.Form = credentialsForm{CRID: in.CRID, MID: in.MID, ManifestMID: in.ManifestMID, Problems: problems}
+	d.Form = credentialsForm{CRID: in.CRID, MID: in.MID, ManifestMID: in.ManifestMID, ReturnsMID: in.ReturnsMID,
+		NSAContract: in.NSAContract, Problems: problems}
 	if problems != nil {
 		d.Error = "Please correct the fields marked below; nothing was saved."
 		d.ShowForm = true
@@ -365,7 +379,7 @@ func (a *app) statusPage(ctx context.Context, s *session, title string) (*pageDa
 	connected := isConnected(v.State, v.Reason)
 	d := &pageData{
 		Title: title, View: v, Quote: q, Banner: v.Banner,
-		Form:       credentialsForm{CRID: v.CRID, MID: v.MID, ManifestMID: v.ManifestMID},
+		Form:       credentialsForm{CRID: v.CRID, MID: v.MID, ManifestMID: v.ManifestMID, ReturnsMID: v.ReturnsMID, NSAContract: v.NSAContract},
 		ShowForm:   slices.Contains([]linking.State{linking.StateAwaitingCredentials, linking.StateApprovalPending, linking.StateActive, linking.StateActionRequired}, v.State),
 		ShowLink:   !connected,
 		ShowUnlink: connected || v.State == linking.StateActionRequired,

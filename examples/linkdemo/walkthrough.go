@@ -295,8 +295,11 @@ func (w *walker) active() error {
 }
 
 func (w *walker) saveCredentials(mid, eps string) (*page, error) {
-	return w.post(w.d.URL+"/settings/usps/credentials", url.Values{
-		"crid": {demoCRID}, "mid": {mid}, "manifest_mid": {demoManifestMID}, "eps": {eps}})
+	form := url.Values{"crid": {demoCRID}, "mid": {mid}, "manifest_mid": {demoManifestMID}, "eps": {eps}}
+	if w.d.nsa.linker.PaymentModel().Returns {
+		form.Set("returns_mid", demoReturnsMID)
+	}
+	return w.post(w.d.URL+"/settings/usps/credentials", form)
 }
 
 // HTTP.

@@ -77,6 +77,7 @@ func (s *store) UpdateLabelRecord(ctx context.Context, r *linking.LabelRecord) (
 	}
 	// Fixed at creation.
 	c.IdempotencyKey, c.RequestHash, c.Body, c.Expected, c.CreatedAt = old.IdempotencyKey, old.RequestHash, old.Body, old.Expected, old.CreatedAt
+	c.Location = old.Location
 	c.Version = old.Version + 1
 	s.labels.recs[[2]string{c.AccountID, c.PurchaseID}] = c
 	return storekit.CloneLabelRecord(c), nil

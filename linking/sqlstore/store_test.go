@@ -110,8 +110,9 @@ func TestNewKeepsCallersDB(t *testing.T) {
 }
 
 // migrationsShipped is the number of files in
-// internal/sqlimpl/migrations/<dialect>: 0001 links, 0002 label records.
-const migrationsShipped = 4
+// internal/sqlimpl/migrations/<dialect>: 0001 links, 0002 sealed EPS, 0003 label records,
+// 0004 tables and change feed, 0005 payment identity.
+const migrationsShipped = 5
 
 // migrationCount returns the number of applied migrations.
 func migrationCount(t *testing.T, db *sql.DB) int {

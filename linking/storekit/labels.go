@@ -39,6 +39,8 @@ func CheckLabelRecord(r *linking.LabelRecord) error {
 		return bad("Status", "is not a known status")
 	case r.Attempts < 0:
 		return bad("Attempts", "is negative")
+	case checkText("Location", r.Location) != nil:
+		return checkText("Location", r.Location)
 	}
 	return nil
 }

@@ -96,6 +96,12 @@ func CloneLink(l *linking.Link) *linking.Link {
 	c.Token = cloneBytes(l.Token)
 	c.PaymentToken = cloneBytes(l.PaymentToken)
 	c.SealedEPS = cloneBytes(l.SealedEPS)
+	c.Locations = nil
+	for _, loc := range l.Locations {
+		loc.SealedEPS = cloneBytes(loc.SealedEPS)
+		loc.PaymentToken = cloneBytes(loc.PaymentToken)
+		c.Locations = append(c.Locations, loc)
+	}
 	return &c
 }
 
@@ -130,10 +136,25 @@ func checkLink(l *linking.Link) error {
 	for _, f := range []struct{ name, v string }{
 		{"Environment", string(l.Environment)}, {"CRID", string(l.CRID)}, {"MID", string(l.MID)},
 		{"ManifestMID", string(l.ManifestMID)}, {"EPSAccount", l.EPSAccount.Reveal()}, {"LastError", l.LastError},
+		{"ReturnsMID", string(l.ReturnsMID)}, {"NSAContract", l.NSAContract},
 	} {
 		if err := checkText(f.name, f.v); err != nil {
 			return err
 		}
+	}
+	labels := map[string]bool{}
+	for i, loc := range l.Locations {
+		for _, f := range []struct{ name, v string }{
+			{"Label", loc.Label}, {"MID", string(loc.MID)}, {"ManifestMID", string(loc.ManifestMID)}, {"EPSAccount", loc.EPSAccount.Reveal()},
+		} {
+			if err := checkText(fmt.Sprintf("Locations[%d].%s", i, f.name), f.v); err != nil {
+				return err
+			}
+		}
+		if loc.Label == "" || labels[loc.Label] {
+			return fmt.Errorf("%w: Locations[%d].Label is empty or repeated", linking.ErrInvalidRecord, i)
+		}
+		labels[loc.Label] = true
 	}
 	if l.CheckAttempts < 0 {
 		return fmt.Errorf("%w: CheckAttempts is negative", linking.ErrInvalidRecord)
@@ -212,6 +233,25 @@ func normalizeTimes(l *linking.Link) {
 		&l.CreatedAt, &l.UpdatedAt, &l.NextCheckAt} {
 		*t = normTime(*t)
 	}
+	if len(l.Locations) > 0 {
+		locs := make([]linking.Location, len(l.Locations))
+		for i, loc := range l.Locations {
+			loc.PaymentTokenExpiry = normTime(loc.PaymentTokenExpiry)
+			loc.SealedEPS, loc.PaymentToken = noneIfEmpty(loc.SealedEPS), noneIfEmpty(loc.PaymentToken)
+			locs[i] = loc
+		}
+		l.Locations = locs
+	} else {
+		l.Locations = nil
+	}
+}
+
+// noneIfEmpty is b, or nil when b is empty: stores read "none" back as nil.
+func noneIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 // normTime returns t in UTC truncated to microseconds; zero stays zero.

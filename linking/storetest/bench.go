@@ -30,6 +30,22 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) linking.Store) {
 			}
 		})
 	})
+	// A link without locations, returns MID or contract number (links
+	// saved before they existed): the locations column is empty, so the
+	// read skips its JSON. Compare with GetLink (two locations).
+	b.Run("GetLink/no-locations", func(b *testing.B) {
+		s := newStore(b)
+		l := newLink("bench")
+		l.Locations, l.ReturnsMID, l.NSAContract = nil, "", ""
+		if _, err := s.CreateLink(b.Context(), l); err != nil {
+			b.Fatal(err)
+		}
+		run(b, func(ctx context.Context) {
+			if _, err := s.GetLink(ctx, "bench"); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
 	b.Run("GetLink/parallel", func(b *testing.B) {
 		s := newStore(b)
 		ids := createMany(b, s, 64)

@@ -35,6 +35,7 @@ func newLabelRecord(account, purchase string) *linking.LabelRecord {
 		AccountID: account, PurchaseID: purchase, IdempotencyKey: "8be4df61-93ca-11d2-aa0d-00e098032b8c",
 		RequestHash: sum[:], Body: body,
 		Expected: linking.ExpectedPrice{Postage: 712, SKU: "DUXP0XXXXN01050", Zone: "05"},
+		Location: "East DC",
 		Status:   linking.LabelPending, CreatedAt: base, UpdatedAt: base,
 	}
 }
@@ -128,7 +129,7 @@ var labelTests = []struct {
 		next.Attempts, next.LastError, next.UpdatedAt = 2, "timed out", base.Add(time.Minute)
 		// Fields fixed at creation are not written.
 		next.IdempotencyKey, next.Body, next.Expected.Postage, next.CreatedAt = "11111111-1111-4111-8111-111111111111", []byte(`{}`), 1, base.Add(time.Hour)
-		next.RequestHash = make([]byte, 32)
+		next.RequestHash, next.Location = make([]byte, 32), "elsewhere"
 		got, err := s.UpdateLabelRecord(ctx(t), &next)
 		require.NoError(t, err)
 		want := storedLabel(r)

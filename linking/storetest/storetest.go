@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -109,6 +110,13 @@ func newLink(id string) *linking.Link {
 		NextCheckAt:        base.Add(time.Minute),
 		CheckAttempts:      2,
 		LastError:          "contract rate not found",
+		ReturnsMID:         "903456789",
+		NSAContract:        "NSA-2026-0042",
+		Locations: []linking.Location{
+			{Label: "East DC", MID: "904567890", ManifestMID: "905678901", SealedEPS: []byte("sealed-eps\x00\xff"),
+				PaymentToken: []byte("sealed-payment-east"), PaymentTokenExpiry: base.Add(8 * time.Hour)},
+			{Label: "Ouest – entrepôt", MID: "906789012", ManifestMID: "906789012", EPSAccount: "1000654321"},
+		},
 	}
 }
 
@@ -118,6 +126,9 @@ func stored(l *linking.Link) *linking.Link {
 	for _, p := range []*time.Time{&c.TokenExpiry, &c.RefreshExpiry, &c.PaymentTokenExpiry,
 		&c.CreatedAt, &c.UpdatedAt, &c.NextCheckAt} {
 		*p = utcMicro(*p)
+	}
+	for i := range c.Locations {
+		c.Locations[i].PaymentTokenExpiry = utcMicro(c.Locations[i].PaymentTokenExpiry)
 	}
 	return c
 }
@@ -178,6 +189,11 @@ func txErr(_ *linking.Link, err error) error { return err }
 func exactCopy(l *linking.Link) *linking.Link {
 	c := *l
 	c.Token, c.PaymentToken = bytes.Clone(l.Token), bytes.Clone(l.PaymentToken)
+	c.Locations = nil
+	for _, loc := range l.Locations {
+		loc.SealedEPS, loc.PaymentToken = bytes.Clone(loc.SealedEPS), bytes.Clone(loc.PaymentToken)
+		c.Locations = append(c.Locations, loc)
+	}
 	return &c
 }
 
@@ -530,6 +546,49 @@ var eventTests = []test{
 }
 
 var valueTests = []test{
+	{"Locations", func(t *testing.T, s linking.Store) {
+		l := newLink("a")
+		got := create(t, s, l)
+		want := stored(l)
+		want.Version = 1
+		require.Equal(t, want, got)
+		require.Equal(t, want, get(t, s, "a"))
+		// Locations change, shrink and go away with an update.
+		got.Locations = got.Locations[1:]
+		got.Locations[0].PaymentToken = []byte("renewed")
+		got = update(t, s, got, nil)
+		require.Equal(t, stored(got), get(t, s, "a"))
+		got.Locations, got.ReturnsMID, got.NSAContract = nil, "", ""
+		got = update(t, s, got, nil)
+		back := get(t, s, "a")
+		require.Equal(t, stored(got), back)
+		require.Nil(t, back.Locations, "no locations read back as nil")
+		// Mutating a result changes nothing stored.
+		again := get(t, s, "a")
+		again.Locations = append(again.Locations, linking.Location{Label: "x"})
+		require.Nil(t, get(t, s, "a").Locations)
+
+		// A location without a label, a repeated label, or text a store
+		// cannot keep is refused, naming the field, and nothing changes.
+		for name, locs := range map[string][]linking.Location{
+			"no label":  {{MID: "904567890"}},
+			"repeated":  {{Label: "A"}, {Label: "A"}},
+			"NUL label": {{Label: "A\x00"}},
+			"bad UTF-8": {{Label: "A", MID: "\xff"}},
+		} {
+			bad := newLink("b-" + strings.ReplaceAll(name, " ", "-"))
+			bad.Locations = locs
+			err := createErr(s.CreateLink(ctx(t), bad))
+			require.ErrorIs(t, err, linking.ErrInvalidRecord, name)
+			require.Contains(t, err.Error(), "Locations[", name)
+			_, err = s.GetLink(ctx(t), bad.AccountID)
+			require.ErrorIs(t, err, linking.ErrNotFound, name)
+			upd := get(t, s, "a")
+			upd.Locations = locs
+			require.ErrorIs(t, updateErr(t, s, upd, nil), linking.ErrInvalidRecord, name)
+		}
+		require.Equal(t, stored(got), get(t, s, "a"), "refused updates changed nothing")
+	}},
 	{"TimesUTC", func(t *testing.T, s linking.Store) {
 		l := newLink("a")
 		create(t, s, l)

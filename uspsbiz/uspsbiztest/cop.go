@@ -24,6 +24,10 @@ type BusinessAccount struct {
 	MIDs     []string // outbound ("Master") MIDs enrolled in USPS Ship
 	// ManifestMIDs are label/manifest MIDs; a MID in either list is enrolled.
 	ManifestMIDs []string
+	// ReturnsMIDs are MIDs enrolled in USPS Ship Returns: a
+	// RETURN_LABEL_OWNER's MID must be one of them. Left empty, the
+	// outbound and manifest MIDs serve returns too.
+	ReturnsMIDs []string
 	// EPAs are the Enterprise Payment Accounts of this business account.
 	EPAs []EPA
 }
@@ -35,6 +39,7 @@ func (s *Server) addBusinessAccount(a BusinessAccount) {
 	}
 	a.MIDs = slices.Clone(a.MIDs)
 	a.ManifestMIDs = slices.Clone(a.ManifestMIDs)
+	a.ReturnsMIDs = slices.Clone(a.ReturnsMIDs)
 	a.EPAs = slices.Clone(a.EPAs)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -78,7 +78,12 @@
 //     active. The fake has no permits, meters or PC Postage providers.
 //     "Pending ACH" answering 100002 is the fake's reading of USPS's codes.
 //     A PAYER or RATE_HOLDER EPS account must belong to the role's CRID
-//     (invented code 169903).
+//     (invented code 169903), so a platform that pays needs a business
+//     account of its own CRID holding its EPA. A RETURN_LABEL_OWNER's MID
+//     must be one of the account's ReturnsMIDs, when it has any (enrolled
+//     in USPS Ship Returns; 169902 otherwise). PaymentAuthorizations records every
+//     authorization request with its roles and error codes, for tests
+//     to assert the roles a payment model sends.
 //   - A customer's (merchant) token reaches only the EPS accounts of the
 //     business account that granted it: a price search or payment-account
 //     lookup with another business's account number answers 403 (invented

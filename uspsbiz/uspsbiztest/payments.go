@@ -118,11 +118,15 @@ func (s *Server) handlePaymentAuthorization(w http.ResponseWriter, r *http.Reque
 		return
 	}
 	if errs := checkRoleShapes(body.Roles); len(errs) > 0 {
+		s.mu.Lock()
+		s.recordAuthorization(body.Roles, errs)
+		s.mu.Unlock()
 		writeUSPSError(w, http.StatusBadRequest, ver, "Bad Request", errs...)
 		return
 	}
 	s.mu.Lock()
 	errs := s.checkRoleAccounts(g, body.Roles)
+	s.recordAuthorization(body.Roles, errs)
 	var token string
 	if len(errs) == 0 {
 		token = "pat-" + randomHex(24)
@@ -242,7 +246,12 @@ func (s *Server) checkRoleAccounts(g *grant, roles []wireRole) []detail {
 				continue
 			}
 			for _, m := range []struct{ field, v string }{{"MID", ro.MID}, {"manifestMID", ro.ManifestMID}} {
-				if !slices.Contains(a.MIDs, m.v) && !slices.Contains(a.ManifestMIDs, m.v) {
+				enrolled := slices.Contains(a.MIDs, m.v) || slices.Contains(a.ManifestMIDs, m.v)
+				if ro.RoleName == "RETURN_LABEL_OWNER" && m.field == "MID" && len(a.ReturnsMIDs) > 0 {
+					// Return labels carry a MID enrolled in USPS Ship Returns.
+					enrolled = slices.Contains(a.ReturnsMIDs, m.v)
+				}
+				if !enrolled {
 					errs = append(errs, detail{Code: codeMIDNotEnrolled, Title: "MID not enrolled (uspsbiztest code).", Detail: "The " + m.field + " is not enrolled in USPS Ship for this CRID.", Parameter: roleParam(i, m.field)})
 				}
 			}
@@ -291,4 +300,67 @@ func (s *Server) PaymentTokenValid(token string) bool {
 	defer s.mu.Unlock()
 	exp, ok := s.res.payTokens[token]
 	return ok && s.nowLocked().Before(exp)
+}
+
+// PaymentRole is one role of a payment authorization request, as the fake
+// received it.
+type PaymentRole struct {
+	RoleName      string
+	CRID          string
+	MID           string
+	ManifestMID   string
+	AccountType   string
+	AccountNumber string
+}
+
+// PaymentAuthorization is one payment authorization request the fake
+// answered: the roles sent, in order, and the codes of its errors (none
+// when a token was issued).
+type PaymentAuthorization struct {
+	Roles []PaymentRole
+	Codes []string
+}
+
+// Role returns the role named name, and whether it was sent.
+func (a PaymentAuthorization) Role(name string) (PaymentRole, bool) {
+	for _, r := range a.Roles {
+		if r.RoleName == name {
+			return r, true
+		}
+	}
+	return PaymentRole{}, false
+}
+
+// RoleNames lists the names of the roles sent, in order.
+func (a PaymentAuthorization) RoleNames() []string {
+	out := make([]string, len(a.Roles))
+	for i, r := range a.Roles {
+		out[i] = r.RoleName
+	}
+	return out
+}
+
+// recordAuthorization keeps a payment authorization request; s.mu held.
+func (s *Server) recordAuthorization(roles []wireRole, errs []detail) {
+	a := PaymentAuthorization{Roles: make([]PaymentRole, len(roles))}
+	for i, r := range roles {
+		a.Roles[i] = PaymentRole{RoleName: r.RoleName, CRID: r.CRID, MID: r.MID, ManifestMID: r.ManifestMID,
+			AccountType: r.AccountType, AccountNumber: r.AccountNumber}
+	}
+	for _, d := range errs {
+		a.Codes = append(a.Codes, d.Code)
+	}
+	s.res.authorizations = append(s.res.authorizations, a)
+}
+
+// PaymentAuthorizations returns the payment authorization requests
+// answered so far (issued or refused), oldest first.
+func (s *Server) PaymentAuthorizations() []PaymentAuthorization {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]PaymentAuthorization, len(s.res.authorizations))
+	for i, a := range s.res.authorizations {
+		out[i] = PaymentAuthorization{Roles: slices.Clone(a.Roles), Codes: slices.Clone(a.Codes)}
+	}
+	return out
 }

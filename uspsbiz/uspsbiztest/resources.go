@@ -73,6 +73,8 @@ type resources struct {
 	quotas       map[string]*quota
 	payTokens    map[string]time.Time // payment authorization token → expiry
 	labels       labelState           // labels.go
+	// authorizations are the payment authorization requests answered.
+	authorizations []PaymentAuthorization
 }
 
 func (r *resources) init() {

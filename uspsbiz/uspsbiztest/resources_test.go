@@ -233,3 +233,45 @@ func TestReplacingAnAccountDropsItsOldEPAs(t *testing.T) {
 	_, ok = srv.EPA("1000000002")
 	require.True(t, ok)
 }
+
+// TestPaymentModelRoles: the platform paying from its own EPA with the
+// customer's EPA as rate card only; return labels need a MID enrolled for
+// returns; every request is recorded with its roles and codes.
+func TestPaymentModelRoles(t *testing.T) {
+	srv, tok := newServer(t,
+		uspsbiztest.WithBusinessAccount(uspsbiztest.BusinessAccount{Username: "u", Password: "p", CRID: "56781234",
+			MIDs: []string{"901234567"}, ManifestMIDs: []string{"902345678"}, ReturnsMIDs: []string{"903456789"},
+			EPAs: []uspsbiztest.EPA{{AccountNumber: "1000000001"}, {AccountNumber: "1000000003", State: uspsbiztest.EPANoPaymentMethod}}}),
+		uspsbiztest.WithBusinessAccount(uspsbiztest.BusinessAccount{Username: "platform", Password: "p", CRID: "9999001",
+			EPAs: []uspsbiztest.EPA{{AccountNumber: "1000000900"}}}))
+	const (
+		owner    = `{"roleName":"LABEL_OWNER","CRID":"56781234","MID":"901234567","manifestMID":"902345678"}`
+		platform = `{"roleName":"PLATFORM","CRID":"9999001"}`
+		rateCard = `{"roleName":"RATE_HOLDER","CRID":"56781234","accountType":"EPS","accountNumber":"1000000003"}`
+	)
+	for _, tc := range []struct {
+		name, roles string
+		status      int
+		codes       []string
+	}{
+		{"customer pays with an unfunded EPA", `{"roleName":"PAYER","CRID":"56781234","accountType":"EPS","accountNumber":"1000000003"},` + rateCard + "," + owner + "," + platform, 400, []string{"100003"}},
+		{"platform pays, unfunded rate card", `{"roleName":"PAYER","CRID":"9999001","accountType":"EPS","accountNumber":"1000000900"},` + rateCard + "," + owner + "," + platform, 200, nil},
+		{"platform's EPA under the customer's CRID", `{"roleName":"PAYER","CRID":"56781234","accountType":"EPS","accountNumber":"1000000900"},` + rateCard + "," + owner + "," + platform, 400, []string{"169903"}},
+		{"returns with the returns MID", `{"roleName":"PAYER","CRID":"9999001","accountType":"EPS","accountNumber":"1000000900"},` + rateCard + "," + owner +
+			`,{"roleName":"RETURN_LABEL_OWNER","CRID":"56781234","MID":"903456789","manifestMID":"902345678"},` + platform, 200, nil},
+		{"returns with an outbound MID", `{"roleName":"PAYER","CRID":"9999001","accountType":"EPS","accountNumber":"1000000900"},` + rateCard + "," + owner +
+			`,{"roleName":"RETURN_LABEL_OWNER","CRID":"56781234","MID":"901234567","manifestMID":"902345678"},` + platform, 400, []string{"169902"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := len(srv.PaymentAuthorizations())
+			res, _ := call(t, srv, tok, "POST", "/payments/v3/payment-authorization", `{"roles":[`+tc.roles+`]}`)
+			assert.Equal(t, tc.status, res.StatusCode)
+			auths := srv.PaymentAuthorizations()
+			require.Len(t, auths, n+1)
+			assert.Equal(t, tc.codes, auths[n].Codes)
+			p, ok := auths[n].Role("PAYER")
+			require.True(t, ok)
+			assert.NotEmpty(t, p.AccountNumber)
+		})
+	}
+}

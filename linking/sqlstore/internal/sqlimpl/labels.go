@@ -19,7 +19,7 @@ var _ linking.LabelStore = (*Store)(nil)
 
 const labelCols = `account_id, purchase_id, idempotency_key, request_hash, body,
 	expected_postage, expected_sku, expected_zone, status, tracking_number, postage, sku, zone,
-	price_mismatch, cancel_deadline_us, dispute_id, attempts, last_error, created_at_us, updated_at_us, version`
+	price_mismatch, cancel_deadline_us, dispute_id, attempts, last_error, created_at_us, updated_at_us, version, location`
 
 func scanLabel(sc scanner) (*linking.LabelRecord, error) {
 	var r linking.LabelRecord
@@ -27,7 +27,7 @@ func scanLabel(sc scanner) (*linking.LabelRecord, error) {
 	var status string
 	if err := sc.Scan(&r.AccountID, &r.PurchaseID, &r.IdempotencyKey, &r.RequestHash, &r.Body,
 		&expPostage, &r.Expected.SKU, &r.Expected.Zone, &status, &r.TrackingNumber, &postage, &r.SKU, &r.Zone,
-		&r.PriceMismatch, &deadline, &r.DisputeID, &r.Attempts, &r.LastError, &created, &updated, &r.Version); err != nil {
+		&r.PriceMismatch, &deadline, &r.DisputeID, &r.Attempts, &r.LastError, &created, &updated, &r.Version, &r.Location); err != nil {
 		return nil, err
 	}
 	r.Expected.Postage, r.Postage, r.Status = usps.Cents(expPostage), usps.Cents(postage), linking.LabelStatus(status)
@@ -42,12 +42,12 @@ func (s *Store) CreateLabelRecord(ctx context.Context, r *linking.LabelRecord) (
 		return nil, err
 	}
 	q := s.q.rebind(`INSERT INTO nsalink_label_records (` + labelCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account_id, purchase_id) DO NOTHING`)
 	err = s.inTx(ctx, 0, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, q, c.AccountID, c.PurchaseID, c.IdempotencyKey, c.RequestHash, c.Body,
 			int64(c.Expected.Postage), c.Expected.SKU, c.Expected.Zone, string(c.Status), c.TrackingNumber, int64(c.Postage), c.SKU, c.Zone,
-			c.PriceMismatch, micros(c.CancelDeadline), c.DisputeID, c.Attempts, c.LastError, micros(c.CreatedAt), micros(c.UpdatedAt), c.Version)
+			c.PriceMismatch, micros(c.CancelDeadline), c.DisputeID, c.Attempts, c.LastError, micros(c.CreatedAt), micros(c.UpdatedAt), c.Version, c.Location)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,8 @@
 package sqlimpl
 
 import (
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -11,7 +13,8 @@ import (
 
 const linkCols = `account_id, state, reason, environment, crid, mid, manifest_mid, eps_account,
 	token, token_expiry_us, refresh_expiry_us, payment_token, payment_token_expiry_us,
-	version, created_at_us, updated_at_us, next_check_at_us, check_attempts, last_error, eps_sealed`
+	version, created_at_us, updated_at_us, next_check_at_us, check_attempts, last_error, eps_sealed,
+	returns_mid, nsa_contract, locations`
 
 const authCols = `state_hash, account_id, session_hash, verifier, environment, redirect_uri,
 	created_at_us, expires_at_us, used_at_us`
@@ -41,7 +44,7 @@ func newQueries(d Dialect) queries {
 		q.setLockHold = `SELECT set_config('lock_timeout', $1, true), set_config('idle_in_transaction_session_timeout', $2, true)`
 	}
 	q.insertLink = q.rebind(`INSERT INTO nsalink_links (` + linkCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account_id) DO NOTHING`)
 	q.getLink = q.rebind(`SELECT ` + linkCols + ` FROM nsalink_links WHERE account_id = ?`)
 	q.lockLink = q.getLink + forUpdate
@@ -49,6 +52,7 @@ func newQueries(d Dialect) queries {
 		state = ?, reason = ?, environment = ?, crid = ?, mid = ?, manifest_mid = ?, eps_account = ?,
 		token = ?, token_expiry_us = ?, refresh_expiry_us = ?, payment_token = ?, payment_token_expiry_us = ?,
 		updated_at_us = ?, next_check_at_us = ?, check_attempts = ?, last_error = ?, eps_sealed = ?,
+		returns_mid = ?, nsa_contract = ?, locations = ?,
 		version = version + 1
 		WHERE account_id = ? AND version = ?
 		RETURNING version, created_at_us`)
@@ -112,11 +116,17 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanLink(sc scanner) (*linking.Link, error) {
 	var l linking.Link
-	var state, reason, crid, mid, manifestMID, eps string // identifiers are stored as text
+	var state, reason, crid, mid, manifestMID, eps, returnsMID, locs string // identifiers are stored as text
 	var tokExp, refExp, payExp, created, updated, next int64
 	if err := sc.Scan(&l.AccountID, &state, &reason, &l.Environment, &crid, &mid, &manifestMID,
 		&eps, &l.Token, &tokExp, &refExp, &l.PaymentToken, &payExp,
-		&l.Version, &created, &updated, &next, &l.CheckAttempts, &l.LastError, &l.SealedEPS); err != nil {
+		&l.Version, &created, &updated, &next, &l.CheckAttempts, &l.LastError, &l.SealedEPS,
+		&returnsMID, &l.NSAContract, &locs); err != nil {
+		return nil, err
+	}
+	l.ReturnsMID = usps.MID(returnsMID)
+	var err error
+	if l.Locations, err = decodeLocations(locs); err != nil {
 		return nil, err
 	}
 	l.State, l.Reason = linking.State(state), linking.Reason(reason)
@@ -176,4 +186,47 @@ func noneIfEmpty(b []byte) []byte {
 		return nil
 	}
 	return b
+}
+
+// locationWire is a linking.Location in the locations column (JSON).
+type locationWire struct {
+	Label              string `json:"label"`
+	MID                string `json:"mid,omitempty"`
+	ManifestMID        string `json:"manifest_mid,omitempty"`
+	EPSAccount         string `json:"eps_account,omitempty"` // only from links written unsealed
+	SealedEPS          []byte `json:"eps_sealed,omitempty"`
+	PaymentToken       []byte `json:"payment_token,omitempty"`
+	PaymentTokenExpiry int64  `json:"payment_token_expiry_us"`
+}
+
+// encodeLocations is the locations column of a link: "" for none.
+func encodeLocations(locs []linking.Location) (string, error) {
+	if len(locs) == 0 {
+		return "", nil
+	}
+	w := make([]locationWire, len(locs))
+	for i, l := range locs {
+		w[i] = locationWire{Label: l.Label, MID: string(l.MID), ManifestMID: string(l.ManifestMID),
+			EPSAccount: l.EPSAccount.Reveal(), SealedEPS: l.SealedEPS, PaymentToken: l.PaymentToken,
+			PaymentTokenExpiry: micros(l.PaymentTokenExpiry)}
+	}
+	b, err := json.Marshal(w)
+	return string(b), err
+}
+
+func decodeLocations(s string) ([]linking.Location, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var w []locationWire
+	if err := json.Unmarshal([]byte(s), &w); err != nil {
+		return nil, fmt.Errorf("sqlstore: locations column: %w", err)
+	}
+	out := make([]linking.Location, len(w))
+	for i, l := range w {
+		out[i] = linking.Location{Label: l.Label, MID: usps.MID(l.MID), ManifestMID: usps.MID(l.ManifestMID),
+			EPSAccount: usps.EPSAccount(l.EPSAccount), SealedEPS: noneIfEmpty(l.SealedEPS),
+			PaymentToken: noneIfEmpty(l.PaymentToken), PaymentTokenExpiry: fromMicros(l.PaymentTokenExpiry)}
+	}
+	return out, nil
 }

@@ -27,12 +27,17 @@ func (s *Store) CreateLink(ctx context.Context, l *linking.Link) (*linking.Link,
 	if err != nil {
 		return nil, err
 	}
+	locs, err := encodeLocations(c.Locations)
+	if err != nil {
+		return nil, err
+	}
 	err = s.inTx(ctx, 0, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q.insertLink,
 			c.AccountID, string(c.State), string(c.Reason), c.Environment, string(c.CRID), string(c.MID), string(c.ManifestMID),
 			c.EPSAccount.Reveal(), bytesArg(c.Token), micros(c.TokenExpiry), micros(c.RefreshExpiry),
 			bytesArg(c.PaymentToken), micros(c.PaymentTokenExpiry), c.Version,
-			micros(c.CreatedAt), micros(c.UpdatedAt), micros(c.NextCheckAt), c.CheckAttempts, c.LastError, bytesArg(c.SealedEPS))
+			micros(c.CreatedAt), micros(c.UpdatedAt), micros(c.NextCheckAt), c.CheckAttempts, c.LastError, bytesArg(c.SealedEPS),
+			string(c.ReturnsMID), c.NSAContract, locs)
 		if err != nil {
 			return err
 		}
@@ -83,11 +88,16 @@ func (s *Store) UpdateLink(ctx context.Context, l *linking.Link, ev *linking.Eve
 func (s *Store) update(ctx context.Context, q querier, c *linking.Link, e *linking.Event) error {
 	version := c.Version
 	var created int64
-	err := q.QueryRowContext(ctx, s.q.updateLink,
+	locs, err := encodeLocations(c.Locations)
+	if err != nil {
+		return err
+	}
+	err = q.QueryRowContext(ctx, s.q.updateLink,
 		string(c.State), string(c.Reason), c.Environment, string(c.CRID), string(c.MID), string(c.ManifestMID), c.EPSAccount.Reveal(),
 		bytesArg(c.Token), micros(c.TokenExpiry), micros(c.RefreshExpiry),
 		bytesArg(c.PaymentToken), micros(c.PaymentTokenExpiry),
 		micros(c.UpdatedAt), micros(c.NextCheckAt), c.CheckAttempts, c.LastError, bytesArg(c.SealedEPS),
+		string(c.ReturnsMID), c.NSAContract, locs,
 		c.AccountID, c.Version,
 	).Scan(&c.Version, &created)
 	if errors.Is(err, sql.ErrNoRows) {
