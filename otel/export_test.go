@@ -19,3 +19,6 @@ func (o *Observer) SetAfterScan(fn func()) { o.afterScan = fn }
 
 // RefreshOutcome is refreshOutcome.
 func RefreshOutcome(c uspsbiz.Call) string { return refreshOutcome(c) }
+
+// ObserveLabel is the label hook LinkerOptions installs.
+func (o *Observer) ObserveLabel(ctx context.Context, ev linking.LabelEvent) { o.observeLabel(ctx, ev) }

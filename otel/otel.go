@@ -25,6 +25,11 @@
 //	    success, rejected (4xx: invalid_grant and the like), rate_limited,
 //	    usps_error (5xx), transport_error
 //	nsalink.link.transitions       counter    {transition}  by link.from, link.to, link.reason
+//	nsalink.labels                 counter    {label}  label events by label.event: purchased,
+//	    price_mismatch (also counted as purchased: the label was bought), cancelled,
+//	    refund_requested
+//	nsalink.labels.price_mismatches counter   {label}  labels billed other than their NSA quote,
+//	    by label.mismatch (postage, SKU, zone; one count per differing field)
 //	nsalink.links                  gauge      {link}  links by link.state and link.reason, from ScanLinks
 //	nsalink.links.scanned          gauge      {link}  links the last scan read (equal to LinkScan.MaxLinks: truncated)
 //
@@ -44,10 +49,11 @@
 //
 // # Label purchases and price mismatches
 //
-// Not yet emitted: linking has no hook for them yet. When it gains one,
-// the counters nsalink.labels.purchases (by outcome) and
-// nsalink.labels.price_mismatches will be added to LinkerOptions, so a host
-// that wires LinkerOptions gets them without a code change.
+// LinkerOptions also hooks linking.WithLabelHook: every label event is
+// counted on nsalink.labels, and a label billed other than its quote on
+// nsalink.labels.price_mismatches, the signal of a published price billed
+// where the contract price was expected. Alert on any increase of the
+// latter; the purchase id is in the Linker's warning log, never in a metric.
 package nsalinkotel
 
 import (
@@ -74,18 +80,20 @@ const scope = "github.com/nsalink/nsalink/otel"
 // Attribute keys. url.template and the http.* keys follow OpenTelemetry's
 // HTTP client conventions; the others are nsalink's own.
 const (
-	keyAPI      = attribute.Key("usps.api")
-	keyTemplate = attribute.Key("url.template")
-	keyMethod   = attribute.Key("http.request.method")
-	keyStatus   = attribute.Key("http.response.status_code")
-	keyErrType  = attribute.Key("error.type")
-	keyAttempt  = attribute.Key("usps.attempt")
-	keyGrant    = attribute.Key("usps.grant")
-	keyOutcome  = attribute.Key("outcome")
-	keyFrom     = attribute.Key("link.from")
-	keyTo       = attribute.Key("link.to")
-	keyReason   = attribute.Key("link.reason")
-	keyState    = attribute.Key("link.state")
+	keyAPI        = attribute.Key("usps.api")
+	keyTemplate   = attribute.Key("url.template")
+	keyMethod     = attribute.Key("http.request.method")
+	keyStatus     = attribute.Key("http.response.status_code")
+	keyErrType    = attribute.Key("error.type")
+	keyAttempt    = attribute.Key("usps.attempt")
+	keyGrant      = attribute.Key("usps.grant")
+	keyOutcome    = attribute.Key("outcome")
+	keyFrom       = attribute.Key("link.from")
+	keyTo         = attribute.Key("link.to")
+	keyLabelEvent = attribute.Key("label.event")
+	keyMismatch   = attribute.Key("label.mismatch")
+	keyReason     = attribute.Key("link.reason")
+	keyState      = attribute.Key("link.state")
 )
 
 // Refresh outcomes, the values of nsalink.token.refreshes's outcome.
@@ -109,6 +117,8 @@ type Observer struct {
 	duration    metric.Float64Histogram
 	refreshes   metric.Int64Counter
 	transitions metric.Int64Counter
+	labels      metric.Int64Counter
+	mismatches  metric.Int64Counter
 
 	mu     sync.Mutex
 	client *uspsbiz.Client // for the quota gauge; nil until ObserveQuota
@@ -128,7 +138,7 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider) (*Observer, error) {
 	}
 	meter := mp.Meter(scope)
 	o := &Observer{tracer: tp.Tracer(scope)}
-	var errs [7]error
+	var errs [9]error
 	o.calls, errs[0] = meter.Int64Counter("nsalink.usps.calls", metric.WithUnit("{call}"),
 		metric.WithDescription("USPS API attempts, retries and OAuth token calls included"))
 	o.duration, errs[1] = meter.Float64Histogram("nsalink.usps.call.duration", metric.WithUnit("s"),
@@ -138,6 +148,10 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider) (*Observer, error) {
 		metric.WithDescription("Customer refresh-token redemptions at USPS, by outcome"))
 	o.transitions, errs[3] = meter.Int64Counter("nsalink.link.transitions", metric.WithUnit("{transition}"),
 		metric.WithDescription("Committed link state transitions"))
+	o.labels, errs[7] = meter.Int64Counter("nsalink.labels", metric.WithUnit("{label}"),
+		metric.WithDescription("Label events: purchased, price_mismatch, cancelled, refund_requested"))
+	o.mismatches, errs[8] = meter.Int64Counter("nsalink.labels.price_mismatches", metric.WithUnit("{label}"),
+		metric.WithDescription("Labels billed other than their NSA quote, by the field that differs"))
 	var quota, links, scanned metric.Int64ObservableGauge
 	quota, errs[4] = meter.Int64ObservableGauge("nsalink.usps.quota.remaining", metric.WithUnit("{call}"),
 		metric.WithDescription("Calls left in the USPS client's call budget, per API"))
@@ -163,9 +177,20 @@ func (o *Observer) ClientOptions() []uspsbiz.Option {
 	return []uspsbiz.Option{uspsbiz.WithCallObserver(o.observeCall)}
 }
 
-// LinkerOptions returns the linking options that count transitions.
+// LinkerOptions returns the linking options that count transitions and
+// label events.
 func (o *Observer) LinkerOptions() []linking.Option {
-	return []linking.Option{linking.WithTransitionHook(o.observeTransition)}
+	return []linking.Option{linking.WithTransitionHook(o.observeTransition), linking.WithLabelHook(o.observeLabel)}
+}
+
+func (o *Observer) observeLabel(ctx context.Context, ev linking.LabelEvent) {
+	o.labels.Add(ctx, 1, metric.WithAttributes(keyLabelEvent.String(string(ev.Kind))))
+	if ev.Kind == linking.LabelEventPriceMismatch {
+		o.labels.Add(ctx, 1, metric.WithAttributes(keyLabelEvent.String(string(linking.LabelEventPurchased))))
+		for _, m := range ev.Price.Mismatches {
+			o.mismatches.Add(ctx, 1, metric.WithAttributes(keyMismatch.String(m)))
+		}
+	}
 }
 
 // ObserveQuota reports c's remaining call budget (uspsbiz.WithBudget) on

@@ -545,7 +545,7 @@ func TestNilProvidersUseTheGlobalOnes(t *testing.T) {
 	obs, err := nsalinkotel.New(nil, nil)
 	require.NoError(t, err)
 	assert.Len(t, obs.ClientOptions(), 1)
-	assert.Len(t, obs.LinkerOptions(), 1)
+	assert.Len(t, obs.LinkerOptions(), 2)
 }
 
 // countingStore records the scan's reads and injects faults.
@@ -571,4 +571,33 @@ func (s *countingStore) GetLink(ctx context.Context, id string) (*linking.Link, 
 		return nil, fmt.Errorf("gone: %w", linking.ErrNotFound)
 	}
 	return s.Store.GetLink(ctx, id)
+}
+
+// Label events become counts by kind, and a price mismatch is also a
+// purchase and a count per differing field; nothing from the record (the
+// account, the purchase id, the tracking number) becomes an attribute.
+func TestLabelMetrics(t *testing.T) {
+	tl := newTelemetry(t)
+	ctx := t.Context()
+	rec := linking.LabelRecord{AccountID: "acct-canary", PurchaseID: "order-canary", TrackingNumber: "9205500000000000000042"}
+	tl.obs.ObserveLabel(ctx, linking.LabelEvent{Kind: linking.LabelEventPurchased, Record: rec})
+	tl.obs.ObserveLabel(ctx, linking.LabelEvent{Kind: linking.LabelEventPriceMismatch, Record: rec,
+		Price: linking.PriceCheck{Mismatches: []string{"postage", "SKU"}}})
+	tl.obs.ObserveLabel(ctx, linking.LabelEvent{Kind: linking.LabelEventCancelled, Record: rec})
+	rm := tl.collect(t)
+	assert.Equal(t, 2.0, sum(rm, "nsalink.labels", attribute.String("label.event", "purchased")))
+	assert.Equal(t, 1.0, sum(rm, "nsalink.labels", attribute.String("label.event", "price_mismatch")))
+	assert.Equal(t, 1.0, sum(rm, "nsalink.labels", attribute.String("label.event", "cancelled")))
+	assert.Equal(t, 1.0, sum(rm, "nsalink.labels.price_mismatches", attribute.String("label.mismatch", "postage")))
+	assert.Equal(t, 1.0, sum(rm, "nsalink.labels.price_mismatches", attribute.String("label.mismatch", "SKU")))
+	assert.Equal(t, 2.0, sum(rm, "nsalink.labels.price_mismatches"))
+	for _, name := range []string{"nsalink.labels", "nsalink.labels.price_mismatches"} {
+		for _, p := range points(rm, name) {
+			for _, kv := range p.attrs.ToSlice() {
+				for _, canary := range []string{"canary", "9205500000000000000042"} {
+					assert.NotContains(t, kv.Value.Emit(), canary)
+				}
+			}
+		}
+	}
 }
