@@ -168,6 +168,11 @@ func (s *syncer) apply(ctx context.Context, c Change) {
 	switch c.Kind {
 	case ChangeLink:
 		s.l.cache.drop(c.Key)
+		if m, ok := s.l.tableMetaOf(c.Key); ok && !m.loaded && m.rec.Done > 0 {
+			// A contract table stored before its link had an EPS account
+			// (which the table record does not keep) installs now.
+			s.l.installKey(ctx, TableKeyContract(c.Key))
+		}
 		if s.l.tableSrc != nil {
 			s.l.maybeEnqueue(ctx, c.Key)
 		}

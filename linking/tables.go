@@ -188,10 +188,19 @@ func setRecordTable(rec *TableRecord, t *nsarates.Table, done, total int) error 
 	if err := t.WriteCSV(&b); err != nil {
 		return err
 	}
+	// The EPS account pays postage: it is kept only in the link, sealed,
+	// and put back from the link when the table is installed (install).
+	// The record keeps its last four digits, which are not secret, so
+	// that a table of the link's previous EPS account is not installed
+	// for its new one.
 	info := t.Info()
+	csv, _, err := nsarates.SetCSVAccount(b.Bytes(), last4(info.Account))
+	if err != nil {
+		return err
+	}
 	rec.TableID, rec.Version = info.ID, info.Version
 	rec.EffectiveFrom, rec.EffectiveTo = info.EffectiveFrom, info.EffectiveTo
-	rec.CSV, rec.Done, rec.Total = b.Bytes(), done, total
+	rec.CSV, rec.Done, rec.Total = csv, done, total
 	return nil
 }
 
@@ -206,7 +215,7 @@ func (l *Linker) installAll(ctx context.Context) error {
 		return err
 	}
 	for _, rec := range recs {
-		l.install(rec)
+		l.install(rec, l.linkEPS(ctx, rec))
 	}
 	return nil
 }
@@ -226,12 +235,33 @@ func (l *Linker) installKey(ctx context.Context, key string) {
 		l.logger.LogAttrs(ctx, slog.LevelWarn, "table reload", slog.String("key", key), slog.String("error", err.Error()))
 		return
 	}
-	l.install(rec)
+	l.install(rec, l.linkEPS(ctx, rec))
 }
 
-// install puts rec's table into the pricer (when its CSV changed) and
-// records what Quote and Status need.
-func (l *Linker) install(rec *TableRecord) {
+// linkEPS is the EPS account of the link a stored contract table belongs
+// to, which the table record does not keep (setRecordTable): "" for the
+// commercial table, a table without cells, or a link that is missing or
+// has no EPS account (the table then stays uninstalled). It reads the
+// Store, so it runs before install takes the tables' lock.
+func (l *Linker) linkEPS(ctx context.Context, rec *TableRecord) string {
+	if rec.Key == TableKeyCommercial || rec.AccountID == "" || len(rec.CSV) == 0 {
+		return ""
+	}
+	lk, err := l.store.GetLink(ctx, rec.AccountID)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			l.logger.LogAttrs(ctx, slog.LevelWarn, "table reload: reading its link",
+				slog.String("key", rec.Key), slog.String("error", err.Error()))
+		}
+		return ""
+	}
+	return lk.EPSAccount.Reveal()
+}
+
+// install puts rec's table, with eps (linkEPS) as its EPS account, into
+// the pricer (when its CSV or eps changed) and records what Quote and
+// Status need.
+func (l *Linker) install(rec *TableRecord, eps string) {
 	if l.pricer == nil {
 		return
 	}
@@ -242,19 +272,36 @@ func (l *Linker) install(rec *TableRecord) {
 		ts.metas = make(map[string]*tableMeta)
 	}
 	old := ts.metas[rec.Key]
-	m := &tableMeta{rec: *rec, csvHash: sha256.Sum256(rec.CSV), complete: rec.Complete}
+	csv, mismatch, storedEPS := rec.CSV, error(nil), ""
+	if len(csv) > 0 && rec.Key != TableKeyCommercial {
+		// The record keeps the last four digits of the table's EPS
+		// account (or, written before, all of them); the link has it.
+		withEPS, stored, err := nsarates.SetCSVAccount(csv, eps)
+		switch {
+		case err != nil: // ReadCSV below says what is wrong
+		case eps != "" && stored != "" && stored != eps && stored != last4(eps):
+			mismatch = fmt.Errorf("the table is for EPS account …%s, the link's is …%s", last4(stored), last4(eps))
+			storedEPS = last4(stored)
+		default:
+			csv = withEPS
+		}
+	}
+	m := &tableMeta{rec: *rec, csvHash: sha256.Sum256(csv), complete: rec.Complete}
 	m.rec.CSV, m.rec.Checkpoint = nil, nil
 	if old != nil {
 		m.eps, m.loaded, m.gaps = old.eps, old.loaded, old.gaps
 	}
 	if len(rec.CSV) > 0 && (old == nil || old.csvHash != m.csvHash || !old.loaded) {
-		t, err := nsarates.ReadCSV(bytes.NewReader(rec.CSV))
+		t, err := nsarates.ReadCSV(bytes.NewReader(csv))
+		if mismatch != nil {
+			err = mismatch
+		}
 		if err == nil {
 			switch {
 			case rec.Key == TableKeyCommercial:
 				err = l.pricer.SetPublished(nsarates.SourceCommercial, t)
 			case t.Info().Account == "":
-				err = errors.New("contract table without an EPS account")
+				err = errors.New("contract table without an EPS account (no link, or the link has none)")
 			default:
 				err = l.pricer.SetContract(t)
 			}
@@ -262,7 +309,15 @@ func (l *Linker) install(rec *TableRecord) {
 		if err != nil {
 			l.logger.LogAttrs(context.Background(), slog.LevelError, "stored table does not install",
 				slog.String("key", rec.Key), slog.String("error", err.Error()))
+			if mismatch != nil && !m.loaded {
+				// Not the link's account: syncTable and maybeEnqueue
+				// see it as stale and load the link's table.
+				m.eps = storedEPS
+			}
 		} else {
+			if old != nil && old.eps != "" && old.eps != t.Info().Account {
+				l.pricer.RemoveContract(old.eps) // the link's EPS account changed
+			}
 			m.eps, m.loaded = t.Info().Account, true
 			if rec.Key != TableKeyCommercial {
 				m.gaps = tierGaps(t)

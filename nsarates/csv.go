@@ -1,6 +1,7 @@
 package nsarates
 
 import (
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"io"
@@ -320,4 +321,40 @@ func (t *Table) WriteCSV(w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// SetCSVAccount returns a copy of b, a table in the format of [CSVHeader],
+// with the eps_account of its table record set to account, and the value
+// it replaced. Every other byte is kept as is. It lets a store keep a
+// contract table without its full EPS account (which pays postage) and put
+// it back on reading. It does not check the rest of the file; ReadCSV does.
+func SetCSVAccount(b []byte, account string) (out []byte, old string, err error) {
+	r := csv.NewReader(bytes.NewReader(b))
+	r.FieldsPerRecord = numCols
+	if _, err := r.Read(); err != nil { // the header; ReadCSV checks its names
+		return nil, "", csvError(err)
+	}
+	head := r.InputOffset()
+	rec, err := r.Read()
+	if err != nil {
+		return nil, "", csvError(err)
+	}
+	if rec[colRecord] != "table" {
+		return nil, "", &ParseError{Line: 2, Column: colRecord + 1, Field: columnNames[colRecord], Err: errTableRecord}
+	}
+	rest := r.InputOffset()
+	old, rec[colAccount] = rec[colAccount], account
+	var buf bytes.Buffer
+	buf.Grow(len(b) + len(account))
+	buf.Write(b[:head])
+	cw := csv.NewWriter(&buf)
+	if err := cw.Write(rec); err != nil {
+		return nil, "", err
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return nil, "", err
+	}
+	buf.Write(b[rest:])
+	return buf.Bytes(), old, nil
 }

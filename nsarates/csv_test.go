@@ -188,3 +188,43 @@ func (failingWriter) Write([]byte) (int, error) { return 0, assertErr("disk full
 func TestWriteCSVError(t *testing.T) {
 	assert.EqualError(t, fullTable(t).WriteCSV(failingWriter{}), "disk full")
 }
+
+func TestSetCSVAccount(t *testing.T) {
+	tbl := fullTable(t)
+	var full bytes.Buffer
+	require.NoError(t, tbl.WriteCSV(&full))
+	const eps = "1000000001"
+	require.Equal(t, 1, strings.Count(full.String(), eps), "only the table record carries the EPS account")
+
+	blank, old, err := SetCSVAccount(full.Bytes(), "")
+	require.NoError(t, err)
+	assert.Equal(t, eps, old)
+	assert.NotContains(t, string(blank), eps)
+	assert.Equal(t, strings.Replace(full.String(), tableLine, strings.Replace(tableLine, eps, "", 1), 1), string(blank),
+		"only the eps_account field changes")
+	noAccount, err := ReadCSV(bytes.NewReader(blank))
+	require.NoError(t, err)
+	assert.Empty(t, noAccount.Info().Account)
+	assert.Empty(t, Compare(tbl, noAccount))
+
+	back, old, err := SetCSVAccount(blank, eps)
+	require.NoError(t, err)
+	assert.Empty(t, old)
+	assert.Equal(t, full.String(), string(back), "blank then restore gives the same bytes")
+
+	// A table ID that needs quoting keeps its quotes.
+	quoted := csvDoc(`table,,"Contract, ""629""",v1,,,,,,,,,,`, cellLine("PRIORITY_MAIL", "CP", "MACHINABLE", "01", "0.1cuft", "8.40"))
+	out, _, err := SetCSVAccount([]byte(quoted), eps)
+	require.NoError(t, err)
+	assert.Equal(t, strings.Replace(quoted, "table,,", "table,"+eps+",", 1), string(out))
+
+	for name, in := range map[string]string{
+		"empty":        "",
+		"header only":  CSVHeader + "\n",
+		"cell first":   csvDoc(cellLine("PRIORITY_MAIL", "CP", "MACHINABLE", "01", "0.1cuft", "8.40")),
+		"short record": csvDoc("table,1"),
+	} {
+		_, _, err := SetCSVAccount([]byte(in), eps)
+		assert.Error(t, err, name)
+	}
+}
