@@ -33,6 +33,7 @@ import (
 	"github.com/nsalink/nsalink/linking/sqlstore"
 	"github.com/nsalink/nsalink/linking/sqlstore/postgres"
 	"github.com/nsalink/nsalink/linking/sqlstore/sqlite"
+	"github.com/nsalink/nsalink/nsarates"
 	"github.com/nsalink/nsalink/usps"
 	"github.com/nsalink/nsalink/uspsbiz"
 	"github.com/nsalink/nsalink/uspsbiz/uspsbiztest"
@@ -61,7 +62,7 @@ func sqlStores(t *testing.T) map[string]func(t *testing.T) sqlstore.Store {
 // are (so a clear value inside one shows).
 func dumpRows(t *testing.T, db *sql.DB) string {
 	var b strings.Builder
-	for _, table := range []string{"nsalink_links", "nsalink_link_events", "nsalink_auth_requests"} {
+	for _, table := range []string{"nsalink_links", "nsalink_link_events", "nsalink_auth_requests", "nsalink_tables"} {
 		rows, err := db.QueryContext(t.Context(), "SELECT * FROM "+table)
 		require.NoError(t, err)
 		cols, _ := rows.Columns()
@@ -254,6 +255,8 @@ func TestSecurityCanariesThroughTheWholeFlow(t *testing.T) {
 			require.True(t, v.OK())
 			scan.addValue("credentials verdict", v)
 			pa := v.Payment
+			// A contract table stored as the CLI's import stores it.
+			require.NoError(t, linking.StoreTable(ctx, store, account, readTable(t, contractCSV), e.srv.Now()))
 			require.NoError(t, e.linker.Unlink(ctx, account, "user"))
 			for _, err := range errs {
 				scan.addErr(err)
@@ -559,6 +562,85 @@ func TestSecurityStolenCodeInAnotherSession(t *testing.T) {
 			} else {
 				assert.NoError(t, err, "without PKCE a stolen code binds the victim's USPS account (documented)")
 			}
+		})
+	}
+}
+
+// tableRows renders every row of the stored rate tables (SELECT *), blobs
+// as they are.
+func tableRows(t *testing.T, db *sql.DB) string {
+	rows, err := db.QueryContext(t.Context(), "SELECT * FROM nsalink_tables")
+	require.NoError(t, err)
+	defer rows.Close()
+	cols, err := rows.Columns()
+	require.NoError(t, err)
+	var b strings.Builder
+	n := 0
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		require.NoError(t, rows.Scan(ptrs...))
+		for i, v := range vals {
+			if bs, ok := v.([]byte); ok {
+				v = string(bs)
+			}
+			fmt.Fprintf(&b, "%s=%v\n", cols[i], v)
+		}
+		n++
+	}
+	require.NoError(t, rows.Err())
+	require.NotZero(t, n, "no stored table to scan")
+	return b.String()
+}
+
+// A contract table, synced from USPS or set by the host, is stored without
+// the EPS account (its record keeps the last four digits); a restarted
+// instance puts the link's EPS back and quotes NSA.
+func TestSecurityStoredTablesHoldNoEPS(t *testing.T) {
+	for name, open := range sqlStores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			store := open(t)
+			e := newEnv(t, store)
+			seedGrid(t, e.srv)
+			e.linkAccount(account)
+			_, err := e.linker.SubmitCredentials(ctx, account, creds(epsActive))
+			require.NoError(t, err)
+			require.Equal(t, linking.StateActive, mustState(t, e, account))
+
+			pa := newPricer(t)
+			a := e.newLinker(store, linking.WithTables(pa, uspsTables(t, 10)))
+			_, err = linking.NewSyncer(ctx, a)
+			require.NoError(t, err)
+			require.NoError(t, linking.SyncTable(ctx, a, account))
+			rows := tableRows(t, store.DB())
+			n := strings.Count(rows, epsActive)
+			t.Logf("after a USPS sync: %d occurrence(s) of the EPS in %d bytes of table rows", n, len(rows))
+			assert.Zero(t, n, "EPS in clear in a stored table")
+			assert.Equal(t, usps.Cents(805), quote(t, a, pa, shipment(t, pa, 2*usps.Pound)).Price)
+
+			require.NoError(t, a.SetContractTable(ctx, account, readTable(t, contractCSV)))
+			require.NoError(t, a.SetCommercialTable(ctx, readTable(t, commercialCSV)))
+			rows = tableRows(t, store.DB())
+			n = strings.Count(rows, epsActive)
+			t.Logf("after SetContractTable: %d occurrence(s) of the EPS in %d bytes of table rows", n, len(rows))
+			assert.Zero(t, n, "EPS in clear in a stored table")
+			assert.Contains(t, rows, "table,0001,Priority Mail Contract 629,", "the record keeps the last four digits")
+
+			// A restarted instance installs it with the link's EPS account.
+			pc := newPricer(t)
+			c := e.newLinker(store, linking.WithTables(pc, nil))
+			_, err = linking.NewSyncer(ctx, c)
+			require.NoError(t, err)
+			q := quote(t, c, pc, shipment(t, pc, 2*usps.Pound))
+			assert.Equal(t, nsarates.SourceContract, q.Source)
+			assert.Equal(t, usps.Cents(805), q.Price)
+			info, ok := pc.Contract(epsActive)
+			require.True(t, ok)
+			assert.Equal(t, epsActive, info.Account)
 		})
 	}
 }
