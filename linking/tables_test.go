@@ -587,3 +587,29 @@ func TestStoreTableRefusesTheWrongKind(t *testing.T) {
 	require.Empty(t, rec.AccountID)
 	require.Equal(t, commercial.Len(), rec.Total)
 }
+
+// A contract table stored before its link exists cannot install (the
+// record does not keep the EPS account); once the link is active with its
+// EPS account, the link's change installs it.
+func TestTableStoredBeforeTheLinkInstallsOnceItIsActive(t *testing.T) {
+	p := newPricer(t)
+	e := newEnv(t, nil, linking.WithTables(p, nil))
+	ctx := t.Context()
+	require.NoError(t, e.linker.SetCommercialTable(ctx, readTable(t, commercialCSV)))
+	require.NoError(t, e.linker.SetContractTable(ctx, account, readTable(t, contractCSV)))
+	s, err := linking.NewSyncer(ctx, e.linker)
+	require.NoError(t, err)
+	assert.Contains(t, e.logs.String(), "contract table without an EPS account")
+	_, ok := p.Contract(epsActive)
+	assert.False(t, ok, "no link, no EPS account: not installed")
+
+	e.linkAccount(account)
+	_, err = e.linker.SubmitCredentials(ctx, account, creds(epsActive))
+	require.NoError(t, err)
+	s.Step(ctx)
+	_, ok = p.Contract(epsActive)
+	require.True(t, ok, "installed with the link's EPS account")
+	q := quote(t, e.linker, p, shipment(t, p, 2*usps.Pound))
+	assert.Equal(t, nsarates.SourceContract, q.Source)
+	assert.Equal(t, usps.Cents(805), q.Price)
+}

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -30,8 +27,12 @@ Subcommands:
   tables import -commercial FILE|-            store FILE as the published commercial table
 
 Tables are in nsarates's CSV format (nsarates.CSVHeader); an exported file
-imports back to the same bytes. list shows the EPS account of a contract table
-by its last four digits only, but the exported CSV holds the full EPS account:
+imports back to the same bytes. The database keeps a contract table without
+its EPS account (only its last four digits): the account is sealed in the
+link. list shows its last four digits from the link when NSALINK_SEAL_KEYS
+is set (as for rotate-key), else "sealed". export of a contract table puts
+the link's EPS account back, so it needs NSALINK_SEAL_KEYS (exit 2 without
+them, nothing written), and the exported CSV holds the full EPS account:
 keep the file as you would the contract.
 
 import reads the whole file first: a bad file (exit 2) names its line, column
@@ -129,8 +130,12 @@ func (e *env) listTables(s tableStore) error {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "KEY\tACCOUNT\tEPS\tTABLE\tVERSION\tFROM\tTO\tCOMPLETE\tDONE/TOTAL\tSYNCED\tLAST ERROR")
 	for _, r := range recs {
+		eps, err := e.tableEPS(s, r)
+		if err != nil {
+			return err
+		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%t\t%d/%d\t%s\t%s\n",
-			quoteID(r.Key), dash(quoteIDOrEmpty(r.AccountID)), tableEPS(r.CSV),
+			quoteID(r.Key), dash(quoteIDOrEmpty(r.AccountID)), eps,
 			dash(clean(r.TableID)), dash(clean(r.Version)), fmtDate(r.EffectiveFrom), fmtDate(r.EffectiveTo),
 			r.Complete, r.Done, r.Total, fmtTime(r.SyncedAt), dash(clean(r.LastError)))
 	}
@@ -148,27 +153,31 @@ func quoteIDOrEmpty(s string) string {
 	return quoteID(s)
 }
 
-// tableEPS is the EPS account of a stored table's CSV as an operator may see
-// it: its last four digits, read from the table record without parsing the
-// cells.
-func tableEPS(b []byte) string {
-	if len(b) == 0 {
-		return "-"
+// tableEPS is the EPS account of a stored table as an operator may see
+// it: the last four digits of its link's (the table record does not keep
+// the account), "sealed" without NSALINK_SEAL_KEYS, "-" for the
+// commercial table.
+func (e *env) tableEPS(s tableStore, r *linking.TableRecord) (string, error) {
+	if r.AccountID == "" {
+		return "-", nil
 	}
-	r := csv.NewReader(bytes.NewReader(b))
-	r.FieldsPerRecord = -1
-	head, err := r.Read()
-	if err != nil || strings.Join(head, ",") != nsarates.CSVHeader {
-		return "(unreadable)"
+	l, err := s.GetLink(e.ctx, r.AccountID)
+	if errors.Is(err, linking.ErrNotFound) {
+		return "(no link)", nil
 	}
-	rec, err := r.Read()
-	if err != nil || len(rec) < 2 || rec[0] != "table" {
-		return "(unreadable)"
+	if err != nil {
+		return "", fmt.Errorf("reading link %s: %w", quoteID(r.AccountID), err)
 	}
-	if rec[1] == "" {
-		return "-" // a published table
+	if len(l.SealedEPS) > 0 && e.getenv("NSALINK_SEAL_KEYS") == "" {
+		return "sealed", nil
 	}
-	return "…" + clean(usps.EPSAccount(rec[1]).Last4())
+	if err := e.openEPS(l); err != nil {
+		return "", err
+	}
+	if l.EPSAccount == "" {
+		return "-", nil
+	}
+	return "…" + clean(l.EPSAccount.Last4()), nil
 }
 
 // fmtDate shows a table's effective date as the Central-time day of the CSV.
@@ -190,11 +199,50 @@ func (e *env) exportTable(s tableStore, key string) error {
 	if len(r.CSV) == 0 {
 		return fmt.Errorf("table %s has no prices yet (%d/%d cells)", quoteID(key), r.Done, r.Total)
 	}
+	out := r.CSV
+	if r.AccountID != "" {
+		if out, err = e.withLinkEPS(s, r); err != nil {
+			return err
+		}
+	}
 	if !r.Complete {
 		fmt.Fprintf(e.stderr, "nsalink tables: warning: table %s is incomplete (%d/%d cells): its sync has not finished\n", quoteID(key), r.Done, r.Total)
 	}
-	_, err = e.stdout.Write(r.CSV)
+	_, err = e.stdout.Write(out)
 	return err
+}
+
+// withLinkEPS is a stored contract table's CSV with its link's EPS account
+// put back: the database keeps only its last four digits. Without the
+// sealing keys it refuses (exit 2) rather than write a table without its
+// account.
+func (e *env) withLinkEPS(s tableStore, r *linking.TableRecord) ([]byte, error) {
+	l, err := s.GetLink(e.ctx, r.AccountID)
+	if errors.Is(err, linking.ErrNotFound) {
+		return nil, fmt.Errorf("table %s: no link for account %s, whose EPS account it needs; nothing was written", quoteID(r.Key), quoteID(r.AccountID))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading link %s: %w", quoteID(r.AccountID), err)
+	}
+	if len(l.SealedEPS) > 0 && e.getenv("NSALINK_SEAL_KEYS") == "" {
+		return nil, usagef("table %s is kept without its EPS account, which is sealed in the link of %s: set NSALINK_SEAL_KEYS (as for rotate-key) to export it with the account; nothing was written", quoteID(r.Key), quoteID(r.AccountID))
+	}
+	if err := e.openEPS(l); err != nil {
+		return nil, err
+	}
+	if l.EPSAccount == "" {
+		return nil, fmt.Errorf("table %s: the link of %s has no EPS account; nothing was written", quoteID(r.Key), quoteID(r.AccountID))
+	}
+	eps := string(l.EPSAccount)
+	out, stored, err := nsarates.SetCSVAccount(r.CSV, eps)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", quoteID(r.Key), err)
+	}
+	if stored != "" && stored != eps && stored != l.EPSAccount.Last4() {
+		return nil, fmt.Errorf("table %s is for EPS account …%s, the link of %s has …%s; nothing was written",
+			quoteID(r.Key), clean(usps.EPSAccount(stored).Last4()), quoteID(r.AccountID), l.EPSAccount.Last4())
+	}
+	return out, nil
 }
 
 // readTable reads and parses a table file ("-": stdin). A file that cannot

@@ -109,8 +109,15 @@ func TestTablesImportListExport(t *testing.T) {
 		require.Contains(t, out, "2 tables")
 		require.NotContains(t, out, epsActive)
 
-		// export by key, by -account: the stored bytes, which hold the
-		// full EPS account (so their stdout is not secret-checked).
+		// The database keeps the table without the EPS account (its last
+		// four digits only).
+		stored := string(f.table(key).CSV)
+		require.NotContains(t, stored, epsActive)
+		require.Equal(t, strings.Replace(contractFor(epsActive), epsActive, "0001", 1), stored)
+
+		// export by key, by -account: the table as imported, with the
+		// link's full EPS account put back (so their stdout is not
+		// secret-checked).
 		export := func(args ...string) string {
 			code, out, errOut := f.runIO(time.Now, nil, false, nil, append([]string{"tables", "export"}, args...)...)
 			require.Equal(t, 0, code, errOut)
@@ -118,8 +125,7 @@ func TestTablesImportListExport(t *testing.T) {
 			return out
 		}
 		first := export(key)
-		require.Equal(t, string(f.table(key).CSV), first)
-		require.Contains(t, first, epsActive)
+		require.Equal(t, contractFor(epsActive), first)
 		require.Equal(t, first, export("-account", acctActive))
 		require.Equal(t, string(f.table(linking.TableKeyCommercial).CSV), export("-commercial"))
 
@@ -127,7 +133,38 @@ func TestTablesImportListExport(t *testing.T) {
 		code, _, errOut = f.tables(first, "import", "-account", acctActive, "-")
 		require.Equal(t, 0, code, errOut)
 		require.Equal(t, first, export(key))
-		require.Equal(t, first, string(f.table(key).CSV))
+		require.Equal(t, stored, string(f.table(key).CSV))
+
+		// Without the sealing keys: list says "sealed", export of a
+		// contract table refuses (exit 2, nothing written); the
+		// commercial table exports as before.
+		noKeys := map[string]string{"NSALINK_SEAL_KEYS": ""}
+		code, out, errOut = f.runIO(time.Now, nil, true, noKeys, "tables", "list")
+		require.Equal(t, 0, code, errOut)
+		require.Regexp(t, `(?m)^contract/acct-active\s+acct-active\s+sealed\s+Priority Mail`, out)
+		code, out, errOut = f.runIO(time.Now, nil, true, noKeys, "tables", "export", "-account", acctActive)
+		require.Equal(t, 2, code)
+		require.Empty(t, out)
+		require.Contains(t, errOut, "set NSALINK_SEAL_KEYS")
+		require.Contains(t, errOut, "nothing was written")
+		code, out, errOut = f.runIO(time.Now, nil, false, noKeys, "tables", "export", "-commercial")
+		require.Equal(t, 0, code, errOut)
+		require.Equal(t, string(f.table(linking.TableKeyCommercial).CSV), out)
+
+		// A table whose link has another EPS account now (its last four
+		// differ) does not export as the link's.
+		other := f.table(key)
+		other.CSV = []byte(strings.Replace(stored, ",0001,", ",0002,", 1))
+		_, err = f.store.PutTable(ctx, other)
+		require.NoError(t, err)
+		code, out, errOut = f.tables("", "export", key)
+		require.Equal(t, 1, code)
+		require.Empty(t, out)
+		require.Contains(t, errOut, "is for EPS account …0002")
+		other = f.table(key)
+		other.CSV = []byte(stored)
+		_, err = f.store.PutTable(ctx, other)
+		require.NoError(t, err)
 
 		// An incomplete table exports with a warning; a missing one fails.
 		r := f.table(key)
