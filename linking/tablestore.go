@@ -27,7 +27,10 @@ type TableRecord struct {
 	TableID, Version           string
 	EffectiveFrom, EffectiveTo time.Time
 	// CSV is the table in nsarates.CSVHeader format (Table.WriteCSV); empty
-	// until the first cells are loaded.
+	// until the first cells are loaded. A contract table's eps_account
+	// holds only the last four digits of its EPS account: the account
+	// pays postage and is kept sealed in the link, from which the Linker
+	// puts it back when it installs the table (nsarates.SetCSVAccount).
 	CSV []byte
 	// Complete is true once every cell of the table's plan was fetched;
 	// Done and Total count the plan's cells (Done == Total when complete).
