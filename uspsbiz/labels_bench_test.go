@@ -30,15 +30,7 @@ import (
 //	go test -run '^$' -bench CreateLabel -benchmem -benchtime 3s ./uspsbiz/
 func BenchmarkCreateLabel(b *testing.B) {
 	srv := newPricesFake(b)
-	c, err := uspsbiz.New(uspsbiz.WithEnvironment(uspsbiz.Environment(srv.URL)), uspsbiz.WithClock(srv.Now),
-		uspsbiz.WithCredentials(uspsbiz.Credentials{ClientID: testClientID, ClientSecret: testSecret}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	tok, err := c.PlatformToken(b.Context())
-	if err != nil {
-		b.Fatal(err)
-	}
+	c, bearer := benchClient(b, srv)
 	a := usps.EPSAccount(epsActive)
 	pa, err := c.AuthorizePayment(b.Context(), roles(payer(testCRID, a), epsRole(uspsbiz.RoleRateHolder, testCRID, a), labelOwner(testCRID, testMID, testManifestMID)))
 	if err != nil {
@@ -69,7 +61,6 @@ func BenchmarkCreateLabel(b *testing.B) {
 	}
 	hc := &http.Client{Timeout: 30 * time.Second}
 	url := srv.URL + "/labels/v3/label"
-	bearer := "Bearer " + tok.AccessToken.Reveal()
 	plain := func() error {
 		hreq, err := http.NewRequestWithContext(b.Context(), http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
