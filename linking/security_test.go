@@ -63,27 +63,37 @@ func sqlStores(t *testing.T) map[string]func(t *testing.T) sqlstore.Store {
 func dumpRows(t *testing.T, db *sql.DB) string {
 	var b strings.Builder
 	for _, table := range []string{"nsalink_links", "nsalink_link_events", "nsalink_auth_requests", "nsalink_tables"} {
-		rows, err := db.QueryContext(t.Context(), "SELECT * FROM "+table)
-		require.NoError(t, err)
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			require.NoError(t, rows.Scan(ptrs...))
-			for i, v := range vals {
-				if bs, ok := v.([]byte); ok {
-					v = string(bs)
-				}
-				fmt.Fprintf(&b, "%s.%s=%v\n", table, cols[i], v)
-			}
-		}
-		require.NoError(t, rows.Err())
-		rows.Close()
+		dumpTable(t, db, table, &b)
 	}
 	return b.String()
+}
+
+// dumpTable writes every row of table to b as "table.column=value" lines
+// and returns how many rows it wrote.
+func dumpTable(t *testing.T, db *sql.DB, table string, b *strings.Builder) int {
+	rows, err := db.QueryContext(t.Context(), "SELECT * FROM "+table)
+	require.NoError(t, err)
+	defer rows.Close()
+	cols, err := rows.Columns()
+	require.NoError(t, err)
+	n := 0
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		require.NoError(t, rows.Scan(ptrs...))
+		for i, v := range vals {
+			if bs, ok := v.([]byte); ok {
+				v = string(bs)
+			}
+			fmt.Fprintf(b, "%s.%s=%v\n", table, cols[i], v)
+		}
+		n++
+	}
+	require.NoError(t, rows.Err())
+	return n
 }
 
 // canaryScan counts the canaries' occurrences in every output it is given.
@@ -569,30 +579,8 @@ func TestSecurityStolenCodeInAnotherSession(t *testing.T) {
 // tableRows renders every row of the stored rate tables (SELECT *), blobs
 // as they are.
 func tableRows(t *testing.T, db *sql.DB) string {
-	rows, err := db.QueryContext(t.Context(), "SELECT * FROM nsalink_tables")
-	require.NoError(t, err)
-	defer rows.Close()
-	cols, err := rows.Columns()
-	require.NoError(t, err)
 	var b strings.Builder
-	n := 0
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		require.NoError(t, rows.Scan(ptrs...))
-		for i, v := range vals {
-			if bs, ok := v.([]byte); ok {
-				v = string(bs)
-			}
-			fmt.Fprintf(&b, "%s=%v\n", cols[i], v)
-		}
-		n++
-	}
-	require.NoError(t, rows.Err())
-	require.NotZero(t, n, "no stored table to scan")
+	require.NotZero(t, dumpTable(t, db, "nsalink_tables", &b), "no stored table to scan")
 	return b.String()
 }
 
