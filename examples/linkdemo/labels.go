@@ -82,6 +82,13 @@ var labelPage = template.Must(template.New("label").Parse(`<!doctype html>
 
 var labels = &boughtLabels{labels: map[string]*boughtLabel{}}
 
+// get returns the bought label with id, or nil.
+func (l *boughtLabels) get(id string) *boughtLabel {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.labels[id]
+}
+
 // labelRoutes adds POST /labels/buy, GET /labels/{id} and its image.
 func (a *app) labelRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /labels/buy", a.signedIn(a.buySampleLabel))
@@ -116,9 +123,7 @@ func (a *app) buySampleLabel(w http.ResponseWriter, r *http.Request, s *session)
 }
 
 func (a *app) labelPage(w http.ResponseWriter, r *http.Request, _ *session) {
-	labels.mu.Lock()
-	b := labels.labels[r.PathValue("id")]
-	labels.mu.Unlock()
+	b := labels.get(r.PathValue("id"))
 	if b == nil {
 		http.NotFound(w, r)
 		return
@@ -133,9 +138,7 @@ func (a *app) labelPage(w http.ResponseWriter, r *http.Request, _ *session) {
 }
 
 func (a *app) labelImage(w http.ResponseWriter, r *http.Request, _ *session) {
-	labels.mu.Lock()
-	b := labels.labels[r.PathValue("id")]
-	labels.mu.Unlock()
+	b := labels.get(r.PathValue("id"))
 	if b == nil {
 		http.NotFound(w, r)
 		return
